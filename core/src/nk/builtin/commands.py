@@ -1,0 +1,78 @@
+"""Built-in subcommands: ``nk run`` and ``nk plugins``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from nk.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from nk.cli import App
+
+RUN_EPILOG = """\
+examples:
+  nk run                                   demo corpus, eGeMAPS + SVM
+  nk run model=knn                         another model
+  nk run 'feats=[egemaps,mfcc]'            concatenated feature sets
+  nk run model.C=10 split.dev_size=0.2     parameters
+  nk run -m model=svm,knn,tree             a sweep, ranked by the primary metric
+  nk run --cfg model=knn                   print the composed config and stop
+"""
+
+
+@hookimpl
+def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser(
+        "run", help="run an experiment (or a sweep with -m)", epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Compose a config from overrides (Hydra syntax) and run the experiment.",
+    )
+    run.add_argument("overrides", nargs="*", help="group=option or key=value (Hydra syntax)")
+    run.add_argument("-m", "--multirun", action="store_true",
+                     help="sweep over comma-separated values; ranks the runs")
+    run.add_argument("--cfg", action="store_true", help="print the composed config and exit")
+    run.set_defaults(handler=_run)
+
+    plugins = subparsers.add_parser("plugins", help="list plugins and their components")
+    plugins.add_argument("component", nargs="?", help="show one component's parameters")
+    plugins.set_defaults(handler=_plugins)
+
+
+def _run(args: argparse.Namespace, app: App) -> int:
+    from nk.runner import run_command
+
+    return run_command(list(args.overrides), app, multirun=args.multirun, show_cfg=args.cfg)
+
+
+def _plugins(args: argparse.Namespace, app: App) -> int:
+    from rich.table import Table
+
+    from nk.errors import UserError
+
+    registry = app.pm.registry
+    if args.component:
+        matches = [c for c in registry if c.name == args.component]
+        if not matches:
+            raise UserError(f"No component named {args.component!r}",
+                            allowed=", ".join(sorted({c.name for c in registry})))
+        for comp in matches:
+            table = Table(title=f"{comp.group} {comp.name!r} — {comp.description} "
+                                f"({comp.provider} {comp.version})", title_justify="left")
+            for col in ("parameter", "type", "default", "allowed", "help"):
+                table.add_column(col)
+            for p in comp.params():
+                table.add_row(f"{comp.path}.{p.name}", p.type, repr(p.default), p.allowed(), p.help)
+            app.console.print(table)
+        return 0
+    table = Table(title="nk plugins", title_justify="left")
+    for col in ("plugin", "distribution", "version", "hooks", "components"):
+        table.add_column(col)
+    for info in app.pm.plugin_infos():
+        comps = "\n".join(f"{g}: {', '.join(sorted(n))}" for g, n in sorted(info.components.items()))
+        table.add_row(info.name, info.distribution, info.version,
+                      "\n".join(h.removeprefix("nk_") for h in info.hooks), comps)
+    app.console.print(table)
+    return 0
+
+

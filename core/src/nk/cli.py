@@ -1,0 +1,72 @@
+"""The ``nk`` command line: one entry point whose subcommands come from plugins.
+
+Built-in subcommands (``run``, ``plugins``) are added through the ``nk_add_commands`` hook,
+exactly like a plugin's; modules such as explore or serve slot in the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nk import __version__
+from nk.errors import UserError
+
+
+@dataclass
+class App:
+    """What a subcommand handler gets besides its arguments."""
+
+    pm: Any  # nk.plugins.PluginManager
+    console: Any  # rich.console.Console
+    err_console: Any
+
+
+def build_parser(pm: Any) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nk",
+        description="Machine-learning experiments on speaker characteristics from audio.",
+        epilog="Run `nk COMMAND --help` for a command's options. Docs: README.md",
+    )
+    parser.add_argument("--version", action="version", version=f"nk {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    pm.hook.nk_add_commands(subparsers=subparsers)
+    return parser
+
+
+def report_user_error(err_console: Any, exc: UserError) -> None:
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nk`` command; returns the exit code."""
+    from rich.console import Console
+
+    console = Console()
+    err_console = Console(stderr=True)
+    try:
+        from nk.plugins import PluginManager
+
+        pm = PluginManager()
+        parser = build_parser(pm)
+        args = parser.parse_args(argv)
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help()
+            return 0
+        return int(handler(args, App(pm=pm, console=console, err_console=err_console)) or 0)
+    except UserError as exc:
+        report_user_error(err_console, exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("[yellow]Interrupted.[/]")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

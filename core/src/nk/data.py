@@ -1,0 +1,157 @@
+"""The data contract between stages, and its checks.
+
+A corpus frame has an audformat-style index: ``file`` (absolute path), or, once segmented,
+``file``, ``start``, ``end`` with ``start``/``end`` as timedelta64. Columns: the target,
+optionally ``speaker``, ``gender``, ``age`` and others, and ``split`` in {train, dev, test}.
+A feature frame is float32, indexed exactly like its input, columns ``<featurizer>.<name>``.
+Predictions hold ``truth``, ``pred`` and ``proba.<class>`` columns, indexed like the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nk.errors import ContractError, UserError
+
+SPLITS = ("train", "dev", "test")
+SEGMENT_LEVELS = ("file", "start", "end")
+
+
+@dataclass
+class Corpus:
+    """What a loader returns.
+
+    :param frame: the table (index and columns as in this module's docstring).
+    :param name: the database's name (used in logs and results).
+    :param default_target: the target column used when the config names none.
+    """
+
+    frame: pd.DataFrame
+    name: str
+    default_target: str | None = None
+
+
+def check_index(index: pd.Index, component: str) -> None:
+    """Raise :class:`ContractError` unless ``index`` is a valid filewise or segmented index."""
+    if isinstance(index, pd.MultiIndex):
+        if tuple(index.names) != SEGMENT_LEVELS:
+            raise ContractError(
+                f"{component}: a segmented index must have levels {SEGMENT_LEVELS}; "
+                f"got {tuple(index.names)}"
+            )
+        for level in ("start", "end"):
+            dtype = index.levels[index.names.index(level)].dtype
+            if not pd.api.types.is_timedelta64_dtype(dtype):
+                raise ContractError(
+                    f"{component}: level {level!r} must be timedelta64[ns]; got {dtype}"
+                )
+    elif index.name != "file":
+        raise ContractError(f"{component}: the index must be named 'file'; got {index.name!r}")
+    if not index.is_unique:
+        dup = index[index.duplicated()][:3].tolist()
+        raise ContractError(f"{component}: the index has duplicate entries, e.g. {dup}")
+
+
+def check_corpus(frame: pd.DataFrame, component: str, *, target: str | None = None) -> None:
+    """Check a corpus frame at a stage boundary."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ContractError(f"{component}: must return a pandas DataFrame; got {type(frame).__name__}")
+    check_index(frame.index, component)
+    if len(frame) == 0:
+        raise UserError(f"{component} produced no rows", todo="check the data configuration")
+    if "split" in frame.columns:
+        bad = sorted(set(frame["split"].dropna().unique()) - set(SPLITS))
+        if bad:
+            raise ContractError(f"{component}: column 'split' has values {bad}; allowed {SPLITS}")
+    if target is not None and target not in frame.columns:
+        raise UserError(
+            f"The target column {target!r} is not in the data",
+            where=component,
+            allowed=", ".join(map(str, frame.columns)),
+            todo="set `target=` to one of the allowed columns",
+        )
+
+
+def check_features(features: pd.DataFrame, index: pd.Index, component: str) -> None:
+    """Check a featurizer's output against its input index."""
+    if not isinstance(features, pd.DataFrame):
+        raise ContractError(f"{component}: must return a DataFrame; got {type(features).__name__}")
+    if not features.index.equals(index):
+        raise ContractError(f"{component}: the feature index differs from the input index")
+    bad = [c for c, t in features.dtypes.items() if t != np.float32]
+    if bad:
+        raise ContractError(f"{component}: columns must be float32; {bad[:3]} are not")
+    prefix = component + "."
+    wrong = [c for c in features.columns if not str(c).startswith(prefix)]
+    if wrong:
+        raise ContractError(f"{component}: columns must start with {prefix!r}; got {wrong[:3]}")
+    if features.isna().to_numpy().any():
+        cols = features.columns[features.isna().any()].tolist()
+        rows = int(features.isna().any(axis=1).sum())
+        raise ContractError(
+            f"{component}: returned NaN in {rows} rows, columns {cols[:5]}; a featurizer must "
+            "handle missing values explicitly (nk never fills them silently)"
+        )
+
+
+def check_predictions(pred: pd.DataFrame, index: pd.Index, component: str) -> None:
+    """Check a predictions frame (``truth``, ``pred``, ``proba.<class>``)."""
+    missing = {"truth", "pred"} - set(pred.columns)
+    if missing:
+        raise ContractError(f"{component}: predictions lack columns {sorted(missing)}")
+    if not pred.index.equals(index):
+        raise ContractError(f"{component}: the prediction index differs from the input index")
+
+
+def detect_task(values: pd.Series) -> str:
+    """'regression' for a numeric target with many distinct values, else 'classification'."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        if values.nunique() > max(10, int(0.05 * len(values))):
+            return "regression"
+    return "classification"
+
+
+def speaker_split(
+    frame: pd.DataFrame,
+    *,
+    test_size: float,
+    dev_size: float,
+    seed: int,
+    stratify: Sequence[str] = (),
+) -> pd.Series:
+    """Assign whole speakers to train / dev / test, seeded.
+
+    Speakers are shuffled within strata (e.g. gender) and dealt out so that each split gets its
+    share of every stratum.
+    """
+    if "speaker" not in frame.columns:
+        raise UserError(
+            "The speaker split needs a 'speaker' column",
+            where="split.method=speaker",
+            todo="add a speaker column to the data, or choose another split method",
+        )
+    rng = np.random.default_rng(seed)
+    speakers = frame.groupby("speaker", sort=True, observed=True).first()
+    keys = [c for c in stratify if c in speakers.columns]
+    strata = speakers.groupby(keys, sort=True, observed=True).groups if keys else {None: speakers.index}
+    assignment: dict[object, str] = {}
+    for _, members in sorted(strata.items(), key=lambda kv: str(kv[0])):
+        ids = np.array(sorted(members, key=str), dtype=object)
+        rng.shuffle(ids)
+        n = len(ids)
+        n_test = max(1, int(round(test_size * n))) if test_size > 0 else 0
+        n_dev = int(round(dev_size * n)) if dev_size > 0 else 0
+        for i, spk in enumerate(ids):
+            assignment[spk] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
+    if "train" not in assignment.values():
+        raise UserError(
+            f"Too few speakers ({len(speakers)}) for a speaker-disjoint split with "
+            f"test_size={test_size} and dev_size={dev_size}",
+            where="split",
+            todo="lower split.test_size / split.dev_size, or use more speakers",
+        )
+    return frame["speaker"].map(assignment).astype(str)

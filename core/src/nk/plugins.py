@@ -1,0 +1,166 @@
+"""The plugin manager: built-ins plus every installed distribution's ``nk`` entry points.
+
+Environment:
+
+``NK_DISABLE_PLUGIN_AUTOLOAD``
+    When set (to anything but ``0`` or empty), no entry points are loaded: only nk's built-ins
+    and plugins registered explicitly.
+``NK_BLOCK_PLUGINS``
+    Comma-separated entry-point or distribution names that are never loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from nk import __version__, hookspecs
+from nk.errors import PluginError
+from nk.registry import Register, Registry
+
+ENTRY_POINT_GROUP = "nk"
+BUILTIN_PLUGINS = (
+    "nk.builtin.loaders",
+    "nk.builtin.learners",
+    "nk.builtin.featurizers",
+    "nk.builtin.reporters",
+    "nk.builtin.commands",
+)
+
+
+@dataclass
+class PluginInfo:
+    """What ``nk plugins`` shows about one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    hooks: list[str]
+    components: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
+
+
+class PluginManager:
+    """nk's plugin manager: a pluggy manager plus the component registry built from it."""
+
+    def __init__(
+        self,
+        *,
+        autoload: bool | None = None,
+        blocked: Iterable[str] | None = None,
+        load_builtins: bool = True,
+    ) -> None:
+        self.pm = pluggy.PluginManager("nk")
+        self.pm.add_hookspecs(hookspecs)
+        self._dist: dict[str, tuple[str, str]] = {}  # plugin name → (distribution, version)
+        self._registry: Registry | None = None
+        if blocked is None:
+            blocked = [b.strip() for b in os.environ.get("NK_BLOCK_PLUGINS", "").split(",")]
+        self.blocked = {b for b in blocked if b}
+        if load_builtins:
+            for modname in BUILTIN_PLUGINS:
+                self.register(importlib.import_module(modname), name=modname)
+        if autoload is None:
+            autoload = not _env_flag("NK_DISABLE_PLUGIN_AUTOLOAD")
+        if autoload:
+            self._load_entry_points()
+        self.check_pending()
+
+    # --- plugins ---------------------------------------------------------------------------
+
+    def _load_entry_points(self) -> None:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist is not None else "?"
+            version = ep.dist.version if ep.dist is not None else "?"
+            if ep.name in self.blocked or dist in self.blocked or self.pm.get_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except ImportError as exc:
+                raise PluginError(
+                    f"The nk plugin {ep.name!r} from {dist} {version} cannot be imported: {exc}",
+                    todo=f"reinstall it, or skip it with NK_BLOCK_PLUGINS={ep.name}",
+                ) from exc
+            self.register(plugin, name=ep.name, distribution=dist, version=version)
+
+    def register(
+        self,
+        plugin: ModuleType | object,
+        *,
+        name: str | None = None,
+        distribution: str | None = None,
+        version: str | None = None,
+    ) -> str:
+        """Register a plugin object or module; returns its name."""
+        name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        if name in self.blocked:
+            return name
+        registered = self.pm.register(plugin, name=name)
+        if registered is None:
+            raise PluginError(f"The plugin {name!r} is already registered or blocked")
+        self._dist[name] = (distribution or "nk", version or __version__)
+        self._registry = None
+        return name
+
+    def unregister(self, plugin: ModuleType | object | None = None, *, name: str | None = None) -> None:
+        removed = self.pm.unregister(plugin=plugin, name=name)
+        if removed is not None:
+            self._dist.pop(self.pm.get_name(removed) or name or "", None)
+        self._registry = None
+
+    def check_pending(self) -> None:
+        """Every ``nk_*`` function of a plugin must match a hook spec (catches misspellings)."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(
+                f"Plugin {exc.plugin!r} implements a hook nk does not know: {exc}",
+                allowed=", ".join(sorted(h for h in dir(hookspecs) if h.startswith("nk_"))),
+                todo="fix the hook's name in the plugin",
+            ) from exc
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    # --- registry --------------------------------------------------------------------------
+
+    @property
+    def registry(self) -> Registry:
+        """Components of all registered plugins (rebuilt when plugins change)."""
+        if self._registry is None:
+            registry = Registry()
+            for hook_name, group in hookspecs.REGISTRATION_HOOKS.items():
+                caller = getattr(self.pm.hook, hook_name)
+                # Each implementation gets its own Register so that duplicates can name both
+                # providers; registration hooks are broadcast, so calling them one by one is
+                # equivalent to pluggy's call.
+                for impl in reversed(caller.get_hookimpls()):
+                    plugin_name = impl.plugin_name
+                    dist, version = self._dist.get(plugin_name, (plugin_name, "?"))
+                    register = Register(registry, group, dist, version, plugin_name)
+                    kwargs = {"register": register} if "register" in impl.argnames else {}
+                    impl.function(**kwargs)
+            self._registry = registry
+        return self._registry
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        infos: dict[str, PluginInfo] = {}
+        for plugin_name, plugin in self.pm.list_name_plugin():
+            dist, version = self._dist.get(plugin_name, (plugin_name, "?"))
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            infos[plugin_name] = PluginInfo(plugin_name, dist, version, hooks)
+        for comp in self.registry:
+            if comp.plugin in infos:
+                infos[comp.plugin].components.setdefault(comp.group, []).append(comp.name)
+        return sorted(infos.values(), key=lambda i: (i.distribution != "nk", i.distribution, i.name))

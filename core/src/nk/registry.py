@@ -1,0 +1,273 @@
+"""Component registry: name → factory + config dataclass, fed into Hydra's ConfigStore.
+
+Plugins never touch Hydra. A registration hook receives a :class:`Register` bound to one config
+group and one providing distribution; calling it validates the component and records it. The
+:class:`Registry` later writes every component's config dataclass into Hydra's ConfigStore, so
+that ``nk run model=svm`` selects it and a typo gets the list of available options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import re
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nk.errors import PluginError, UserError
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+MULTI_SELECT_GROUPS = frozenset({"feats", "report"})
+"""Groups of which several options can be chosen at once (``feats=[egemaps,praat]``).
+
+Their options live at ``<group>.<name>``; every other group holds one option at ``<group>``
+with a ``name`` field saying which component it is.
+"""
+
+
+def param(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str = "",  # noqa: A002 - mirrors argparse's name
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    default_factory: Callable[[], Any] | Any = dataclasses.MISSING,
+) -> Any:
+    """A config field with a help text and optional numeric bounds, checked before building.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class SvmConfig:
+    ...     C: float = param(1.0, gt=0, help="inverse regularisation strength")
+    """
+    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt}
+    if default_factory is not dataclasses.MISSING:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """One parameter of a component, as shown by ``nk plugins`` and used for validation."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    bounds: dict[str, float]
+
+    def allowed(self) -> str:
+        words = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+        text = self.type if self.type.startswith("one of") else f"{self.type} value"
+        if self.bounds:
+            text += ", " + " and ".join(f"{words[k]} {v}" for k, v in self.bounds.items())
+        return text
+
+
+def _type_name(tp: Any) -> str:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if len(args) == 1 and type(None) in typing.get_args(tp):
+        return _type_name(args[0]) + " or None"
+    if isinstance(tp, type):
+        if issubclass(tp, enum.Enum):
+            return "one of " + ", ".join(m.name for m in tp)
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+@dataclass(frozen=True)
+class Component:
+    """A registered component."""
+
+    group: str
+    name: str
+    factory: Callable[..., Any]
+    config: type
+    description: str
+    provider: str
+    version: str
+    plugin: str = ""
+
+    def params(self) -> list[ParamInfo]:
+        hints = typing.get_type_hints(self.config)
+        out = []
+        for f in dataclasses.fields(self.config):
+            default = f.default
+            if f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            if isinstance(default, enum.Enum):
+                default = default.name
+            bounds = {k: f.metadata[k] for k in ("ge", "gt", "le", "lt") if f.metadata.get(k) is not None}
+            out.append(ParamInfo(f.name, _type_name(hints.get(f.name, f.type)), default, f.metadata.get("help", ""), bounds))
+        return out
+
+    @property
+    def path(self) -> str:
+        """Where this component's parameters live in the config (``model`` or ``feats.egemaps``)."""
+        return f"{self.group}.{self.name}" if self.group in MULTI_SELECT_GROUPS else self.group
+
+    def check_params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate resolved parameter values against the declared bounds; return kwargs."""
+        infos = {p.name: p for p in self.params()}
+        unknown = sorted(set(values) - set(infos))
+        if unknown:
+            raise UserError(
+                f"Unknown parameter {unknown[0]!r} for {self.group} {self.name!r}",
+                where=f"config key {self.path}.{unknown[0]}",
+                allowed=", ".join(sorted(infos)) or "no parameters",
+                todo=f"check the spelling; `nk plugins {self.name}` lists the parameters",
+            )
+        checks = {
+            "ge": lambda v, b: v >= b,
+            "gt": lambda v, b: v > b,
+            "le": lambda v, b: v <= b,
+            "lt": lambda v, b: v < b,
+        }
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            info = infos[key]
+            for bound, limit in info.bounds.items():
+                if value is not None and not checks[bound](value, limit):
+                    raise UserError(
+                        f"The {key!r} parameter of {self.group} {self.name!r} must be "
+                        f"{info.allowed()}. Got {value!r} instead",
+                        where=f"config key {self.path}.{key}",
+                        allowed=info.allowed() + (f" ({info.help})" if info.help else ""),
+                        todo=f"set {self.path}.{key} to an allowed value",
+                    )
+            kwargs[key] = value
+        return kwargs
+
+    def defaults(self) -> dict[str, Any]:
+        """The config dataclass's default values (as the factory takes them)."""
+        inst = self.config()
+        return {f.name: getattr(inst, f.name) for f in dataclasses.fields(self.config)}
+
+    def build(self, values: Mapping[str, Any]) -> Any:
+        """Validate ``values`` and call the factory with them."""
+        return self.factory(**self.check_params(values))
+
+
+def _factory_params(factory: Callable[..., Any]) -> set[str] | None:
+    """Keyword parameters of ``factory``; None when it takes ``**kwargs``."""
+    target = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    sig = inspect.signature(target)
+    names = set()
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            return None
+        if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names.add(p.name)
+    return names
+
+
+class Register:
+    """The callable handed to a registration hook, bound to one group and one provider."""
+
+    def __init__(
+        self, registry: Registry, group: str, provider: str, version: str, plugin: str = ""
+    ) -> None:
+        self._registry = registry
+        self.group = group
+        self.provider = provider
+        self.version = version
+        self.plugin = plugin
+
+    def __call__(
+        self,
+        name: str,
+        factory: Callable[..., Any],
+        config: type,
+        *,
+        description: str = "",
+    ) -> None:
+        """Register ``factory`` under ``name``; ``config`` declares its keyword parameters."""
+        where = f"plugin {self.provider!r}, {self.group} {name!r}"
+        if not NAME_RE.match(name):
+            raise PluginError(
+                f"Invalid component name {name!r}",
+                where=where,
+                allowed="lower-case letters, digits and _ starting with a letter",
+            )
+        if not dataclasses.is_dataclass(config) or not isinstance(config, type):
+            raise PluginError(f"The config of {name!r} must be a dataclass type", where=where)
+        fields = {f.name for f in dataclasses.fields(config)}
+        if self.group not in MULTI_SELECT_GROUPS and "name" in fields:
+            raise PluginError(
+                f"The config of {name!r} has a field called 'name', which nk reserves",
+                where=where,
+                todo="rename the field",
+            )
+        accepted = _factory_params(factory)
+        if accepted is not None and accepted != fields:
+            raise PluginError(
+                f"The config fields of {name!r} ({', '.join(sorted(fields)) or 'none'}) differ "
+                f"from its factory's keyword parameters ({', '.join(sorted(accepted)) or 'none'})",
+                where=where,
+                todo="make the config dataclass declare exactly the factory's parameters",
+            )
+        self._registry.add(
+            Component(
+                self.group, name, factory, config, description, self.provider, self.version,
+                self.plugin,
+            )
+        )
+
+
+class Registry:
+    """All components of one plugin manager, by group and name."""
+
+    def __init__(self) -> None:
+        self._by_group: dict[str, dict[str, Component]] = {}
+
+    def add(self, component: Component) -> None:
+        group = self._by_group.setdefault(component.group, {})
+        other = group.get(component.name)
+        if other is not None:
+            raise PluginError(
+                f"Two plugins register the {component.group} {component.name!r}: "
+                f"{other.provider!r} and {component.provider!r}",
+                todo=f"uninstall one of them, or block one with NK_BLOCK_PLUGINS={component.provider}",
+            )
+        group[component.name] = component
+
+    def names(self, group: str) -> list[str]:
+        return sorted(self._by_group.get(group, {}))
+
+    def groups(self) -> list[str]:
+        return sorted(self._by_group)
+
+    def __iter__(self) -> Iterator[Component]:
+        for group in sorted(self._by_group):
+            yield from (self._by_group[group][n] for n in sorted(self._by_group[group]))
+
+    def get(self, group: str, name: str) -> Component:
+        try:
+            return self._by_group[group][name]
+        except KeyError:
+            available = ", ".join(self.names(group)) or "none installed"
+            raise UserError(
+                f"Unknown {group} {name!r}",
+                where=f"config group {group}",
+                allowed=available,
+                todo="check the spelling, or install the plugin that provides it (`nk plugins`)",
+            ) from None
+
+    def config_nodes(self) -> Iterator[tuple[str, str, type, str]]:
+        """(group, option name, node dataclass, package) for Hydra's ConfigStore."""
+        for comp in self:
+            if comp.group in MULTI_SELECT_GROUPS:
+                yield comp.group, comp.name, comp.config, f"{comp.group}.{comp.name}"
+            else:
+                node = dataclasses.make_dataclass(
+                    comp.config.__name__,
+                    [("name", str, field(default=comp.name))],
+                    bases=(comp.config,),
+                )
+                yield comp.group, comp.name, node, comp.group

@@ -1,0 +1,130 @@
+"""``nk run``: compose configs (one, or a sweep's), give each run its folder, print summaries."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nk.errors import UserError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from nk.cli import App
+
+
+def expand_sweep(overrides: list[str]) -> list[list[str]]:
+    """Hydra's sweep expansion: ``model=svm,knn feats=a,b`` → the 4 override lists."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        return BasicSweeper.split_arguments(parsed, None)[0]
+    except HydraException as exc:
+        raise UserError(f"Cannot expand the sweep: {str(exc).splitlines()[0]}",
+                        allowed="comma-separated values (model=svm,knn), ranges, globs",
+                        todo="check the command line") from None
+
+
+def _label(overrides: list[str]) -> str:
+    text = ",".join(overrides) or "defaults"
+    return re.sub(r"[^A-Za-z0-9_.,=+-]+", "_", text)[:120]
+
+
+def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: bool) -> int:
+    from omegaconf import OmegaConf
+
+    from nk.config import compose
+
+    jobs = expand_sweep(overrides) if multirun else [overrides]
+    # compose every job before running any, so a typo fails in seconds, not after run 3
+    configs = [compose(job, app.pm) for job in jobs]
+    if show_cfg:
+        for job, cfg in zip(jobs, configs):
+            app.console.rule(" ".join(job) or "defaults")
+            app.console.print(OmegaConf.to_yaml(cfg), highlight=False, markup=False)
+        return 0
+    if not multirun:
+        results = _run_one(configs[0], app, None)
+        _print_summary(results, app)
+        return 0
+    return _run_sweep(jobs, configs, app)
+
+
+def _run_one(cfg: DictConfig, app: App, run_dir: Path | None) -> dict[str, Any]:
+    from nk.pipeline import run_experiment
+    from nk.results import new_run_dir
+
+    if run_dir is None:
+        run_dir = new_run_dir(Path(cfg.results_root).resolve(), str(cfg.name))
+    app.console.print(f"[bold]nk run[/] {cfg.name} → {run_dir}", highlight=False)
+    started = time.perf_counter()
+    results = run_experiment(cfg, app.pm, run_dir, app.console)
+    results["wall_seconds"] = round(time.perf_counter() - started, 2)
+    return results
+
+
+def _print_summary(results: dict[str, Any], app: App) -> None:
+    from rich.table import Table
+
+    test = results["test"]
+    primary = results["primary"]
+    table = Table(title=f"{results['name']}: {results['target']} ({results['task']}), "
+                        f"{', '.join(results['components']['feats'])} + "
+                        f"{results['components']['model'][0]} — test set", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    level = int(round(test[primary]["ci_level"] * 100))
+    table.add_column(f"{level}% CI ({test[primary]['ci_unit']} bootstrap)", justify="right")
+    table.add_row(primary.upper(), f"{test[primary]['value']:.3f}",
+                  f"[{test[primary]['ci'][0]:.3f}, {test[primary]['ci'][1]:.3f}]", style="bold")
+    keys = ("accuracy", "macro_f1") if results["task"] == "classification" else ("pcc", "mae", "mse", "r2")
+    for key in keys:
+        table.add_row(key, f"{test[key]:.3f}", "")
+    app.console.print(table)
+    app.console.print(f"Results in [bold]{results['run_dir']}[/] ({results['wall_seconds']:.1f} s)",
+                      highlight=False)
+
+
+def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App) -> int:
+    import pandas as pd
+    from rich.table import Table
+
+    from nk.results import new_run_dir
+
+    first = configs[0]
+    sweep_dir = new_run_dir(Path(first.results_root).resolve(), str(first.name), label="sweep")
+    app.console.print(f"[bold]nk sweep[/] of {len(jobs)} runs → {sweep_dir}", highlight=False)
+    rows = []
+    for i, (job, cfg) in enumerate(zip(jobs, configs)):
+        run_dir = sweep_dir / f"{i:03d}_{_label(job)}"
+        run_dir.mkdir()
+        app.console.rule(f"run {i + 1}/{len(jobs)}: {' '.join(job) or 'defaults'}")
+        results = _run_one(cfg, app, run_dir)
+        _print_summary(results, app)
+        test = results["test"]
+        primary = results["primary"]
+        rows.append({
+            "overrides": " ".join(job),
+            "primary": primary,
+            "value": test[primary]["value"],
+            "ci_low": test[primary]["ci"][0],
+            "ci_high": test[primary]["ci"][1],
+            "run_dir": str(Path(results["run_dir"]).relative_to(sweep_dir)),
+        })
+    ranking = pd.DataFrame(rows).sort_values("value", ascending=False, kind="stable")
+    ranking.insert(0, "rank", range(1, len(ranking) + 1))
+    ranking.to_csv(sweep_dir / "ranking.csv", index=False)
+    table = Table(title=f"Sweep ranking ({rows[0]['primary'].upper()} on test)", title_justify="left")
+    for col in ("rank", "overrides", rows[0]["primary"].upper(), "95% CI", "run"):
+        table.add_column(col)
+    for r in ranking.itertuples():
+        table.add_row(str(r.rank), r.overrides, f"{r.value:.3f}", f"[{r.ci_low:.3f}, {r.ci_high:.3f}]",
+                      r.run_dir)
+    app.console.print(table)
+    app.console.print(f"Ranking in [bold]{sweep_dir / 'ranking.csv'}[/]", highlight=False)
+    return 0

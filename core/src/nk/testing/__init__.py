@@ -1,0 +1,35 @@
+"""Test helpers for nk plugin authors: contract suites, fixtures and synthetic audio.
+
+Every plugin's tests start with the contract suites of its components::
+
+    from nk.testing import FeaturizerContract
+
+    class TestEgemaps(FeaturizerContract):
+        name = "egemaps"
+
+The pytest plugin :mod:`nk.testing.plugin` (registered through the ``pytest11`` entry point)
+provides the fixtures ``nk_pm``, ``nk_register_plugin``, ``tiny_corpus`` and ``nk_compose``.
+"""
+
+from __future__ import annotations
+
+from nk.testing.audio import write_tone, write_tiny_corpus
+from nk.testing.contracts import (
+    AugmenterContract,
+    FeaturizerContract,
+    LearnerContract,
+    LoaderContract,
+    ReporterContract,
+    SegmenterContract,
+)
+
+__all__ = [
+    "AugmenterContract",
+    "FeaturizerContract",
+    "LearnerContract",
+    "LoaderContract",
+    "ReporterContract",
+    "SegmenterContract",
+    "write_tiny_corpus",
+    "write_tone",
+]
