@@ -81,7 +81,10 @@ def test_table_and_balance(tmp_path: pathlib.Path) -> None:
     assert calls[-1] == (len(df), len(df)) and len(calls) == len(df)
     assert (df.groupby(["speaker", "emotion"]).size() == 2).all()
     assert set(df["emotion"]) == set(demo_audio.EMOTIONS)
-    assert df.groupby("speaker")["gender"].first().value_counts().to_dict() == {"female": 4, "male": 4}
+    assert df.groupby("speaker")["gender"].first().value_counts().to_dict() == {
+        "female": 4,
+        "male": 4,
+    }
     ages = df.groupby("speaker")["age"].first()
     assert ages.min() < 30 and ages.max() >= 70 and ages.nunique() >= 6
     assert df["age"].dtype == np.int64

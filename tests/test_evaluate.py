@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -7,4 +7,6 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from nk.hookspecs import hookimpl
+
+__all__ = ["__version__", "hookimpl"]

@@ -24,8 +24,8 @@ def read(
     """
     try:
         info = sf.info(str(path))
-        first = int(round((start or 0.0) * info.samplerate))
-        last = int(round(end * info.samplerate)) if end is not None else -1
+        first = round((start or 0.0) * info.samplerate)
+        last = round(end * info.samplerate) if end is not None else -1
         signal, rate = sf.read(str(path), start=first, stop=None if last < 0 else last,
                                dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:

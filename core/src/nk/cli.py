@@ -43,16 +43,20 @@ def report_user_error(err_console: Any, exc: UserError) -> None:
     err_console.print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``nk`` command; returns the exit code."""
+def main(argv: Sequence[str] | None = None, *, pm: Any = None) -> int:
+    """Entry point of the ``nk`` command; returns the exit code.
+
+    :param pm: a plugin manager to use instead of a new one (tests register plugins into it).
+    """
     from rich.console import Console
 
     console = Console()
     err_console = Console(stderr=True)
     try:
-        from nk.plugins import PluginManager
+        if pm is None:
+            from nk.plugins import PluginManager
 
-        pm = PluginManager()
+            pm = PluginManager()
         parser = build_parser(pm)
         args = parser.parse_args(argv)
         handler = getattr(args, "handler", None)

@@ -76,6 +76,8 @@ class NkConfig:
     segment: Any = None
     augment: Any = None
     report: dict[str, Any] = field(default_factory=dict)
+    predict: Any = None  # used by `nk predict`
+    ensemble: Any = None  # used by `nk ensemble`
 
 
 def _sync_config_store(pm: PluginManager) -> None:
@@ -192,7 +194,8 @@ def selected(cfg: DictConfig, group: str) -> list[tuple[str, dict[str, Any]]]:
     if node is None:
         return []
     if group in MULTI_SELECT_GROUPS:
-        return [(str(k), dict(OmegaConf.to_container(v, resolve=True) or {})) for k, v in node.items()]
+        return [(str(k), dict(OmegaConf.to_container(v, resolve=True) or {}))  # type: ignore[arg-type]
+                for k, v in node.items()]
     values = dict(OmegaConf.to_container(node, resolve=True))  # type: ignore[arg-type]
     name = str(values.pop("name"))
     return [(name, values)]

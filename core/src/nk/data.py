@@ -109,9 +109,9 @@ def check_predictions(pred: pd.DataFrame, index: pd.Index, component: str) -> No
 
 def detect_task(values: pd.Series) -> str:
     """'regression' for a numeric target with many distinct values, else 'classification'."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        if values.nunique() > max(10, int(0.05 * len(values))):
-            return "regression"
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numeric and values.nunique() > max(10, int(0.05 * len(values))):
+        return "regression"
     return "classification"
 
 
@@ -137,14 +137,15 @@ def speaker_split(
     rng = np.random.default_rng(seed)
     speakers = frame.groupby("speaker", sort=True, observed=True).first()
     keys = [c for c in stratify if c in speakers.columns]
-    strata = speakers.groupby(keys, sort=True, observed=True).groups if keys else {None: speakers.index}
+    strata = ([sub.index for _, sub in speakers.groupby(keys, sort=True, observed=True, dropna=False)]
+              if keys else [speakers.index])
     assignment: dict[object, str] = {}
-    for _, members in sorted(strata.items(), key=lambda kv: str(kv[0])):
+    for members in strata:
         ids = np.array(sorted(members, key=str), dtype=object)
         rng.shuffle(ids)
         n = len(ids)
-        n_test = max(1, int(round(test_size * n))) if test_size > 0 else 0
-        n_dev = int(round(dev_size * n)) if dev_size > 0 else 0
+        n_test = max(1, round(test_size * n)) if test_size > 0 else 0
+        n_dev = round(dev_size * n) if dev_size > 0 else 0
         for i, spk in enumerate(ids):
             assignment[spk] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
     if "train" not in assignment.values():

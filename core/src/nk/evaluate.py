@@ -87,7 +87,7 @@ def _as_1d(values: ArrayLike, name: str) -> np.ndarray:
     if values is None:
         raise ValueError(f"{name} must not be None")
     if isinstance(values, (str, bytes)):
-        raise ValueError(f"{name} must be a sequence of values, not a string")  # noqa: TRY004
+        raise ValueError(f"{name} must be a sequence of values, not a string")
     if isinstance(values, (pd.Series, np.ndarray)):
         arr = np.asarray(values)
     else:
@@ -115,7 +115,7 @@ def _check_pair(truth: np.ndarray, pred: np.ndarray) -> int:
 def _check_bootstrap_args(n_resamples: int, level: float) -> None:
     """Validate bootstrap parameters."""
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)):
-        raise ValueError(f"n_resamples must be an integer, got {n_resamples!r}")  # noqa: TRY004
+        raise ValueError(f"n_resamples must be an integer, got {n_resamples!r}")
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
     if not (isinstance(level, (int, float, np.floating)) and 0.0 < float(level) < 1.0):

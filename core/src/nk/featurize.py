@@ -35,7 +35,7 @@ def _extract_chunk(featurizer: Any, rows: Sequence[Any], rate: int) -> list[np.n
             out.append(np.asarray(featurizer.extract(signal, sr), dtype=np.float32))
         except UserError as exc:
             out.append(exc.what)
-        except Exception as exc:  # noqa: BLE001 - collected and reported per file below
+        except Exception as exc:
             out.append(f"{type(exc).__name__}: {exc}")
     return out
 
@@ -67,8 +67,14 @@ def extract(
     chunks = [rows[i : i + chunk] for i in range(0, len(rows), chunk)]
     results: list[np.ndarray | str] = []
     started = time.perf_counter()
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]} files/s"), TimeElapsedColumn(), TimeRemainingColumn())

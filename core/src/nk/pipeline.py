@@ -246,11 +246,11 @@ class Experiment:
         report_input = {"predictions": test_pred, "metrics": metrics["test"],
                         "summary": results["summary"], "results": results}
         artefacts = []
-        for name, comp, reporter, _ in self._build("report"):
+        for _name, _comp, reporter, _ in self._build("report"):
             paths = reporter.report(report_input, ctx)
             artefacts += [str(Path(p).relative_to(ctx.run_dir)) for p in paths]
-        results["artefacts"] = sorted(artefacts + ["config.yaml", "results.json", "predictions.csv",
-                                                   "nk.log", "model/model.joblib", "model/manifest.json"])
+        results["artefacts"] = sorted([*artefacts, "config.yaml", "results.json", "predictions.csv",
+                                       "nk.log", "model/model.joblib", "model/manifest.json"])
         results["timing"] = dict(self.timing, report=round(time.perf_counter() - t, 3))
         write_json(ctx.run_dir / "results.json", results)
         self._stage_end("report", t, files=len(artefacts))

@@ -145,7 +145,7 @@ class PluginManager:
                 # Each implementation gets its own Register so that duplicates can name both
                 # providers; registration hooks are broadcast, so calling them one by one is
                 # equivalent to pluggy's call.
-                for impl in reversed(caller.get_hookimpls()):
+                for impl in caller.get_hookimpls():
                     plugin_name = impl.plugin_name
                     dist, version = self._dist.get(plugin_name, (plugin_name, "?"))
                     register = Register(registry, group, dist, version, plugin_name)

@@ -32,7 +32,7 @@ with a ``name`` field saying which component it is.
 def param(
     default: Any = dataclasses.MISSING,
     *,
-    help: str = "",  # noqa: A002 - mirrors argparse's name
+    help: str = "",
     ge: float | None = None,
     gt: float | None = None,
     le: float | None = None,
@@ -156,7 +156,7 @@ class Component:
 
 def _factory_params(factory: Callable[..., Any]) -> set[str] | None:
     """Keyword parameters of ``factory``; None when it takes ``**kwargs``."""
-    target = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    target = factory.__init__ if inspect.isclass(factory) else factory
     sig = inspect.signature(target)
     names = set()
     for p in sig.parameters.values():

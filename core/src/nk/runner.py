@@ -44,7 +44,7 @@ def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: boo
     # compose every job before running any, so a typo fails in seconds, not after run 3
     configs = [compose(job, app.pm) for job in jobs]
     if show_cfg:
-        for job, cfg in zip(jobs, configs):
+        for job, cfg in zip(jobs, configs, strict=False):
             app.console.rule(" ".join(job) or "defaults")
             app.console.print(OmegaConf.to_yaml(cfg), highlight=False, markup=False)
         return 0
@@ -78,7 +78,7 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
                         f"{results['components']['model'][0]} — test set", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    level = int(round(test[primary]["ci_level"] * 100))
+    level = round(test[primary]["ci_level"] * 100)
     table.add_column(f"{level}% CI ({test[primary]['ci_unit']} bootstrap)", justify="right")
     table.add_row(primary.upper(), f"{test[primary]['value']:.3f}",
                   f"[{test[primary]['ci'][0]:.3f}, {test[primary]['ci'][1]:.3f}]", style="bold")
@@ -100,7 +100,7 @@ def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App) -> in
     sweep_dir = new_run_dir(Path(first.results_root).resolve(), str(first.name), label="sweep")
     app.console.print(f"[bold]nk sweep[/] of {len(jobs)} runs → {sweep_dir}", highlight=False)
     rows = []
-    for i, (job, cfg) in enumerate(zip(jobs, configs)):
+    for i, (job, cfg) in enumerate(zip(jobs, configs, strict=False)):
         run_dir = sweep_dir / f"{i:03d}_{_label(job)}"
         run_dir.mkdir()
         app.console.rule(f"run {i + 1}/{len(jobs)}: {' '.join(job) or 'defaults'}")

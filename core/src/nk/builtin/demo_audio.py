@@ -88,9 +88,9 @@ SPEAKERS: tuple[SpeakerSpec, ...] = (
 _N_PARAMS = 10
 _STYLES: tuple[tuple[float, ...], ...] = (
     (0.0, 2.5, 0.00, 0.0, 0.60, 0.30, 0.05, 0.00, 0.010, 0.0),  # neutral
-    (2.5, 4.5, 0.08, 2.5, 0.55, 0.20, 0.05, 0.04, 0.010, -0.2),  # happy
-    (1.5, 3.5, 0.12, 6.0, 0.42, 0.05, 0.03, 0.06, 0.016, -0.3),  # angry
-    (-1.5, 1.2, -0.22, -5.0, 0.75, 0.50, 0.15, -0.03, 0.012, 0.4),  # sad
+    (3.0, 5.0, 0.08, 2.5, 0.55, 0.22, 0.05, 0.04, 0.010, -0.2),  # happy
+    (1.8, 3.5, 0.13, 6.5, 0.42, 0.04, 0.03, 0.06, 0.015, -0.3),  # angry
+    (-1.8, 1.1, -0.23, -5.5, 0.76, 0.50, 0.16, -0.03, 0.012, 0.4),  # sad
 )
 # Speaker-specific deviation of every (speaker, emotion) cell; comparable to the emotion
 # effects, so that emotion is partly confounded with speaker idiosyncrasies.
@@ -113,7 +113,11 @@ _VOWELS: tuple[tuple[float, float, float], ...] = (
 _F45 = (3500.0, 4500.0)  # higher formants, roughly vowel independent
 _BANDWIDTHS = (80.0, 100.0, 140.0, 200.0, 260.0)
 # Fricative noise bands (Hz) for s-, sh- and f-like consonants.
-_FRICATIVES: tuple[tuple[float, float], ...] = ((4200.0, 7800.0), (2200.0, 5000.0), (1200.0, 7000.0))
+_FRICATIVES: tuple[tuple[float, float], ...] = (
+    (4200.0, 7800.0),
+    (2200.0, 5000.0),
+    (1200.0, 7000.0),
+)
 
 _MIN_DUR, _MAX_DUR = 1.0, 2.5
 _SPEECH_DBFS = -27.0  # neutral voiced RMS level before speaker/emotion offsets
@@ -137,7 +141,7 @@ class _Params:
 
 def _speaker_deviations(rng: np.random.Generator) -> tuple[float, np.ndarray]:
     """Draw a speaker's expressivity and per-emotion parameter offsets."""
-    expressivity = float(rng.uniform(0.4, 1.3))
+    expressivity = float(rng.uniform(0.6, 1.3))
     offsets = rng.normal(size=(len(EMOTIONS), _N_PARAMS)) * np.asarray(_SPEAKER_SD)
     offsets[0] *= 0.5  # neutral is the speaker's own baseline, so it deviates less
     return expressivity, offsets
@@ -191,7 +195,8 @@ def _layout(
     limit = _MAX_DUR - trail - 0.02
     n_wanted = int(rng.integers(3, 10))
     t = lead
-    plan: list[tuple[float, float, int, float, float]] = []  # nucleus start, dur, vowel, amp, accent
+    # Per syllable: nucleus start, nucleus duration, vowel, amplitude, accent height.
+    plan: list[tuple[float, float, int, float, float]] = []
     noises: list[tuple[float, float, int, float]] = []
     full = False
     while not full and (len(plan) < n_wanted or t + trail < _MIN_DUR):
@@ -231,7 +236,7 @@ def _layout(
         d_new = min(d0 * 1.3, limit - s0)
         plan[-1] = (s0, max(d0, d_new), v0, a0, c0)
         t = max(t, s0 + plan[-1][1])
-    n_total = int(round(max(t + trail, _MIN_DUR) * sr))
+    n_total = round(max(t + trail, _MIN_DUR) * sr)
 
     f_scale = spk.vtl_scale * np.array([1.0 + p.formant, 1.0 + 0.5 * p.formant, 1.0, 1.0, 1.0])
     nuclei = []
@@ -255,7 +260,9 @@ def _f0_contour(
         centres = np.array([(x.start + 0.4 * x.length) / sr for x in nuclei])
         widths = np.array([0.35 * x.length / sr for x in nuclei])
         heights = np.array([x.accent_st for x in nuclei])
-        st = st + (heights[:, None] * np.exp(-0.5 * ((t[None, :] - centres[:, None]) / widths[:, None]) ** 2)).sum(0)
+        st = st + (
+            heights[:, None] * np.exp(-0.5 * ((t[None, :] - centres[:, None]) / widths[:, None]) ** 2)
+        ).sum(0)
         last = nuclei[-1]
         # Boundary tone: usually a final fall, sometimes a question-like rise.
         tone = -0.6 * p.range_st if rng.random() < 0.8 else 0.8 * p.range_st
@@ -317,7 +324,7 @@ def _formant_filter(x: np.ndarray, nuclei: list[_Nucleus], sr: int, bw_scale: fl
     sos = np.stack([b0, zeros, zeros, np.ones_like(b0), -c, a2], axis=-1)  # (segments, 5, 6)
     y = np.empty_like(x)
     zi = np.zeros((sos.shape[1], 2))
-    bounds = starts + [x.size]
+    bounds = [*starts, x.size]
     for s in range(len(starts)):
         a, b = bounds[s], bounds[s + 1]
         if b > a:
@@ -378,7 +385,7 @@ def _synthesize_utterance(
 def _emotion_counts(total: int, gender: str, confound: float, rotation: int) -> list[int]:
     """Number of utterances per emotion for one speaker."""
     target = EMOTIONS.index("happy" if gender == "female" else "angry")
-    n_target = int(round(total * (0.25 + 0.75 * confound)))
+    n_target = round(total * (0.25 + 0.75 * confound))
     others = [j for j in range(len(EMOTIONS)) if j != target]
     others = others[rotation % 3 :] + others[: rotation % 3]  # spread remainders over speakers
     rest = total - n_target
@@ -435,18 +442,24 @@ def synthesize_corpus(
     out_dir = pathlib.Path(out_dir).resolve()
     nyquist = sampling_rate / 2.0
     fricative_sos = tuple(
-        signal.butter(4, [min(lo, 0.4 * nyquist), min(hi, 0.9 * nyquist)], btype="bandpass", fs=sampling_rate, output="sos")
+        signal.butter(
+            4,
+            [min(lo, 0.4 * nyquist), min(hi, 0.9 * nyquist)],
+            btype="bandpass",
+            fs=sampling_rate,
+            output="sos",
+        )
         for lo, hi in _FRICATIVES
     )
 
     per_speaker = len(EMOTIONS) * n_utterances
-    jobs = []
+    jobs: list[tuple[int, SpeakerSpec, int, int]] = []
     for i, spk in enumerate(SPEAKERS[:n_speakers]):
         for j, count in enumerate(_emotion_counts(per_speaker, spk.gender, confound, i)):
             jobs.extend((i, spk, j, k) for k in range(count))
     width = max(2, len(str(max(k for *_, k in jobs) + 1)))
 
-    rows = []
+    rows: list[tuple[str, str, str, str, int, float]] = []
     speaker_state: dict[int, tuple[float, np.ndarray, float]] = {}
     for done, (i, spk, j, k) in enumerate(jobs, start=1):
         if i not in speaker_state:
@@ -454,7 +467,7 @@ def synthesize_corpus(
             # any file seed (numpy treats trailing zeros of a seed list as equal).
             srng = np.random.default_rng([seed, i, len(EMOTIONS), 1])
             expressivity, offsets = _speaker_deviations(srng)
-            speaker_state[i] = (expressivity, offsets, float(srng.normal(0.0, 3.0)))
+            speaker_state[i] = (expressivity, offsets, float(srng.normal(0.0, 2.5)))
         expressivity, offsets, gain_db = speaker_state[i]
         rng = np.random.default_rng([seed, i, j, k])
         params = _utterance_params(rng, j, expressivity, offsets)

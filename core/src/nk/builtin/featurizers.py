@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-
-
 from nk.hookspecs import hookimpl
 from nk.registry import Register, param
 

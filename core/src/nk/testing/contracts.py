@@ -23,8 +23,14 @@ HEAVY_MODULES = ("torch", "transformers", "opensmile", "tensorflow", "parselmout
 
 class _Contract:
     group: ClassVar[str] = ""
-    name: ClassVar[str] = ""
-    params: ClassVar[dict[str, Any]] = {}
+    name: ClassVar[str] = ""  # the registered component name
+    params: ClassVar[dict[str, Any]] = {}  # overrides of the config defaults
+    plugin: ClassVar[object | None] = None  # registered for each test when not installed
+
+    @pytest.fixture(autouse=True)
+    def _contract_plugin(self, nk_pm: Any, nk_register_plugin: Any) -> None:
+        if self.plugin is not None:
+            nk_register_plugin(self.plugin, name=f"contract-{self.name}")
 
     def component(self, pm: Any) -> Any:
         return pm.registry.get(self.group, self.name)
