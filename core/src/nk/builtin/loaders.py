@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class DemoConfig:
-    n_speakers: int = param(12, ge=8, help="speakers (half female, half male, ages 20s–70s)")
+    n_speakers: int = param(12, ge=8, le=24, help="speakers (half female, half male, ages 20s–70s)")
     n_utterances: int = param(8, ge=1, help="utterances per speaker and emotion")
     seed: int = param(0, help="seed of the synthesis (not of the experiment)")
     confound: float = param(0.0, ge=0, le=1, help="strength of an injected gender–emotion confound")
