@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 HEAVY = ("torch", "transformers", "opensmile")
-SMALL = ["data.n_utterances=2", "feats=mfcc", "n_jobs=1"]
+SMALL = ["data.demo.n_utterances=2", "feats=mfcc", "n_jobs=1"]
 
 
 @pytest.mark.parametrize("code", [

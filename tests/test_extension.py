@@ -112,7 +112,7 @@ def test_third_party_components_join_every_group(nk_pm, nk_register_plugin, nk_c
 def test_third_party_loader_and_reporter_run(nk_pm, nk_register_plugin, nk_compose, tmp_path):
     nk_register_plugin(ThirdParty(), name="nk-third")
     cfg = nk_compose(["data=tones", "feats=mfcc", "report=[plots,summary]", "n_jobs=1",
-                      "split.stratify=[]", "split.test_size=0.5"])
+                      "split.test_size=0.5"])
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     results = run_experiment(cfg, nk_pm, run_dir, Console(quiet=True))

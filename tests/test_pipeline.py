@@ -18,7 +18,7 @@ from nk.pipeline import run_experiment
 from nk.registry import param
 from nk.results import load_model
 
-SMALL = ["data.n_utterances=2", "feats=mfcc", "n_jobs=1"]
+SMALL = ["data.demo.n_utterances=2", "feats=mfcc", "n_jobs=1"]
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_dev_split_is_passed_to_learners_that_select(run, nk_register_plugin):
     spy = load_model(run_dir / "model")["model"]
     total = results["data"]["rows"]
     assert spy.n_train_ == total["train"] and spy.n_dev_ == total["dev"] > 0
-    assert results["model_selection"] == "dev" and results["dev"] is not None
+    assert results["model_selection"].startswith("dev:") and results["dev"] is not None
     assert results["evaluated_on"] == "test"
 
 
@@ -150,7 +150,7 @@ class BrokenPlugin:
 def test_featurizer_contract_violations_name_the_component(run, nk_register_plugin, mode, error, match):
     nk_register_plugin(BrokenPlugin(), name="nk-broken")
     with pytest.raises(error, match=match):
-        run(["data.n_utterances=2", "feats=broken", f"feats.broken.mode={mode}"])
+        run(["data.demo.n_utterances=2", "feats=broken", f"feats.broken.mode={mode}"])
 
 
 def test_segmenter_and_augmenter_stages(run, nk_register_plugin):
@@ -184,7 +184,7 @@ def test_segmenter_and_augmenter_stages(run, nk_register_plugin):
                 if not new.exists():
                     signal, rate = sf.read(file)
                     sf.write(new, np.clip(signal * self.gain, -1, 1), rate)
-                out.append({"file": str(new), "start": start, "end": end, **row})
+                out.append({"file": str(new), "start": start, "end": end, **row, "augmented_from": file})
             return pd.DataFrame(out).set_index(["file", "start", "end"])
 
     class Plugin:
@@ -207,13 +207,13 @@ def test_segmenter_and_augmenter_stages(run, nk_register_plugin):
 
 
 def test_parallel_and_serial_extraction_agree(nk_compose, nk_pm, tmp_path):
-    cfg = nk_compose(["data.n_utterances=2", "feats=mfcc", "n_jobs=1"])
+    cfg = nk_compose(["data.demo.n_utterances=2", "feats=mfcc", "n_jobs=1"])
     (r1 := tmp_path / "a").mkdir()
     run_experiment(cfg, nk_pm, r1, Console(quiet=True))
     serial = next((tmp_path / "cache" / "features" / "mfcc").glob("*.parquet"))
     a = pd.read_parquet(serial)
     serial.unlink()
-    cfg2 = nk_compose(["data.n_utterances=2", "feats=mfcc", "n_jobs=2"])
+    cfg2 = nk_compose(["data.demo.n_utterances=2", "feats=mfcc", "n_jobs=2"])
     (r2 := tmp_path / "b").mkdir()
     run_experiment(cfg2, nk_pm, r2, Console(quiet=True))
     b = pd.read_parquet(next((tmp_path / "cache" / "features" / "mfcc").glob("*.parquet")))

@@ -140,7 +140,7 @@ def test_plugin_infos_list_hooks_and_components(nk_pm):
     infos = {i.name: i for i in nk_pm.plugin_infos()}
     smile = infos["opensmile"]
     assert smile.distribution == "nk-opensmile"
-    assert smile.components == {"feats": ["compare", "egemaps", "gemaps"]}
+    assert {"compare", "egemaps", "gemaps"} <= set(smile.components["feats"])
     assert "nk_register_featurizers" in smile.hooks
 
 
@@ -169,7 +169,7 @@ def test_lifecycle_hooks_receive_the_run(nk_pm, nk_register_plugin, nk_compose, 
             calls.append(("error", type(error).__name__))
 
     nk_register_plugin(Observer(), name="nk-observer")
-    cfg = nk_compose(["feats=mfcc", "data.n_utterances=1", "n_jobs=1"])
+    cfg = nk_compose(["feats=mfcc", "data.demo.n_utterances=1", "n_jobs=1"])
     run_dir = tmp_path / "r1"
     run_dir.mkdir()
     run_experiment(cfg, nk_pm, run_dir, Console(quiet=True))
@@ -178,7 +178,7 @@ def test_lifecycle_hooks_receive_the_run(nk_pm, nk_register_plugin, nk_compose, 
     assert stages == ["load", "split", "featurize", "scale", "fit", "predict", "evaluate", "report"]
 
     calls.clear()
-    bad = nk_compose(["feats=mfcc", "data.n_utterances=1", "target=nope"])
+    bad = nk_compose(["feats=mfcc", "data.demo.n_utterances=1", "target=nope"])
     run_dir = tmp_path / "r2"
     run_dir.mkdir()
     with pytest.raises(UserError):

@@ -34,7 +34,11 @@ class Segmenter(Protocol):
 
 @runtime_checkable
 class Augmenter(Protocol):
-    """Returns additional training rows (new audio written below ``ctx.work_dir``)."""
+    """Returns additional training rows (new audio written below ``ctx.work_dir``).
+
+    The rows keep the input's columns and add ``augmented_from``: the source row's file, so
+    that an augmented copy only trains folds whose training set holds its source.
+    """
 
     def augment(self, frame: pd.DataFrame, ctx: RunContext) -> pd.DataFrame: ...
 

@@ -16,7 +16,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from nk.errors import UserError
 from nk.plugins import PluginManager
-from nk.registry import MULTI_SELECT_GROUPS, param
+from nk.registry import MULTI_SELECT_GROUPS, Role, param
 
 CONFIG_DIR = Path(__file__).parent / "conf"
 GROUPS = ("data", "feats", "model", "segment", "augment", "predict", "ensemble", "report")
@@ -30,8 +30,16 @@ class Task(enum.Enum):
 
 
 class SplitMethod(enum.Enum):
-    speaker = "speaker"  # seeded, speaker-disjoint; keeps a split column the loader provides
-    given = "given"  # use the loader's split column as it is
+    speaker = "speaker"  # seeded, speaker-disjoint train/dev/test, stratified where speakers allow
+    given = "given"  # the data's split column and the databases' roles
+    random = "random"  # per sample (speakers overlap: a warning says so)
+    balanced = "balanced"  # speaker-disjoint, chosen to balance target and covariates
+    loso = "loso"  # cross-validation: leave one speaker out
+    lsgo = "lsgo"  # cross-validation: leave one of n_folds speaker groups out
+    kfold = "kfold"  # cross-validation: speaker-grouped stratified k-fold
+
+
+CV_METHODS = (SplitMethod.loso, SplitMethod.lsgo, SplitMethod.kfold)
 
 
 class Scaling(enum.Enum):
@@ -39,14 +47,85 @@ class Scaling(enum.Enum):
     standard = "standard"
     robust = "robust"
     minmax = "minmax"
+    maxabs = "maxabs"
+    power = "power"  # Yeo-Johnson
+    quantile = "quantile"  # to a normal distribution
+    speaker = "speaker"  # each speaker's own mean and sd (uses no other speaker's data)
+
+
+class Balancing(enum.Enum):
+    none = "none"
+    ros = "ros"  # random over-sampling
+    rus = "rus"  # random under-sampling
+    smote = "smote"
+    adasyn = "adasyn"
+    borderline_smote = "borderline_smote"
+    svm_smote = "svm_smote"
+    smoteenn = "smoteenn"
+    smotetomek = "smotetomek"
+    cluster_centroids = "cluster_centroids"
+    tomek = "tomek"  # Tomek links (cleaning)
+    enn = "enn"  # edited nearest neighbours (cleaning)
+
+
+class MissingPolicy(enum.Enum):
+    impute = "impute"  # train mean + a 0/1 indicator column per affected feature
+    drop = "drop"  # drop rows with missing features (listed in the results)
+    error = "error"  # stop with the list of rows
+
+
+class BadFiles(enum.Enum):
+    stop = "stop"  # stop with the list of all bad files
+    skip = "skip"  # leave them out and list them in the results
+
+
+class SelectScore(enum.Enum):
+    anova = "anova"
+    mutual_info = "mutual_info"
 
 
 @dataclass
 class SplitConfig:
     method: SplitMethod = param(SplitMethod.speaker, help="how rows are assigned to train/dev/test")
-    test_size: float = param(0.33, ge=0, lt=1, help="share of speakers in test")
-    dev_size: float = param(0.0, ge=0, lt=1, help="share of speakers in dev")
-    stratify: list[str] = param(default_factory=lambda: ["gender"], help="columns to balance splits over")
+    test_size: float = param(0.33, ge=0, lt=1, help="share of speakers (rows for random) in test")
+    dev_size: float = param(0.0, ge=0, lt=1, help="share of speakers in dev (carved from train)")
+    stratify: list[str] = param(default_factory=lambda: ["gender"],
+                                help="columns the speaker split balances over (besides the target)")
+    balance_on: list[str] = param(default_factory=lambda: ["gender"],
+                                  help="covariates the balanced split balances (besides the target)")
+    n_folds: int = param(5, ge=2, help="folds for kfold and lsgo")
+    merge_dev: bool = param(False, help="train on train+dev (no model selection data)")
+
+
+@dataclass
+class AudioConfig:
+    min_duration: float = param(0.0, ge=0, help="files shorter than this (s) count as bad")
+    bad_files: BadFiles = param(BadFiles.stop, help="missing/unreadable/empty/short files: stop or skip")
+
+
+@dataclass
+class FilterConfig:
+    min_duration: float | None = param(None, ge=0, help="drop rows shorter than this (s)")
+    max_duration: float | None = param(None, gt=0, help="drop rows longer than this (s)")
+    max_per_speaker: int | None = param(None, ge=1, help="keep at most this many rows per speaker (seeded)")
+    max_samples: int | None = param(None, ge=1, help="keep at most this many rows in all (seeded)")
+    values: dict[str, list[Any]] = param(default_factory=dict, help="keep rows whose column has one of the values")
+    required: list[str] = param(default_factory=list, help="drop rows with an empty value in these columns")
+
+
+@dataclass
+class BinsConfig:
+    edges: list[float] | None = param(None, help="bin a continuous target at these inner edges")
+    quantiles: int | None = param(None, ge=2, help="bin a continuous target into this many quantiles")
+    names: list[str] | None = param(None, help="class names of the bins (default: ranges)")
+
+
+@dataclass
+class SelectConfig:
+    columns: list[str] = param(default_factory=list, help="keep features matching these names/globs")
+    exclude: list[str] = param(default_factory=list, help="drop features matching these names/globs")
+    k_best: int | None = param(None, ge=1, help="keep the k best features (fitted on train)")
+    score: SelectScore = param(SelectScore.anova, help="k-best score: ANOVA F or mutual information")
 
 
 @dataclass
@@ -62,15 +141,22 @@ class NkConfig:
     name: str = param("demo", help="experiment name: results go to <results_root>/<name>/")
     target: str | None = param(None, help="target column; None: the loader's default target")
     task: Task = param(Task.auto, help="classification or regression; auto: from the target")
-    seed: int = param(42, help="seed for splits, learners and bootstrap")
+    labels: list[str] | None = param(None, help="keep only these classes (after label_map)")
+    bins: BinsConfig = field(default_factory=BinsConfig)
+    seed: int = param(42, help="seed for splits, sampling, learners and bootstrap")
     results_root: str = param("results", help="folder that holds every run's folder")
     cache_dir: str | None = param(None, help="feature cache; None: $NK_CACHE_DIR or ~/.cache/nk")
     n_jobs: int = param(-1, help="worker processes for extraction; -1: all cores")
     sampling_rate: int = param(16000, gt=0, help="audio is resampled to this rate (Hz)")
-    scale: Scaling = param(Scaling.standard, help="feature scaling, fitted on train only")
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
+    missing: MissingPolicy = param(MissingPolicy.impute, help="features a featurizer could not compute")
+    scale: Scaling = param(Scaling.standard, help="feature scaling, fitted on train only")
+    select: SelectConfig = field(default_factory=SelectConfig)
+    balance: Balancing = param(Balancing.none, help="re-sample the training set (imbalanced-learn)")
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
-    data: Any = MISSING
+    data: dict[str, Any] = field(default_factory=dict)
     feats: dict[str, Any] = field(default_factory=dict)
     model: Any = MISSING
     segment: Any = None
@@ -78,6 +164,35 @@ class NkConfig:
     report: dict[str, Any] = field(default_factory=dict)
     predict: Any = None  # used by `nk predict`
     ensemble: Any = None  # used by `nk ensemble`
+
+
+@dataclass(frozen=True)
+class Database:
+    """One selected database: its name (the key below ``data``), loader and options."""
+
+    name: str
+    loader: str
+    params: dict[str, Any]
+    role: Role
+    rename: dict[str, str]
+    label_map: dict[str, str]
+
+
+def databases(cfg: DictConfig) -> list[Database]:
+    """The databases selected in ``cfg.data``, in order."""
+    out = []
+    for key, values in selected(cfg, "data"):
+        values = dict(values)
+        loader = str(values.pop("loader", key))
+        role = values.pop("role", Role.all)
+        out.append(Database(
+            name=key, loader=loader,
+            role=role if isinstance(role, Role) else Role(str(role)),
+            rename={str(k): str(v) for k, v in (values.pop("rename", None) or {}).items()},
+            label_map={str(k): str(v) for k, v in (values.pop("label_map", None) or {}).items()},
+            params=values,
+        ))
+    return out
 
 
 def _sync_config_store(pm: PluginManager) -> None:
@@ -93,7 +208,8 @@ def _sync_config_store(pm: PluginManager) -> None:
         cs.repo.pop(group, None)
     cs.store(name="nk_schema", node=NkConfig)
     for group, name, node, package in pm.registry.config_nodes():
-        cs.store(group=group, name=name, node=node, package=package)
+        if group in GROUPS:  # other kinds (dataset recipes) are not config options
+            cs.store(group=group, name=name, node=node, package=package)
 
 
 def compose(
@@ -213,9 +329,22 @@ def _check_components(cfg: DictConfig, pm: PluginManager) -> None:
                 allowed=", ".join(pm.registry.names(group)),
                 todo=f"select one, e.g. `{group}=NAME`",
             )
+        if group == "data":
+            for db in databases(cfg):
+                plain = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in db.params.items()}
+                pm.registry.get("data", db.loader).check_params(plain)
+            continue
         for name, values in selected(cfg, group):
             values = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in values.items()}
             pm.registry.get(group, name).check_params(values)
+    if not cfg.data:
+        raise UserError(
+            "No database selected",
+            where="config key data",
+            allowed=", ".join(pm.registry.names("data")) + " or a database in ./conf/data",
+            todo="select one or more, e.g. `data=demo` or `'data=[train_db,test_db]'`",
+        )
+    _check_top_level(cfg)
     if not cfg.feats:
         raise UserError(
             "No feature set selected",
@@ -223,6 +352,35 @@ def _check_components(cfg: DictConfig, pm: PluginManager) -> None:
             allowed=", ".join(pm.registry.names("feats")),
             todo="select one or more, e.g. `feats=egemaps` or `'feats=[egemaps,praat]'`",
         )
+
+
+def _check_top_level(cfg: DictConfig) -> None:
+    """Bounds of nk's own config sections (declared with param() like components' fields)."""
+    sections = {"": NkConfig, "split": SplitConfig, "audio": AudioConfig, "filter": FilterConfig,
+                "bins": BinsConfig, "select": SelectConfig, "bootstrap": BootstrapConfig}
+    checks = {"ge": lambda v, b: v >= b, "gt": lambda v, b: v > b,
+              "le": lambda v, b: v <= b, "lt": lambda v, b: v < b}
+    words = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    import dataclasses
+
+    for prefix, cls in sections.items():
+        node = cfg if not prefix else cfg[prefix]
+        for f in dataclasses.fields(cls):
+            value = node.get(f.name) if f.name in node else None
+            for bound in ("ge", "gt", "le", "lt"):
+                limit = f.metadata.get(bound)
+                if limit is not None and isinstance(value, (int, float)) and not checks[bound](value, limit):
+                    key = f"{prefix}.{f.name}" if prefix else f.name
+                    raise UserError(
+                        f"The value of {key} must be {words[bound]} {limit}. Got {value!r} instead",
+                        where=f"config key {key}",
+                        allowed=f"{words[bound]} {limit} ({f.metadata.get('help', '')})",
+                        todo=f"set {key} to an allowed value",
+                    )
+    bins = cfg.bins
+    if bins.edges is not None and bins.quantiles is not None:
+        raise UserError("bins.edges and bins.quantiles are both set", where="config key bins",
+                        todo="set only one of them")
 
 
 def redacted(cfg: DictConfig) -> dict[str, Any]:

@@ -76,8 +76,13 @@ def check_corpus(frame: pd.DataFrame, component: str, *, target: str | None = No
         )
 
 
-def check_features(features: pd.DataFrame, index: pd.Index, component: str) -> None:
-    """Check a featurizer's output against its input index."""
+def check_features(features: pd.DataFrame, index: pd.Index, component: str, *,
+                   allow_nan: bool = False) -> None:
+    """Check a featurizer's output against its input index.
+
+    NaN is allowed only from featurizers that declare ``may_return_nan = True`` (their
+    undefined values are then handled by the run's ``missing`` policy).
+    """
     if not isinstance(features, pd.DataFrame):
         raise ContractError(f"{component}: must return a DataFrame; got {type(features).__name__}")
     if not features.index.equals(index):
@@ -89,12 +94,12 @@ def check_features(features: pd.DataFrame, index: pd.Index, component: str) -> N
     wrong = [c for c in features.columns if not str(c).startswith(prefix)]
     if wrong:
         raise ContractError(f"{component}: columns must start with {prefix!r}; got {wrong[:3]}")
-    if features.isna().to_numpy().any():
+    if not allow_nan and features.isna().to_numpy().any():
         cols = features.columns[features.isna().any()].tolist()
         rows = int(features.isna().any(axis=1).sum())
         raise ContractError(
-            f"{component}: returned NaN in {rows} rows, columns {cols[:5]}; a featurizer must "
-            "handle missing values explicitly (nk never fills them silently)"
+            f"{component}: returned NaN in {rows} rows, columns {cols[:5]}, but does not declare "
+            "may_return_nan = True (nk never fills missing values silently)"
         )
 
 
@@ -113,46 +118,3 @@ def detect_task(values: pd.Series) -> str:
     if numeric and values.nunique() > max(10, int(0.05 * len(values))):
         return "regression"
     return "classification"
-
-
-def speaker_split(
-    frame: pd.DataFrame,
-    *,
-    test_size: float,
-    dev_size: float,
-    seed: int,
-    stratify: Sequence[str] = (),
-) -> pd.Series:
-    """Assign whole speakers to train / dev / test, seeded.
-
-    Speakers are shuffled within strata (e.g. gender) and dealt out so that each split gets its
-    share of every stratum.
-    """
-    if "speaker" not in frame.columns:
-        raise UserError(
-            "The speaker split needs a 'speaker' column",
-            where="split.method=speaker",
-            todo="add a speaker column to the data, or choose another split method",
-        )
-    rng = np.random.default_rng(seed)
-    speakers = frame.groupby("speaker", sort=True, observed=True).first()
-    keys = [c for c in stratify if c in speakers.columns]
-    strata = ([sub.index for _, sub in speakers.groupby(keys, sort=True, observed=True, dropna=False)]
-              if keys else [speakers.index])
-    assignment: dict[object, str] = {}
-    for members in strata:
-        ids = np.array(sorted(members, key=str), dtype=object)
-        rng.shuffle(ids)
-        n = len(ids)
-        n_test = max(1, round(test_size * n)) if test_size > 0 else 0
-        n_dev = round(dev_size * n) if dev_size > 0 else 0
-        for i, spk in enumerate(ids):
-            assignment[spk] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
-    if "train" not in assignment.values():
-        raise UserError(
-            f"Too few speakers ({len(speakers)}) for a speaker-disjoint split with "
-            f"test_size={test_size} and dev_size={dev_size}",
-            where="split",
-            todo="lower split.test_size / split.dev_size, or use more speakers",
-        )
-    return frame["speaker"].map(assignment).astype(str)

@@ -1,38 +1,73 @@
-"""Running featurizers over a corpus: audio reading, caching, parallel workers, progress."""
+"""Running featurizers over a corpus: audio reading, the feature cache, worker processes, progress.
+
+:func:`extract` looks every row up in the feature cache (see :mod:`nk.cache`) and extracts only
+the rows it lacks. Featurizers with ``process_safe = True`` run in a pool of worker processes
+(``n_jobs``), each initialised once with its own copy of the featurizer; rows travel in batches
+whose size adapts to the featurizer's speed (about :data:`BATCH_SECONDS` each), so start-up and
+messaging stay small next to the work while the last batches still balance across workers.
+Finished rows are committed to the cache in chunks as they arrive, so an interrupted run
+resumes with them. Rows that fail are collected and reported together at the end, after every
+other row has been extracted and cached. The output order is the index's, whatever order the
+workers finish in.
+"""
 
 from __future__ import annotations
 
+import math
+import multiprocessing
+import os
+import pickle
+import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from nk.cache import FeatureCache, feature_key
+from nk.cache import CacheEntry, FeatureCache, RowRef
 from nk.context import RunContext
 from nk.errors import ContractError, UserError
 from nk.registry import Component
 
+BATCH_SECONDS = 0.25
+"""Target duration of one batch of rows sent to a worker."""
+MAX_BATCH = 64
+FLUSH_SECONDS = 10.0
+"""Finished rows are committed to the cache at least this often."""
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS")
 
-def _row_times(row: Any) -> tuple[str, float | None, float | None]:
+# The featurizer of a worker process, set once by _init_worker. Worker processes only: the
+# parent never writes it (per-run state lives in RunContext).
+_WORKER: dict[str, Any] = {}
+
+
+def _row_ref(row: Any) -> RowRef:
     if isinstance(row, tuple):
         file, start, end = row
-        return file, pd.Timedelta(start).total_seconds(), (
-            None if pd.isna(end) else pd.Timedelta(end).total_seconds())
-    return row, None, None
+        return RowRef(str(file), pd.Timedelta(start).total_seconds(),
+                      None if pd.isna(end) else pd.Timedelta(end).total_seconds())
+    return RowRef(str(row))
 
 
-def _extract_chunk(featurizer: Any, rows: Sequence[Any], rate: int) -> list[np.ndarray | str]:
-    """Worker: extract each row; a failing row yields its error message instead of a vector."""
+def _describe(ref: RowRef) -> str:
+    if ref.start is None and ref.end is None:
+        return ref.file
+    end = "end" if ref.end is None else f"{ref.end:g}"
+    return f"{ref.file} [{ref.start or 0:g}–{end} s]"
+
+
+def _extract_rows(featurizer: Any, refs: Sequence[RowRef], rate: int) -> list[np.ndarray | str]:
+    """Extract each row; a failing row yields its error message instead of a vector."""
     from nk import audio
 
     out: list[np.ndarray | str] = []
-    for row in rows:
-        file, start, end = _row_times(row)
+    for ref in refs:
         try:
-            signal, sr = audio.read(file, sampling_rate=rate, start=start, end=end)
-            out.append(np.asarray(featurizer.extract(signal, sr), dtype=np.float32))
+            signal, sr = audio.read(ref.file, sampling_rate=rate, start=ref.start, end=ref.end)
+            out.append(np.asarray(featurizer.extract(signal, sr), dtype=np.float32).reshape(-1))
         except UserError as exc:
             out.append(exc.what)
         except Exception as exc:
@@ -40,33 +75,124 @@ def _extract_chunk(featurizer: Any, rows: Sequence[Any], rate: int) -> list[np.n
     return out
 
 
-def extract(
-    component: Component, featurizer: Any, params: dict[str, Any], index: pd.Index, ctx: RunContext
-) -> pd.DataFrame:
-    """Features of every row of ``index`` (from the cache when the key matches)."""
-    rate = int(getattr(featurizer, "sampling_rate", None) or ctx.cfg.sampling_rate)
-    spec = {
-        "component": component.name,
-        "provider": component.provider,
-        "version": component.version,
-        "params": params,
-        "sampling_rate": rate,
-    }
-    cache = FeatureCache(ctx.cache_dir)
-    key, sidecar = feature_key(spec, index)
-    cached = cache.load(component.name, key, index)
-    if cached is not None:
-        ctx.log.info("%s: %d rows from the cache (%s)", component.name, len(index), key[:12])
-        return cached
+def _init_worker(payload: bytes, rate: int) -> None:
+    """Initialise a worker process once: one thread per library, its own featurizer."""
+    import signal
 
-    names = [f"{component.name}.{n}" for n in featurizer.feature_names()]
-    rows = list(index)
-    n_jobs = ctx.n_jobs if getattr(featurizer, "process_safe", False) else 1
-    n_jobs = min(n_jobs, max(1, len(rows) // 8))
-    chunk = max(1, min(64, len(rows) // (n_jobs * 8) or 1))
-    chunks = [rows[i : i + chunk] for i in range(0, len(rows), chunk)]
-    results: list[np.ndarray | str] = []
+    for var in _THREAD_VARS:  # n_jobs processes share the cores; libraries loaded later see this
+        os.environ[var] = "1"
+    try:  # libraries already loaded (fork) are limited at run time
+        from threadpoolctl import threadpool_limits
+
+        _WORKER["limits"] = threadpool_limits(1)
+    except Exception:  # threadpoolctl is optional; limiting threads only helps speed
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool
+    parent = os.getppid()
+
+    def watch_parent() -> None:  # a parent killed with SIGKILL cannot stop its workers
+        while os.getppid() == parent:
+            time.sleep(0.25)
+        os._exit(1)
+
+    threading.Thread(target=watch_parent, name="nk-watch-parent", daemon=True).start()
+    # a copy made by pickling, as under spawn: state the featurizer drops in __getstate__
+    # (models created in the parent) is created again in this process
+    _WORKER["featurizer"] = pickle.loads(payload)
+    _WORKER["rate"] = rate
+
+
+def _worker_batch(refs: Sequence[RowRef]) -> tuple[list[np.ndarray | str], float]:
     started = time.perf_counter()
+    out = _extract_rows(_WORKER["featurizer"], refs, _WORKER["rate"])
+    return out, time.perf_counter() - started
+
+
+def _mp_context() -> Any:
+    """'fork' where it is safe and fast (Linux, one thread): workers inherit imported modules."""
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+class _Batches:
+    """Hands out batches of rows; sizes adapt to the measured time per row."""
+
+    def __init__(self, items: Sequence[tuple[str, RowRef]], n_jobs: int, first: int) -> None:
+        self.items = items
+        self.n_jobs = n_jobs
+        self.pos = 0
+        self.size = first
+        self.per_row: float | None = None
+
+    def next(self) -> list[tuple[str, RowRef]] | None:
+        remaining = len(self.items) - self.pos
+        if remaining <= 0:
+            return None
+        # never more than a fair share of what is left, so the last batches balance
+        size = max(1, min(self.size, math.ceil(remaining / (2 * self.n_jobs))))
+        batch = list(self.items[self.pos : self.pos + size])
+        self.pos += size
+        return batch
+
+    def observe(self, rows: int, seconds: float) -> None:
+        per_row = seconds / max(rows, 1)
+        self.per_row = per_row if self.per_row is None else 0.7 * self.per_row + 0.3 * per_row
+        self.size = max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(self.per_row, 1e-6))))
+
+
+class _Sink:
+    """Receives extracted rows: checks them, fills the output, commits chunks to the cache."""
+
+    def __init__(self, component: Component, entry: CacheEntry, names: Sequence[str],
+                 positions: dict[str, list[int]], out: np.ndarray, chunk_rows: int, ctx: RunContext) -> None:
+        self.component = component
+        self.entry = entry
+        self.names = names
+        self.positions = positions
+        self.out = out
+        self.chunk_rows = chunk_rows
+        self.ctx = ctx
+        self.failures: dict[str, str] = {}
+        self.done = 0
+        self.buffer: list[tuple[str, RowRef, np.ndarray]] = []
+        self.last_flush = time.monotonic()
+        self.writable = True
+
+    def add(self, batch: Sequence[tuple[str, RowRef]], results: Sequence[np.ndarray | str]) -> None:
+        n = len(self.names)
+        for (key, ref), result in zip(batch, results, strict=True):
+            self.done += 1
+            if isinstance(result, str):
+                self.failures[key] = result
+                continue
+            if result.shape[0] != n:
+                raise ContractError(
+                    f"{self.component.name} ({self.component.provider}): extract() returned "
+                    f"{result.shape[0]} values but feature_names() has {n} (file {_describe(ref)})"
+                )
+            self.out[self.positions[key]] = result
+            self.buffer.append((key, ref, result))
+        if len(self.buffer) >= self.chunk_rows or (
+                self.buffer and time.monotonic() - self.last_flush >= FLUSH_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        self.last_flush = time.monotonic()
+        if not self.buffer or not self.writable:
+            return
+        keys, refs, rows = zip(*self.buffer, strict=True)
+        self.buffer = []
+        try:
+            self.entry.commit(keys, refs, np.vstack(rows), self.names)
+        except OSError as exc:  # the cache only saves time: carry on without it
+            self.writable = False
+            self.ctx.log.warning("Cannot write to the feature cache %s (%s); continuing without it",
+                                 self.entry.folder, exc)
+
+
+def _progress(ctx: RunContext) -> Any:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -76,39 +202,150 @@ def extract(
         TimeRemainingColumn,
     )
 
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]} files/s"), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=ctx.console, transient=True) as progress:
-        task = progress.add_task(f"Extracting {component.name}", total=len(rows), rate="-")
-        if n_jobs == 1:
-            parts = (_extract_chunk(featurizer, c, rate) for c in chunks)
-        else:
-            from joblib import Parallel, delayed
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]} files/s"), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), console=ctx.console, transient=True)
 
-            parts = Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_extract_chunk)(featurizer, c, rate) for c in chunks
-            )
-        for part in parts:
-            results.extend(part)
-            elapsed = time.perf_counter() - started
-            progress.update(task, completed=len(results), rate=f"{len(results) / elapsed:.1f}")
-    failures = [(rows[i], r) for i, r in enumerate(results) if isinstance(r, str)]
-    if failures:
-        listing = "; ".join(f"{_row_times(r)[0]}: {msg}" for r, msg in failures[:20])
-        more = f" (and {len(failures) - 20} more)" if len(failures) > 20 else ""
+
+def _run_serial(featurizer: Any, rate: int, batches: _Batches, sink: _Sink,
+                update: Callable[[], None]) -> None:
+    while (batch := batches.next()) is not None:
+        started = time.perf_counter()
+        results = _extract_rows(featurizer, [ref for _, ref in batch], rate)
+        batches.observe(len(batch), time.perf_counter() - started)
+        sink.add(batch, results)
+        update()
+
+
+def _run_pool(payload: bytes, rate: int, n_jobs: int, batches: _Batches, sink: _Sink,
+              progress: Any, update: Callable[[], None]) -> None:
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    executor = ProcessPoolExecutor(n_jobs, mp_context=_mp_context(), initializer=_init_worker,
+                                   initargs=(payload, rate))
+    pending: dict[Future[Any], list[tuple[str, RowRef]]] = {}
+
+    def fill() -> None:  # two batches per worker in flight: none waits for the parent
+        while len(pending) < 2 * n_jobs and (batch := batches.next()) is not None:
+            pending[executor.submit(_worker_batch, [ref for _, ref in batch])] = batch
+
+    try:
+        fill()  # starts (forks) the workers before the progress bar starts its thread
+        with progress:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch = pending.pop(future)
+                    results, seconds = future.result()
+                    batches.observe(len(batch), seconds)
+                    sink.add(batch, results)
+                update()
+                fill()
+    except BrokenProcessPool as exc:
         raise UserError(
-            f"{component.name} could not process {len(failures)} of {len(rows)} files: {listing}{more}",
-            todo="fix or remove these files",
-        )
-    matrix = np.vstack(results) if results else np.empty((0, len(names)), np.float32)
-    if matrix.shape[1] != len(names):
-        raise ContractError(
-            f"{component.name} ({component.provider}): extract() returned {matrix.shape[1]} "
-            f"values but feature_names() has {len(names)}"
-        )
-    frame = pd.DataFrame(matrix, index=index, columns=names, dtype=np.float32)
+            f"A worker process extracting {sink.component.name} died unexpectedly ({exc}); the "
+            f"{sink.done - len(sink.failures)} rows finished before are cached",
+            where=f"featurizer {sink.component.name!r} ({sink.component.provider})",
+            todo="check free memory, or run with n_jobs=1 to see which file crashes the featurizer",
+        ) from None
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def extract(
+    component: Component, featurizer: Any, params: dict[str, Any], index: pd.Index, ctx: RunContext
+) -> pd.DataFrame:
+    """Features of every row of ``index``: cached rows from the cache, the others extracted."""
+    started = time.perf_counter()
+    rate = int(getattr(featurizer, "sampling_rate", None) or ctx.cfg.sampling_rate)
+    spec = {
+        "component": component.name,
+        "provider": component.provider,
+        "version": component.version,
+        "params": params,
+        "sampling_rate": rate,
+    }
+    cache = FeatureCache(ctx.cache_dir)
+    entry = cache.entry(spec)
+    refs = [_row_ref(row) for row in index]
+    keys, unreadable = cache.row_keys(refs)
+    positions: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        if key is not None:
+            positions.setdefault(key, []).append(i)
+
+    cached_names = entry.feature_names()  # spares creating the featurizer's model on a cache hit
+    if cached_names is None and entry.exists():
+        ctx.log.warning("The feature cache's sidecar %s is missing or damaged; rewriting it",
+                        entry.sidecar_path)
+    names = cached_names if cached_names is not None else list(featurizer.feature_names())
+    out = np.empty((len(refs), len(names)), dtype=np.float32)
+    found = entry.read_into(positions, out, ctx.log)
+    todo = [(key, refs[rows[0]]) for key, rows in positions.items() if key not in found]
+    if todo and cached_names is not None:
+        fresh = list(featurizer.feature_names())
+        if fresh != cached_names:  # the plugin changed its output without a new version
+            ctx.log.warning("%s (%s %s) now names its features differently from the cache %s; "
+                            "recomputing every row", component.name, component.provider,
+                            component.version, entry.folder)
+            entry.remove()
+            names, found = fresh, set()
+            out = np.empty((len(refs), len(names)), dtype=np.float32)
+            todo = [(key, refs[rows[0]]) for key, rows in positions.items()]
+    columns = [f"{component.name}.{n}" for n in names]
+    if not todo and not unreadable:
+        entry.touch()
+        ctx.log.info("%s: %d rows from the cache (%s)", component.name, len(index), entry.folder)
+        return pd.DataFrame(out, index=index, columns=columns, copy=False)
+
+    entry.ensure(names)
+    n_cached = len(found)
+    n_jobs = ctx.n_jobs if getattr(featurizer, "process_safe", False) else 1
+    n_jobs = max(1, min(n_jobs, len(todo) // 4))  # a pool's start-up only pays with some work
+    payload = b""
+    if n_jobs > 1:
+        try:
+            payload = pickle.dumps(featurizer)
+        except Exception as exc:
+            ctx.log.warning("%s declares process_safe but cannot be pickled (%s); extracting in "
+                            "one process", component.name, exc)
+            n_jobs = 1
+    chunk_rows = max(32, min(512, len(todo) // 8))
+    sink = _Sink(component, entry, names, positions, out, chunk_rows, ctx)
+    batches = _Batches(todo, n_jobs, first=2 if n_jobs > 1 else 1)
+    progress = _progress(ctx)
+    described = f"Extracting {component.name}" + (f" ({n_cached} rows cached)" if n_cached else "")
+    task = progress.add_task(described, total=len(todo), rate="-")
+    extract_started = time.perf_counter()
+
+    def update() -> None:
+        elapsed = max(time.perf_counter() - extract_started, 1e-9)
+        progress.update(task, completed=sink.done, rate=f"{sink.done / elapsed:.1f}")
+
+    try:
+        if n_jobs == 1:
+            with progress:
+                _run_serial(featurizer, rate, batches, sink, update)
+        else:
+            _run_pool(payload, rate, n_jobs, batches, sink, progress, update)
+    finally:
+        sink.flush()  # keep what was done, also when interrupted
+        entry.touch()
+
     elapsed = time.perf_counter() - started
-    ctx.log.info("%s: extracted %d rows × %d features in %.1f s (%.1f files/s, %d jobs)",
-                 component.name, len(rows), len(names), elapsed, len(rows) / max(elapsed, 1e-9), n_jobs)
-    cache.save(component.name, key, frame, sidecar)
-    return frame
+    new = len(todo) - len(sink.failures)
+    ctx.log.info("%s: extracted %d new rows (%d from the cache) × %d features in %.1f s "
+                 "(%.1f files/s, %d jobs)", component.name, new, n_cached, len(names), elapsed,
+                 len(todo) / max(time.perf_counter() - extract_started, 1e-9), n_jobs)
+    failed = [(refs[i], msg) for i, msg in sorted(unreadable.items())]
+    failed += [(refs[i], sink.failures[key]) for i, key in enumerate(keys)
+               if key is not None and key in sink.failures]
+    if failed:
+        listing = "; ".join(f"{_describe(ref)}: {msg}" for ref, msg in failed)
+        raise UserError(
+            f"{component.name} could not process {len(failed)} of {len(refs)} files: {listing}",
+            where=f"featurizer {component.name!r} ({component.provider})",
+            todo="fix or remove these files (the other rows are cached, so a rerun extracts only these)",
+        )
+    return pd.DataFrame(out, index=index, columns=columns, copy=False)

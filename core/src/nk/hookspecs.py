@@ -107,6 +107,19 @@ def nk_register_reporters(register: Register) -> None:
 
 
 @hookspec
+def nk_register_datasets(register: Register) -> None:
+    """Register dataset recipes for ``nk data prepare NAME`` (not a config group).
+
+    A recipe's factory returns an object with
+    ``prepare(dest: Path, *, source: Path | None, console) -> Path`` that builds the database
+    (audio and a CSV table) below ``dest`` from ``source`` (e.g. a downloaded archive) or from
+    the network, and returns the table's path.
+
+    :param register: call ``register(name, factory, ConfigDataclass, description=...)``.
+    """
+
+
+@hookspec
 def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add subcommands to the ``nk`` command line (``nk run``, ``nk plugins``, ``nk explore`` …).
 
@@ -168,5 +181,6 @@ REGISTRATION_HOOKS: dict[str, str] = {
     "nk_register_predictors": "predict",
     "nk_register_ensemblers": "ensemble",
     "nk_register_reporters": "report",
+    "nk_register_datasets": "dataset",
 }
 """Registration hook → the config group its components become options of."""

@@ -1,14 +1,14 @@
-"""The experiment pipeline: load → split → segment → augment → featurize → scale → fit →
-predict → evaluate → report. It knows components only through the registry.
+"""The experiment pipeline: load → segment → split → augment → featurize → (per fold: impute,
+select, scale, balance, fit, predict) → evaluate → report. It knows components only through
+the registry.
 """
 
 from __future__ import annotations
 
-import enum
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,26 +18,16 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from nk import __version__
-from nk.config import Scaling, SplitMethod, Task, redacted, selected
+from nk.config import Balancing, MissingPolicy, Scaling, SelectScore, SplitMethod, redacted, selected
 from nk.context import RunContext
-from nk.data import check_corpus, check_features, check_predictions, detect_task, speaker_split
+from nk.data import check_corpus, check_features, check_predictions
 from nk.errors import ContractError, UserError
 from nk.plugins import PluginManager
 from nk.results import save_model, write_json
+from nk.splits import Fold
 
 
-def _scaler(kind: Scaling) -> Any:
-    from sklearn import preprocessing
-
-    factories: dict[Scaling, Callable[[], Any]] = {
-        Scaling.standard: preprocessing.StandardScaler,
-        Scaling.robust: preprocessing.RobustScaler,
-        Scaling.minmax: preprocessing.MinMaxScaler,
-    }
-    return factories[kind]() if kind in factories else None
-
-
-def _enum(value: Any, cls: type[enum.Enum]) -> Any:
+def _enum(value: Any, cls: Any) -> Any:
     return value if isinstance(value, cls) else cls[str(value)]
 
 
@@ -83,165 +73,166 @@ class Experiment:
             out.append((name, comp, comp.build(values), values))
         return out
 
-    def _stage_end(self, stage: str, started: float, **info: Any) -> None:
-        self.timing[stage] = round(time.perf_counter() - started, 3)
-        self.ctx.log.info("stage %s done in %.2f s %s", stage, self.timing[stage], info or "")
+    def _stage_end(self, stage: str, seconds: float, **info: Any) -> None:
+        self.timing[stage] = round(seconds, 3)
+        self.ctx.log.info("stage %s done in %.2f s %s", stage, seconds, info or "")
         self.ctx.pm.hook.nk_stage_end(ctx=self.ctx, stage=stage, info={**info, "seconds": self.timing[stage]})
 
-    # --- stages ------------------------------------------------------------------------------
+    # --- row stages --------------------------------------------------------------------------
 
-    def load(self) -> tuple[pd.DataFrame, str, str]:
-        t = time.perf_counter()
-        (name, comp, loader, _), = self._build("data")
-        corpus = loader.load(self.ctx)
-        where = f"data loader {name!r} ({comp.provider})"
-        check_corpus(corpus.frame, where)
-        target = self.cfg.target or corpus.default_target
-        if target is None:
-            raise UserError(
-                "No target column given",
-                where="config key target",
-                allowed=", ".join(map(str, corpus.frame.columns)),
-                todo="set `target=COLUMN`",
-            )
-        check_corpus(corpus.frame, where, target=target)
-        frame = corpus.frame
-        missing = frame[target].isna()
-        if missing.any():
-            examples = ", ".join(map(str, frame.index[missing][:5]))
-            raise UserError(
-                f"{int(missing.sum())} rows have no value in the target column {target!r} "
-                f"(e.g. {examples})",
-                where=where,
-                todo="label or remove these rows (nk never fills missing labels)",
-            )
-        task = _enum(self.cfg.task, Task)
-        task_name = detect_task(frame[target]) if task is Task.auto else task.value
-        if task_name == "classification":
-            frame = frame.assign(**{target: frame[target].astype(str)})
-            if frame[target].nunique() < 2:
-                raise UserError(
-                    f"The target {target!r} has only one class ({frame[target].iloc[0]!r})",
-                    where=where,
-                    todo="choose a target with at least two classes",
-                )
-        self._stage_end("load", t, rows=len(frame), target=target, task=task_name)
-        return frame, target, task_name
+    def load(self) -> tuple[pd.DataFrame, str, str, dict[str, Any]]:
+        from nk.corpus import load_corpus
 
-    def split(self, frame: pd.DataFrame, target: str, task: str) -> pd.DataFrame:
         t = time.perf_counter()
-        cfg = self.cfg.split
-        method = _enum(cfg.method, SplitMethod)
-        if method is SplitMethod.given:
-            if "split" not in frame.columns or frame["split"].isna().any():
-                raise UserError(
-                    "split.method=given needs a 'split' column with a value in every row",
-                    where="config key split.method",
-                    allowed="speaker, given",
-                    todo="use split.method=speaker, or provide the split in the data",
-                )
-        else:
-            frame = frame.assign(split=speaker_split(
-                frame, test_size=float(cfg.test_size), dev_size=float(cfg.dev_size),
-                seed=self.ctx.seed, stratify=list(cfg.stratify)))
-        for part in ("train", "test"):
-            if not (frame["split"] == part).any():
-                raise UserError(f"The {part} split is empty", where="split",
-                                todo="check split.test_size and the data's split column")
-        if "speaker" in frame.columns and method is SplitMethod.speaker:
-            train_spk = set(frame.loc[frame.split == "train", "speaker"])
-            overlap = train_spk & set(frame.loc[frame.split != "train", "speaker"])
-            if overlap:  # cannot happen with speaker_split; guards against a loader's split column
-                raise UserError(f"Speakers {sorted(overlap)[:5]} are in train and in dev/test",
-                                where="split", todo="fix the split column")
-        if task == "classification":
-            train_classes = set(frame.loc[frame.split == "train", target])
-            absent = sorted(set(frame.loc[frame.split != "train", target]) - train_classes)
-            if absent:
-                raise UserError(f"Classes {absent} occur in dev/test but not in train",
-                                where="split", todo="use more speakers or another split seed")
-        counts = frame["split"].value_counts().to_dict()
-        self._stage_end("split", t, **{k: int(v) for k, v in counts.items()})
+        frame, target, task, report = load_corpus(self.ctx)
+        self._stage_end("load", time.perf_counter() - t, rows=len(frame), target=target, task=task)
+        return frame, target, task, report.as_dict()
+
+    def segment(self, frame: pd.DataFrame) -> pd.DataFrame:
+        for name, comp, segmenter, _ in self._build("segment"):
+            t = time.perf_counter()
+            where = f"segment {name!r} ({comp.provider})"
+            frame = segmenter.segment(frame, self.ctx)
+            check_corpus(frame, where)
+            if isinstance(frame.index, pd.MultiIndex):
+                start = frame.index.get_level_values("start")
+                end = frame.index.get_level_values("end")
+                seg = (end - start).total_seconds().to_numpy()
+                if "duration" in frame.columns:
+                    seg = np.where(np.isnan(seg), frame["duration"].to_numpy() - start.total_seconds().to_numpy(), seg)
+                frame = frame.assign(duration=seg)
+            self._stage_end("segment", time.perf_counter() - t, rows=len(frame))
         return frame
 
-    def transform_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
-        for group, stage in (("segment", "segment"), ("augment", "augment")):
-            for name, comp, obj, _ in self._build(group):
-                t = time.perf_counter()
-                where = f"{group} {name!r} ({comp.provider})"
-                if group == "segment":
-                    frame = obj.segment(frame, self.ctx)
-                    check_corpus(frame, where)
-                else:
-                    extra = obj.augment(frame[frame.split == "train"], self.ctx)
-                    check_corpus(extra, where)
-                    if extra.index.isin(frame.index).any():
-                        raise ContractError(f"{where}: augmented rows reuse existing index entries")
-                    frame = pd.concat([frame, extra.assign(split="train")])
-                self._stage_end(stage, t, rows=len(frame))
-        return frame
+    def split(self, frame: pd.DataFrame, target: str, task: str) -> list[Fold]:
+        from nk.splits import make_folds
 
-    def featurize(self, frame: pd.DataFrame) -> pd.DataFrame:
+        t = time.perf_counter()
+        folds = make_folds(frame, target, task, self.ctx)
+        info = {"folds": len(folds), **{k: int(v) for k, v in folds[0].split.value_counts().items()}}
+        self._stage_end("split", time.perf_counter() - t, **info)
+        return folds
+
+    def augment(self, frame: pd.DataFrame, folds: list[Fold]) -> tuple[pd.DataFrame, list[Fold]]:
+        for name, comp, augmenter, _ in self._build("augment"):
+            t = time.perf_counter()
+            where = f"augment {name!r} ({comp.provider})"
+            cv = len(folds) > 1
+            source = frame if cv else frame[(folds[0].split == "train").to_numpy()]
+            extra = augmenter.augment(source.drop(columns=["split"], errors="ignore"), self.ctx)
+            check_corpus(extra, where)
+            if extra.index.isin(frame.index).any():
+                raise ContractError(f"{where}: augmented rows reuse existing index entries")
+            if "augmented_from" not in extra.columns:
+                raise ContractError(f"{where}: augmented rows need an 'augmented_from' column "
+                                    "holding the source row's file")
+            origin_split = [f.split.copy() for f in folds]
+            new_folds = []
+            for fold, split in zip(folds, origin_split):
+                files = (frame.index.get_level_values("file") if isinstance(frame.index, pd.MultiIndex)
+                         else frame.index)
+                train_files = set(files[(split == "train").to_numpy()])
+                extra_split = pd.Series(np.where(extra["augmented_from"].isin(train_files), "train", ""),
+                                        index=extra.index)
+                new_folds.append(Fold(fold.name, pd.concat([split, extra_split])))
+            frame = pd.concat([frame, extra])
+            folds = new_folds
+            self._stage_end("augment", time.perf_counter() - t, rows=len(extra))
+        return frame, folds
+
+    def featurize(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, set[str]]:
         from nk.featurize import extract
 
         t = time.perf_counter()
         parts = []
+        nan_allowed: set[str] = set()
         for name, comp, featurizer, params in self._build("feats"):
             feats = extract(comp, featurizer, params, frame.index, self.ctx)
-            check_features(feats, frame.index, f"{name}")
+            allow = bool(getattr(featurizer, "may_return_nan", False))
+            check_features(feats, frame.index, f"{name}", allow_nan=allow)
+            if allow:
+                nan_allowed.add(name)
             parts.append(feats)
         features = pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]
-        self._stage_end("featurize", t, rows=features.shape[0], features=features.shape[1])
-        return features
+        self._stage_end("featurize", time.perf_counter() - t, rows=features.shape[0], features=features.shape[1])
+        return features, nan_allowed
+
+    # --- the run -----------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        from nk.preprocess import handle_missing
+
         ctx = self.ctx
-        frame, target, task = self.load()
-        frame = self.split(frame, target, task)
-        frame = self.transform_rows(frame)
-        features = self.featurize(frame)
-        train = (frame.split == "train").to_numpy()
+        frame, target, task, load_report = self.load()
+        frame = self.segment(frame)
+        folds = self.split(frame, target, task)
+        frame, folds = self.augment(frame, folds)
+        features, _ = self.featurize(frame)
+        features, missing_report = handle_missing(features, _enum(self.cfg.missing, MissingPolicy), ctx.log)
+        if len(features) < len(frame):
+            frame = frame.loc[features.index]
+            folds = [Fold(f.name, f.split.loc[features.index]) for f in folds]
 
-        t = time.perf_counter()
-        scaler = _scaler(_enum(self.cfg.scale, Scaling))
-        X = features.to_numpy(dtype=np.float32)
-        if scaler is not None:
-            scaler.fit(X[train])
-            X = scaler.transform(X).astype(np.float32)
-        self._stage_end("scale", t, scaler=type(scaler).__name__ if scaler else "none")
+        (model_name, model_comp, _, model_params), = self._build("model")
+        probe = model_comp.build(model_params)
+        self._check_model_task(model_name, probe, task)
+        selects = "X_dev" in inspect.signature(probe.fit).parameters
+        if _enum(self.cfg.balance, Balancing) is not Balancing.none and task != "classification":
+            raise UserError("balance= re-samples classes and needs a classification target",
+                            where="config key balance", allowed="none for regression",
+                            todo="set balance=none")
 
-        t = time.perf_counter()
-        (model_name, comp, model, _), = self._build("model")
-        self._check_model_task(model_name, comp, model, task)
-        if "random_state" in model.get_params() and model.get_params()["random_state"] is None:
-            model.set_params(random_state=ctx.seed)  # seed every estimator that takes one
-        y = frame[target].to_numpy()
-        fit_kwargs: dict[str, Any] = {}
-        dev = (frame.split == "dev").to_numpy()
-        if dev.any() and "X_dev" in inspect.signature(model.fit).parameters:
-            # learners that select (early stopping, best epoch) get dev data, never test
-            fit_kwargs.update(X_dev=X[dev], y_dev=y[dev])
-        model.fit(X[train], y[train], **fit_kwargs)
-        self._stage_end("fit", t, model=model_name, rows=int(train.sum()))
+        timing = {"scale": 0.0, "fit": 0.0, "predict": 0.0}
+        fold_results = []
+        from rich.progress import Progress
 
-        t = time.perf_counter()
-        predictions = {part: self._predict(model, X, frame, target, part, model_name)
-                       for part in ("dev", "test") if (frame.split == part).any()}
-        self._stage_end("predict", t)
+        with Progress(console=ctx.console, transient=True, disable=len(folds) < 2) as progress:
+            task_id = progress.add_task("Cross-validation folds", total=len(folds))
+            for fold in folds:
+                fold_results.append(self._fit_fold(fold, frame, features, target, task, model_comp,
+                                                   model_params, timing))
+                progress.advance(task_id)
+        self._stage_end("scale", timing["scale"], scaling=_enum(self.cfg.scale, Scaling).value,
+                        balance=_enum(self.cfg.balance, Balancing).value)
+        self._stage_end("fit", timing["fit"], model=model_name, folds=len(folds))
+        self._stage_end("predict", timing["predict"])
 
         t = time.perf_counter()
         from nk import evaluate
 
-        metrics = {part: self._evaluate(evaluate, pred, frame, task) for part, pred in predictions.items()}
-        self._stage_end("evaluate", t)
+        cv = len(folds) > 1
+        test_pred = pd.concat([r["predictions"]["test"] for r in fold_results])
+        metrics = {"test": self._evaluate(evaluate, test_pred, frame, task)}
+        dev_preds = [r["predictions"]["dev"] for r in fold_results if "dev" in r["predictions"]]
+        if dev_preds:
+            metrics["dev"] = self._evaluate(evaluate, pd.concat(dev_preds), frame, task)
+        cv_report = None
+        if cv:
+            per_fold = []
+            for fold, r in zip(folds, fold_results):
+                pred = r["predictions"]["test"]
+                m = self._evaluate(evaluate, pred, frame, task, with_ci=False)
+                per_fold.append({"fold": fold.name, "n_test": len(pred), m["primary"]: m[m["primary"]]["value"]})
+            values = np.array([p[metrics["test"]["primary"]] for p in per_fold])
+            cv_report = {"method": _enum(self.cfg.split.method, SplitMethod).value, "n_folds": len(folds),
+                         "folds": per_fold, "mean": float(values.mean()),
+                         "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+        self._stage_end("evaluate", time.perf_counter() - t)
 
         t = time.perf_counter()
-        results = self._results(frame, target, task, metrics, features)
-        test_pred = predictions["test"]
+        if cv:  # the saved model: refit on every row (the folds estimated its performance)
+            everything = Fold("all", pd.Series("train", index=frame.index))
+            final = self._fit_fold(everything, frame, features, target, task, model_comp, model_params,
+                                   {"scale": 0.0, "fit": 0.0, "predict": 0.0}, predict=False)
+        else:
+            final = fold_results[0]
+        results = self._results(frame, folds, target, task, metrics, features, final, load_report,
+                                missing_report, cv_report, model_name, selects)
         test_pred.to_csv(ctx.run_dir / "predictions.csv")
         save_model(ctx.run_dir / "model", {
-            "model": model, "scaler": scaler, "features": list(features.columns),
-            "target": target, "task": task, "nk_version": __version__,
+            "preprocessor": final["preprocessor"], "model": final["model"],
+            "features": list(features.columns), "target": target, "task": task,
+            "nk_version": __version__, "config": redacted(self.cfg),
         })
         report_input = {"predictions": test_pred, "metrics": metrics["test"],
                         "summary": results["summary"], "results": results}
@@ -253,10 +244,62 @@ class Experiment:
                                        "nk.log", "model/model.joblib", "model/manifest.json"])
         results["timing"] = dict(self.timing, report=round(time.perf_counter() - t, 3))
         write_json(ctx.run_dir / "results.json", results)
-        self._stage_end("report", t, files=len(artefacts))
+        self._stage_end("report", time.perf_counter() - t, files=len(artefacts))
         return results
 
-    def _check_model_task(self, name: str, comp: Any, model: Any, task: str) -> None:
+    def _fit_fold(self, fold: Fold, frame: pd.DataFrame, features: pd.DataFrame, target: str, task: str,
+                  model_comp: Any, model_params: dict[str, Any], timing: dict[str, float],
+                  *, predict: bool = True) -> dict[str, Any]:
+        from nk.preprocess import Preprocessor, sampler
+
+        cfg = self.cfg
+        split = fold.split.to_numpy()
+        train = split == "train"
+        y = frame[target].to_numpy()
+        speakers = frame["speaker"].to_numpy() if "speaker" in frame.columns else None
+
+        t = time.perf_counter()
+        prep = Preprocessor(
+            scale=_enum(cfg.scale, Scaling), columns=list(cfg.select.columns), exclude=list(cfg.select.exclude),
+            k_best=cfg.select.k_best, score=_enum(cfg.select.score, SelectScore), task=task, seed=self.ctx.seed,
+        ).fit(features[train], y[train])
+        X = prep.transform(features, speakers)
+        X_train, y_train = X[train], y[train]
+        balancer = sampler(_enum(cfg.balance, Balancing), self.ctx.seed)
+        if balancer is not None:
+            try:
+                X_train, y_train = balancer.fit_resample(X_train, y_train)
+            except ValueError as exc:
+                raise UserError(f"balance={_enum(cfg.balance, Balancing).value} failed: {exc}",
+                                where="config key balance",
+                                todo="choose another method (e.g. ros), or use more data per class") from None
+        timing["scale"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        model = model_comp.build(model_params)
+        params = model.get_params()
+        if "random_state" in params and params["random_state"] is None:
+            model.set_params(random_state=self.ctx.seed)  # seed every estimator that takes one
+        fit_kwargs: dict[str, Any] = {}
+        dev = split == "dev"
+        if dev.any() and "X_dev" in inspect.signature(model.fit).parameters:
+            # learners that select (early stopping, best epoch) get dev data, never test
+            fit_kwargs.update(X_dev=X[dev], y_dev=y[dev])
+        model.fit(X_train, y_train, **fit_kwargs)
+        timing["fit"] += time.perf_counter() - t
+
+        t = time.perf_counter()
+        predictions = {}
+        if predict:
+            for part in ("dev", "test"):
+                mask = split == part
+                if mask.any():
+                    predictions[part] = self._predict(model, X, frame, target, mask, model_comp.name)
+        timing["predict"] += time.perf_counter() - t
+        return {"model": model, "preprocessor": prep, "predictions": predictions,
+                "n_train": int(len(y_train)), "n_features": int(X.shape[1])}
+
+    def _check_model_task(self, name: str, model: Any, task: str) -> None:
         from sklearn.base import is_classifier, is_regressor
 
         kind = "classification" if is_classifier(model) else "regression" if is_regressor(model) else None
@@ -266,16 +309,14 @@ class Experiment:
             suitable = [n for n in registry.names("model")
                         if check(registry.get("model", n).build(registry.get("model", n).defaults()))]
             raise UserError(
-                f"The model {name!r} does {kind}, but the target {self.cfg.target or ''!s} "
-                f"calls for {task}".replace("target  ", "target "),
+                f"The model {name!r} does {kind}, but the target calls for {task}",
                 where="config group model",
                 allowed=", ".join(suitable),
                 todo=f"choose a {task} model, or set task=",
             )
 
-    def _predict(self, model: Any, X: np.ndarray, frame: pd.DataFrame, target: str, part: str,
+    def _predict(self, model: Any, X: np.ndarray, frame: pd.DataFrame, target: str, mask: np.ndarray,
                  name: str) -> pd.DataFrame:
-        mask = (frame.split == part).to_numpy()
         out = pd.DataFrame({"truth": frame.loc[mask, target].to_numpy()}, index=frame.index[mask])
         out["pred"] = model.predict(X[mask])
         if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
@@ -285,27 +326,49 @@ class Experiment:
         check_predictions(out, frame.index[mask], f"model {name!r}")
         return out
 
-    def _evaluate(self, evaluate: Any, pred: pd.DataFrame, frame: pd.DataFrame, task: str) -> dict[str, Any]:
-        groups = frame.loc[pred.index, "speaker"].to_numpy() if "speaker" in frame.columns else None
-        boot = {"n_resamples": int(self.cfg.bootstrap.n_resamples),
-                "level": float(self.cfg.bootstrap.level), "seed": self.ctx.seed}
-        if task == "classification":
-            return evaluate.classification_metrics(pred["truth"], pred["pred"], groups=groups, **boot)
-        return evaluate.regression_metrics(pred["truth"].astype(float), pred["pred"].astype(float),
-                                           groups=groups, **boot)
+    def _evaluate(self, evaluate: Any, pred: pd.DataFrame, frame: pd.DataFrame, task: str,
+                  *, with_ci: bool = True) -> dict[str, Any]:
+        import warnings
 
-    def _results(self, frame: pd.DataFrame, target: str, task: str, metrics: dict[str, Any],
-                 features: pd.DataFrame) -> dict[str, Any]:
+        groups = frame.loc[pred.index, "speaker"].astype(str).to_numpy() if "speaker" in frame.columns else None
+        boot = {"n_resamples": int(self.cfg.bootstrap.n_resamples) if with_ci else 100,
+                "level": float(self.cfg.bootstrap.level), "seed": self.ctx.seed}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # one-speaker folds: CI by samples
+            if task == "classification":
+                return evaluate.classification_metrics(pred["truth"], pred["pred"], groups=groups, **boot)
+            return evaluate.regression_metrics(pred["truth"].astype(float), pred["pred"].astype(float),
+                                               groups=groups, **boot)
+
+    def _results(self, frame: pd.DataFrame, folds: list[Fold], target: str, task: str,
+                 metrics: dict[str, Any], features: pd.DataFrame, final: dict[str, Any],
+                 load_report: dict[str, Any], missing_report: dict[str, Any],
+                 cv_report: dict[str, Any] | None, model_name: str, selects: bool) -> dict[str, Any]:
+        from nk.splits import summary
+
         test = metrics["test"]
         primary = test["primary"]
         value = test[primary]
-        summary = (f"{primary.upper()} {value['value']:.3f} "
-                   f"[{value['ci'][0]:.3f}, {value['ci'][1]:.3f}]")
-        data: dict[str, Any] = {"rows": frame["split"].value_counts().to_dict()}
-        if "speaker" in frame.columns:
-            data["speakers"] = frame.groupby("split", observed=True)["speaker"].nunique().to_dict()
-        if task == "classification":
-            data["labels"] = pd.crosstab(frame["split"], frame[target]).to_dict(orient="index")
+        summary_text = (f"{primary.upper()} {value['value']:.3f} "
+                        f"[{value['ci'][0]:.3f}, {value['ci'][1]:.3f}]")
+        cv = cv_report is not None
+        has_dev = "dev" in metrics
+        if has_dev and selects:
+            selection = f"dev: {model_name} selects (early stopping / best epoch) on the dev split"
+        elif has_dev:
+            selection = f"none: a dev split exists but {model_name} makes no choice on held-out data"
+        else:
+            selection = "none (no dev split)"
+        method = _enum(self.cfg.split.method, SplitMethod)
+        sources = {
+            "test": ("pooled out-of-fold predictions of " + f"{len(folds)} folds ({method.value})"
+                     if cv else f"the test split ({method.value}), evaluated once"),
+            "dev": "the dev split (used for model selection)" if has_dev else None,
+        }
+        data = summary(frame, folds[0].split, target, task) if not cv else {
+            "rows": {"all": len(frame)}, "folds": len(folds),
+            **{k: v for k, v in summary(frame, pd.Series("all", index=frame.index), target, task).items()
+               if k != "rows"}}
         return {
             "nk_version": __version__,
             "name": self.cfg.name,
@@ -313,15 +376,26 @@ class Experiment:
             "target": target,
             "task": task,
             "primary": primary,
-            "summary": summary,
+            "summary": summary_text,
             "components": {g: [n for n, _ in selected(self.cfg, g)] for g in
                            ("data", "segment", "augment", "feats", "model", "report")},
             "n_features": int(features.shape[1]),
-            "evaluated_on": "test",
-            "model_selection": "dev" if "dev" in metrics else "none (no dev split)",
+            "n_model_inputs": final["n_features"],
+            "evaluated_on": "pooled cross-validation test folds" if cv else "test",
+            "sources": sources,
+            "model_selection": selection,
+            "preprocessing": {
+                "scale": _enum(self.cfg.scale, Scaling).value,
+                "balance": _enum(self.cfg.balance, Balancing).value,
+                "selected_features": len(final["preprocessor"].feature_names()),
+            },
             "test": test,
             "dev": metrics.get("dev"),
+            "cv": cv_report,
             "data": data,
+            "load": load_report,
+            "missing": missing_report,
+            "duplicate_audio": self.ctx.stash.get("nk", {}).get("duplicate_audio", []),
         }
 
 
@@ -344,3 +418,6 @@ def run_experiment(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: A
             raise
         pm.hook.nk_run_end(ctx=ctx, results=results)
         return results
+
+
+__all__ = ["Experiment", "run_experiment"]

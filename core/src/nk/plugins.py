@@ -32,6 +32,7 @@ BUILTIN_PLUGINS = (
     "nk.builtin.featurizers",
     "nk.builtin.reporters",
     "nk.builtin.commands",
+    "nk.builtin.datasets",
 )
 
 

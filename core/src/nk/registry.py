@@ -21,12 +21,49 @@ from nk.errors import PluginError, UserError
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
-MULTI_SELECT_GROUPS = frozenset({"feats", "report"})
+MULTI_SELECT_GROUPS = frozenset({"data", "feats", "report"})
 """Groups of which several options can be chosen at once (``feats=[egemaps,praat]``).
 
 Their options live at ``<group>.<name>``; every other group holds one option at ``<group>``
-with a ``name`` field saying which component it is.
+with a ``name`` field saying which component it is. In ``data`` the key is the database's
+name and the ``loader`` field names the component (``conf/data/emodb.yaml`` can say
+``defaults: [csv@emodb]``).
 """
+
+
+class Role(enum.Enum):
+    """Which split a database's rows go to."""
+
+    all = "all"  # split by split.method
+    train = "train"
+    dev = "dev"
+    test = "test"
+
+
+@dataclass
+class DatabaseOptions:
+    """Options every database has, whatever its loader (applied by nk, not by the loader)."""
+
+    role: Role = field(default=Role.all, metadata={"help": "all: split by split.method; or train/dev/test"})
+    rename: dict[str, str] = field(default_factory=dict, metadata={"help": "column renames {old: new}"})
+    label_map: dict[str, str] = field(
+        default_factory=dict, metadata={"help": "target value renames/merges {old: new}"})
+
+
+DATABASE_FIELDS = ("loader", *(f.name for f in dataclasses.fields(DatabaseOptions)))
+
+
+def _database_fields() -> list[tuple[str, Any, Any]]:
+    """Fresh (name, resolved type, field) triples of DatabaseOptions for make_dataclass."""
+    hints = typing.get_type_hints(DatabaseOptions)
+    out = []
+    for f in dataclasses.fields(DatabaseOptions):
+        if f.default_factory is not dataclasses.MISSING:
+            new = field(default_factory=f.default_factory, metadata=f.metadata)
+        else:
+            new = field(default=f.default, metadata=f.metadata)
+        out.append((f.name, hints[f.name], new))
+    return out
 
 
 def param(
@@ -132,6 +169,13 @@ class Component:
         kwargs: dict[str, Any] = {}
         for key, value in values.items():
             info = infos[key]
+            if value == "???":
+                raise UserError(
+                    f"The {key!r} parameter of {self.group} {self.name!r} must be set",
+                    where=f"config key {self.path}.{key}",
+                    allowed=info.allowed() + (f" ({info.help})" if info.help else ""),
+                    todo=f"set {self.path}.{key}=... on the command line or in a config file",
+                )
             for bound, limit in info.bounds.items():
                 if value is not None and not checks[bound](value, limit):
                     raise UserError(
@@ -198,9 +242,14 @@ class Register:
         if not dataclasses.is_dataclass(config) or not isinstance(config, type):
             raise PluginError(f"The config of {name!r} must be a dataclass type", where=where)
         fields = {f.name for f in dataclasses.fields(config)}
-        if self.group not in MULTI_SELECT_GROUPS and "name" in fields:
+        reserved = {"name"} if self.group not in MULTI_SELECT_GROUPS else set()
+        if self.group == "data":
+            reserved = set(DATABASE_FIELDS)
+        clash = sorted(fields & reserved)
+        if clash:
             raise PluginError(
-                f"The config of {name!r} has a field called 'name', which nk reserves",
+                f"The config of {name!r} has a field called {clash[0]!r}, which nk reserves "
+                f"in the {self.group} group",
                 where=where,
                 todo="rename the field",
             )
@@ -262,7 +311,14 @@ class Registry:
     def config_nodes(self) -> Iterator[tuple[str, str, type, str]]:
         """(group, option name, node dataclass, package) for Hydra's ConfigStore."""
         for comp in self:
-            if comp.group in MULTI_SELECT_GROUPS:
+            if comp.group == "data":
+                node = dataclasses.make_dataclass(
+                    comp.config.__name__,
+                    [("loader", str, field(default=comp.name)), *_database_fields()],
+                    bases=(comp.config,),
+                )
+                yield comp.group, comp.name, node, f"{comp.group}.{comp.name}"
+            elif comp.group in MULTI_SELECT_GROUPS:
                 yield comp.group, comp.name, comp.config, f"{comp.group}.{comp.name}"
             else:
                 node = dataclasses.make_dataclass(

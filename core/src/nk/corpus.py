@@ -1,0 +1,323 @@
+"""The load stage: databases → one checked table with durations, filtered, labels prepared.
+
+Order: load each database (its loader) → rename columns → map labels → tag ``db`` and role →
+concatenate → check the target → check every audio file (all problems reported together) →
+filters (each logged with the rows it removed) → task, ``labels``, ``bins``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from nk.config import BadFiles, Task, databases
+from nk.data import check_corpus, detect_task
+from nk.errors import UserError
+from nk.registry import Role
+
+if TYPE_CHECKING:
+    from nk.context import RunContext
+
+
+@dataclass
+class LoadReport:
+    """What the load stage did, for results.json."""
+
+    databases: dict[str, int] = field(default_factory=dict)
+    skipped_files: list[dict[str, str]] = field(default_factory=list)
+    filters: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"databases": self.databases, "skipped_files": self.skipped_files, "filters": self.filters}
+
+
+def _enum(value: Any, cls: Any) -> Any:
+    return value if isinstance(value, cls) else cls[str(value)]
+
+
+def load_corpus(ctx: RunContext) -> tuple[pd.DataFrame, str, str, LoadReport]:
+    """Return (frame, target, task, report) for the run's databases."""
+    cfg = ctx.cfg
+    report = LoadReport()
+    frames = []
+    target: str | None = cfg.target
+    for db in databases(cfg):
+        comp = ctx.pm.registry.get("data", db.loader)
+        where = f"database {db.name!r} (loader {db.loader!r}, {comp.provider})"
+        corpus = comp.build(db.params).load(ctx)
+        check_corpus(corpus.frame, where)
+        frame = corpus.frame
+        missing = sorted(set(db.rename) - set(frame.columns))
+        if missing:
+            raise UserError(
+                f"Cannot rename columns {missing}: they are not in the data",
+                where=f"config key data.{db.name}.rename",
+                allowed=", ".join(map(str, frame.columns)),
+                todo="use the columns' exact names (case matters)",
+            )
+        frame = frame.rename(columns=db.rename)
+        if target is None:
+            target = corpus.default_target
+        if target is None:
+            raise UserError(
+                "No target column given",
+                where="config key target",
+                allowed=", ".join(map(str, frame.columns)),
+                todo="set `target=COLUMN`",
+            )
+        if target not in frame.columns:
+            raise UserError(
+                f"The target column {target!r} is not in the data",
+                where=where,
+                allowed=", ".join(map(str, frame.columns)),
+                todo="set `target=` to one of the allowed columns, or rename a column with "
+                f"data.{db.name}.rename",
+            )
+        if db.label_map:
+            present = {str(v) for v in frame[target].dropna().unique()}
+            unknown = sorted(set(db.label_map) - present)
+            if unknown:
+                raise UserError(
+                    f"label_map renames {unknown}, which do not occur in {target!r}",
+                    where=f"config key data.{db.name}.label_map",
+                    allowed=", ".join(sorted(present)),
+                    todo="fix the label names (case matters)",
+                )
+            frame = frame.assign(**{target: frame[target].map(
+                lambda v: db.label_map.get(str(v), v) if pd.notna(v) else v)})
+        frame = frame.assign(db=db.name)
+        frame = frame.assign(_role=db.role.value if db.role is not Role.all else None)
+        report.databases[db.name] = len(frame)
+        frames.append(frame)
+    assert target is not None
+    frame = _concat(frames)
+    frame = _check_target(frame, target)
+    frame = _check_audio(frame, ctx, report)
+    frame = _apply_filters(frame, ctx, report)
+    frame, task = _prepare_target(frame, target, ctx)
+    check_corpus(frame, "load stage", target=target)
+    return frame, target, task, report
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    if len(frames) == 1:
+        return frames[0]
+    kinds = {isinstance(f.index, pd.MultiIndex) for f in frames}
+    if len(kinds) > 1:
+        raise UserError("Some databases are segmented (file, start, end) and others are not",
+                        todo="use databases of one kind, or segment them all")
+    frame = pd.concat(frames)
+    dup = frame.index[frame.index.duplicated()]
+    if len(dup):
+        dbs = frame.loc[frame.index.isin(dup), "db"].unique().tolist()
+        raise UserError(
+            f"{len(dup)} rows occur in more than one database ({', '.join(map(str, dbs))}), "
+            f"e.g. {list(dup[:3])}",
+            todo="remove the duplicates, or use one database",
+        )
+    return frame
+
+
+def _check_target(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    missing = frame[target].isna()
+    if missing.any():
+        files = ", ".join(map(str, frame.index[missing][:10]))
+        raise UserError(
+            f"{int(missing.sum())} rows have no value in the target column {target!r}: {files}"
+            + (" …" if missing.sum() > 10 else ""),
+            where="the data",
+            todo=f"label these rows, or drop them explicitly with `filter.required=[{target}]` "
+            "(nk never fills missing labels)",
+        )
+    return frame
+
+
+def _file_level(frame: pd.DataFrame) -> pd.Index:
+    return frame.index.get_level_values("file") if isinstance(frame.index, pd.MultiIndex) else frame.index
+
+
+def _probe(path: str, min_duration: float) -> tuple[float, str | None]:
+    """(duration in s, problem or None) of one audio file."""
+    import soundfile as sf
+
+    if not os.path.exists(path):
+        return 0.0, "file not found"
+    if os.path.getsize(path) == 0:
+        return 0.0, "empty file (0 bytes)"
+    try:
+        info = sf.info(path)
+    except Exception as exc:  # noqa: BLE001 - every reader error is reported per file
+        return 0.0, f"unreadable ({str(exc).splitlines()[0][:120]})"
+    if info.frames == 0 or info.samplerate <= 0:
+        return 0.0, "no audio samples"
+    duration = info.frames / info.samplerate
+    if duration < min_duration:
+        return duration, f"shorter than audio.min_duration ({duration:.3f} s < {min_duration} s)"
+    return duration, None
+
+
+def _check_audio(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> pd.DataFrame:
+    """Probe every file once; report all bad files together; add a ``duration`` column."""
+    from rich.progress import Progress
+
+    min_duration = float(ctx.cfg.audio.min_duration)
+    files = pd.unique(_file_level(frame))
+    durations: dict[str, float] = {}
+    problems: dict[str, str] = {}
+    with Progress(console=ctx.console, transient=True, disable=len(files) < 500) as progress:
+        task = progress.add_task("Checking audio files", total=len(files))
+        for file in files:
+            durations[file], problem = _probe(str(file), min_duration)
+            if problem:
+                problems[file] = problem
+            progress.advance(task)
+    if problems:
+        listing = "; ".join(f"{f}: {p}" for f, p in list(problems.items())[:30])
+        more = f" … and {len(problems) - 30} more" if len(problems) > 30 else ""
+        if _enum(ctx.cfg.audio.bad_files, BadFiles) is BadFiles.stop:
+            raise UserError(
+                f"{len(problems)} of {len(files)} audio files cannot be used: {listing}{more}",
+                where="the data's file column",
+                allowed="existing, readable, non-empty audio (wav, flac, ogg, mp3 …)",
+                todo="fix or remove these files, or set audio.bad_files=skip to leave them out "
+                "(they are then listed in results.json)",
+            )
+        report.skipped_files = [{"file": str(f), "problem": p} for f, p in problems.items()]
+        ctx.log.warning("Skipping %d bad audio files (audio.bad_files=skip): %s%s",
+                        len(problems), listing, more)
+        frame = frame[~_file_level(frame).isin(list(problems))]
+        if frame.empty:
+            raise UserError("No usable audio file is left", todo="check the data's file paths")
+    file_duration = _file_level(frame).map(durations).to_numpy(dtype=float)
+    if isinstance(frame.index, pd.MultiIndex):
+        start = frame.index.get_level_values("start").total_seconds().to_numpy()
+        end = frame.index.get_level_values("end")
+        end_s = np.where(end.isna(), file_duration, end.total_seconds().to_numpy())
+        duration = end_s - start
+    else:
+        duration = file_duration
+    return frame.assign(duration=duration)
+
+
+def _apply_filters(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> pd.DataFrame:
+    f = ctx.cfg.filter
+    rng = np.random.default_rng(ctx.seed)
+
+    def step(name: str, fn: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
+        nonlocal frame
+        before = len(frame)
+        frame = fn(frame)
+        removed = before - len(frame)
+        report.filters.append({"filter": name, "removed": removed, "left": len(frame)})
+        ctx.log.info("filter %s removed %d of %d rows", name, removed, before)
+        if frame.empty:
+            raise UserError(f"The filter {name} removed every row", where=f"config key filter.{name.split('=')[0]}",
+                            todo="loosen the filter")
+
+    for col in f.required:
+        _need_column(frame, str(col), "filter.required")
+        step(f"required={col}", lambda d, c=str(col): d[d[c].notna() & (d[c].astype(str).str.strip() != "")])
+    for col, values in (f["values"] or {}).items():
+        _need_column(frame, str(col), "filter.values")
+        allowed = {str(v) for v in values}
+        step(f"values.{col}", lambda d, c=str(col), a=allowed: d[d[c].astype(str).isin(a)])
+    if f.min_duration is not None:
+        step(f"min_duration={f.min_duration}", lambda d: d[d["duration"] >= float(f.min_duration)])
+    if f.max_duration is not None:
+        step(f"max_duration={f.max_duration}", lambda d: d[d["duration"] <= float(f.max_duration)])
+    if f.max_per_speaker is not None:
+        _need_column(frame, "speaker", "filter.max_per_speaker")
+        k = int(f.max_per_speaker)
+
+        def per_speaker(d: pd.DataFrame) -> pd.DataFrame:
+            keep = []
+            for _, rows in d.groupby("speaker", sort=True, observed=True):
+                idx = np.arange(len(rows))
+                keep.extend(rows.index[np.sort(rng.permutation(idx)[:k])] if len(rows) > k else rows.index)
+            return d.loc[d.index.isin(keep)]
+
+        step(f"max_per_speaker={k}", per_speaker)
+    if f.max_samples is not None and len(frame) > int(f.max_samples):
+        n = int(f.max_samples)
+        step(f"max_samples={n}", lambda d: d.iloc[np.sort(rng.permutation(len(d))[:n])])
+    return frame
+
+
+def _need_column(frame: pd.DataFrame, column: str, key: str) -> None:
+    if column not in frame.columns:
+        raise UserError(f"The column {column!r} is not in the data", where=f"config key {key}",
+                        allowed=", ".join(map(str, frame.columns)), todo="use an existing column")
+
+
+def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext) -> tuple[pd.DataFrame, str]:
+    cfg = ctx.cfg
+    bins = cfg.bins
+    task_cfg = _enum(cfg.task, Task)
+    if bins.edges is not None or bins.quantiles is not None:
+        frame = frame.assign(**{target: _binned(frame[target], bins, target)})
+        task = "classification"
+    else:
+        task = detect_task(frame[target]) if task_cfg is Task.auto else task_cfg.value
+    if task == "regression":
+        values = pd.to_numeric(frame[target], errors="coerce")
+        bad = values.isna()
+        if bad.any():
+            raise UserError(
+                f"The regression target {target!r} has non-numeric values, e.g. "
+                f"{frame.loc[bad, target].astype(str).unique()[:5].tolist()}",
+                where="the data", todo="fix the values, or set task=classification")
+        return frame.assign(**{target: values.astype(float)}), task
+    frame = frame.assign(**{target: frame[target].astype(str)})
+    if cfg.labels is not None:
+        wanted = [str(v) for v in cfg.labels]
+        present = set(frame[target].unique())
+        absent = [w for w in wanted if w not in present]
+        if absent:
+            raise UserError(
+                f"labels lists {absent}, which do not occur in {target!r}",
+                where="config key labels",
+                allowed=", ".join(sorted(present)),
+                todo="fix the names (case matters), or map classes with data.<db>.label_map",
+            )
+        before = len(frame)
+        frame = frame[frame[target].isin(wanted)]
+        ctx.log.info("labels kept %s: removed %d of %d rows", wanted, before - len(frame), before)
+    classes = frame[target].unique()
+    if len(classes) < 2:
+        raise UserError(
+            f"The target {target!r} has only one class ({classes[0]!r})",
+            where="the data after filtering",
+            todo="choose a target with at least two classes, or loosen the filters",
+        )
+    return frame, task
+
+
+def _binned(values: pd.Series, bins: Any, target: str) -> pd.Series:
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.isna().any():
+        raise UserError(f"Binning needs a numeric target; {target!r} has non-numeric values",
+                        where="config key bins", todo="bin a numeric column")
+    if bins.quantiles is not None:
+        q = int(bins.quantiles)
+        edges = list(np.unique(np.quantile(numeric, np.linspace(0, 1, q + 1))[1:-1]))
+    else:
+        edges = sorted(float(e) for e in bins.edges)
+    n_bins = len(edges) + 1
+    names = [str(n) for n in bins.names] if bins.names is not None else None
+    if names is not None and len(names) != n_bins:
+        raise UserError(f"bins.names has {len(names)} names for {n_bins} bins",
+                        where="config key bins.names", todo=f"give {n_bins} names")
+    if names is None:
+        bounds = [-np.inf, *edges, np.inf]
+        names = [f"{_fmt(lo)}–{_fmt(hi)}" for lo, hi in zip(bounds[:-1], bounds[1:])]
+    codes = np.searchsorted(np.asarray(edges), numeric.to_numpy(), side="right")
+    return pd.Series(np.asarray(names, dtype=object)[codes], index=values.index)
+
+
+def _fmt(x: float) -> str:
+    return "" if np.isinf(x) else f"{x:g}"
