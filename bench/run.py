@@ -44,7 +44,7 @@ def main() -> None:
             t = timed([sys.executable, "-m", "nk.cli", *args], env)
             print(f"nk {' '.join(args):8s} {t:6.3f} s  ({t / base:4.1f} × python -c pass = {base:.3f} s)")
 
-        run_nk(["feats=mfcc", "data.n_utterances=1"], env, tmp)  # synthesise the demo corpus
+        run_nk(["feats=mfcc", "data.demo.n_utterances=1"], env, tmp)  # synthesise the demo corpus
         _, r1 = run_nk(["n_jobs=1", "name=serial"], env, tmp)
         cache = Path(tmp) / "cache" / "features" / "egemaps"
         for f in cache.glob("*"):

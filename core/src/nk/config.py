@@ -109,7 +109,7 @@ class FilterConfig:
     max_duration: float | None = param(None, gt=0, help="drop rows longer than this (s)")
     max_per_speaker: int | None = param(None, ge=1, help="keep at most this many rows per speaker (seeded)")
     max_samples: int | None = param(None, ge=1, help="keep at most this many rows in all (seeded)")
-    values: dict[str, list[Any]] = param(default_factory=dict, help="keep rows whose column has one of the values")
+    values: Any = param(None, help="keep rows whose column has one of the values {column: [values]}")
     required: list[str] = param(default_factory=list, help="drop rows with an empty value in these columns")
 
 
@@ -178,6 +178,15 @@ class Database:
     label_map: dict[str, str]
 
 
+def _mapping(value: Any, key: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UserError(f"{key} must be a mapping {{old: new}}; got {value!r}", where=f"config key {key}",
+                        todo=f"write e.g. {key}={{old: new}}")
+    return {str(k): str(v) for k, v in value.items()}
+
+
 def databases(cfg: DictConfig) -> list[Database]:
     """The databases selected in ``cfg.data``, in order."""
     out = []
@@ -188,8 +197,8 @@ def databases(cfg: DictConfig) -> list[Database]:
         out.append(Database(
             name=key, loader=loader,
             role=role if isinstance(role, Role) else Role(str(role)),
-            rename={str(k): str(v) for k, v in (values.pop("rename", None) or {}).items()},
-            label_map={str(k): str(v) for k, v in (values.pop("label_map", None) or {}).items()},
+            rename=_mapping(values.pop("rename", None), f"data.{key}.rename"),
+            label_map=_mapping(values.pop("label_map", None), f"data.{key}.label_map"),
             params=values,
         ))
     return out
@@ -224,7 +233,7 @@ def compose(
     from hydra.core.global_hydra import GlobalHydra
 
     _sync_config_store(pm)
-    overrides = list(overrides)
+    overrides = quote_values(overrides)
     if user_conf is None and (Path.cwd() / "conf").is_dir():
         user_conf = Path.cwd() / "conf"
     if user_conf is not None:
@@ -244,6 +253,19 @@ def compose(
         raise UserError(f"Cannot resolve an interpolation in the config: {exc}") from None
     OmegaConf.set_readonly(cfg, True)
     return cfg
+
+
+def quote_values(overrides: list[str]) -> list[str]:
+    """Quote plain values with non-ASCII characters (paths such as 'zbiór danych/ćwiczenia.csv'),
+    which Hydra's override grammar accepts only inside quotes."""
+    out = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        plain = sep and value and value[0] not in "[{'\"" and not value.isascii() and "," not in value
+        if plain:
+            value = "'" + value.replace("'", "\\'") + "'"
+        out.append(f"{key}{sep}{value}")
+    return out
 
 
 def _translate(exc: Exception, overrides: list[str], pm: PluginManager) -> UserError:

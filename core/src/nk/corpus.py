@@ -151,7 +151,7 @@ def _probe(path: str, min_duration: float) -> tuple[float, str | None]:
         return 0.0, "empty file (0 bytes)"
     try:
         info = sf.info(path)
-    except Exception as exc:  # noqa: BLE001 - every reader error is reported per file
+    except Exception as exc:
         return 0.0, f"unreadable ({str(exc).splitlines()[0][:120]})"
     if info.frames == 0 or info.samplerate <= 0:
         return 0.0, "no audio samples"
@@ -222,7 +222,13 @@ def _apply_filters(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> 
     for col in f.required:
         _need_column(frame, str(col), "filter.required")
         step(f"required={col}", lambda d, c=str(col): d[d[c].notna() & (d[c].astype(str).str.strip() != "")])
-    for col, values in (f["values"] or {}).items():
+    value_filter = f["values"] or {}
+    if not hasattr(value_filter, "items"):
+        raise UserError(f"filter.values must be a mapping {{column: [values]}}; got {value_filter!r}",
+                        where="config key filter.values", todo="write e.g. filter.values={gender: [female]}")
+    for col, values in value_filter.items():
+        if isinstance(values, (str, int, float)):
+            values = [values]
         _need_column(frame, str(col), "filter.values")
         allowed = {str(v) for v in values}
         step(f"values.{col}", lambda d, c=str(col), a=allowed: d[d[c].astype(str).isin(a)])

@@ -9,7 +9,6 @@ Predictions hold ``truth``, ``pred`` and ``proba.<class>`` columns, indexed like
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np

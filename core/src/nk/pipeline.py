@@ -109,9 +109,48 @@ class Experiment:
 
         t = time.perf_counter()
         folds = make_folds(frame, target, task, self.ctx)
+        self._print_data_summary(frame, folds, target, task)
         info = {"folds": len(folds), **{k: int(v) for k, v in folds[0].split.value_counts().items()}}
         self._stage_end("split", time.perf_counter() - t, **info)
         return folds
+
+    def _print_data_summary(self, frame: pd.DataFrame, folds: list[Fold], target: str, task: str) -> None:
+        """Rows (speakers) per split × label, durations and genders: on the console and in the log."""
+        from rich.table import Table
+
+        split = folds[0].split if len(folds) == 1 else pd.Series("all", index=frame.index)
+        parts = [p for p in ("train", "dev", "test", "all") if (split == p).any()]
+        table = Table(title=f"Data: {len(frame)} rows" + (f", {len(folds)} folds" if len(folds) > 1 else ""),
+                      title_justify="left")
+        table.add_column(target)
+        for p in parts:
+            table.add_column(p, justify="right")
+        has_spk = "speaker" in frame.columns
+        if task == "classification":
+            for label in sorted(frame[target].unique()):
+                cells = []
+                for p in parts:
+                    rows = frame[(split == p).to_numpy() & (frame[target] == label).to_numpy()]
+                    cells.append(f"{len(rows)} ({rows['speaker'].nunique()})" if has_spk else str(len(rows)))
+                table.add_row(str(label), *cells)
+        totals = []
+        for p in parts:
+            rows = frame[(split == p).to_numpy()]
+            text = f"{len(rows)} ({rows['speaker'].nunique()})" if has_spk else str(len(rows))
+            totals.append(text)
+        table.add_row("all" + (" (speakers)" if has_spk else ""), *totals, style="bold")
+        if "duration" in frame.columns:
+            table.add_row("duration (min)", *[f"{frame.loc[(split == p).to_numpy(), 'duration'].sum() / 60:.1f}"
+                                              for p in parts])
+        if "gender" in frame.columns:
+            for g in sorted(frame["gender"].dropna().astype(str).unique()):
+                table.add_row(f"gender {g}", *[str(int(((split == p).to_numpy() &
+                                                         (frame["gender"].astype(str) == g).to_numpy()).sum()))
+                                               for p in parts])
+        self.ctx.console.print(table)
+        with self.ctx.console.capture() as capture:
+            self.ctx.console.print(table)
+        self.ctx.log.info("data summary:\n%s", capture.get())
 
     def augment(self, frame: pd.DataFrame, folds: list[Fold]) -> tuple[pd.DataFrame, list[Fold]]:
         for name, comp, augmenter, _ in self._build("augment"):
@@ -297,7 +336,7 @@ class Experiment:
                     predictions[part] = self._predict(model, X, frame, target, mask, model_comp.name)
         timing["predict"] += time.perf_counter() - t
         return {"model": model, "preprocessor": prep, "predictions": predictions,
-                "n_train": int(len(y_train)), "n_features": int(X.shape[1])}
+                "n_train": len(y_train), "n_features": int(X.shape[1])}
 
     def _check_model_task(self, name: str, model: Any, task: str) -> None:
         from sklearn.base import is_classifier, is_regressor

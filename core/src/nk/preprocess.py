@@ -101,8 +101,13 @@ class Preprocessor:
             values = self.scaler_.fit_transform(values)
         self.selector_ = None
         if self.k_best is not None and self.k_best < values.shape[1]:
-            from sklearn.feature_selection import (SelectKBest, f_classif, f_regression,
-                                                   mutual_info_classif, mutual_info_regression)
+            from sklearn.feature_selection import (
+                SelectKBest,
+                f_classif,
+                f_regression,
+                mutual_info_classif,
+                mutual_info_regression,
+            )
 
             classif = self.task == "classification"
             if self.score is SelectScore.anova:

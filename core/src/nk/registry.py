@@ -45,9 +45,10 @@ class DatabaseOptions:
     """Options every database has, whatever its loader (applied by nk, not by the loader)."""
 
     role: Role = field(default=Role.all, metadata={"help": "all: split by split.method; or train/dev/test"})
-    rename: dict[str, str] = field(default_factory=dict, metadata={"help": "column renames {old: new}"})
-    label_map: dict[str, str] = field(
-        default_factory=dict, metadata={"help": "target value renames/merges {old: new}"})
+    # Any = None (not dict = {}) so that `data.db.rename={a: b}` assigns a mapping instead of
+    # merging into a struct node (OmegaConf cannot merge into a None Optional[Dict] either)
+    rename: Any = field(default=None, metadata={"help": "column renames {old: new}"})
+    label_map: Any = field(default=None, metadata={"help": "target value renames/merges {old: new}"})
 
 
 DATABASE_FIELDS = ("loader", *(f.name for f in dataclasses.fields(DatabaseOptions)))

@@ -21,8 +21,10 @@ def expand_sweep(overrides: list[str]) -> list[list[str]]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
+    from nk.config import quote_values
+
     try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
+        parsed = OverridesParser.create().parse_overrides(quote_values(overrides))
         return BasicSweeper.split_arguments(parsed, None)[0]
     except HydraException as exc:
         raise UserError(f"Cannot expand the sweep: {str(exc).splitlines()[0]}",
@@ -75,13 +77,18 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
     primary = results["primary"]
     table = Table(title=f"{results['name']}: {results['target']} ({results['task']}), "
                         f"{', '.join(results['components']['feats'])} + "
-                        f"{results['components']['model'][0]} — test set", title_justify="left")
+                        f"{results['components']['model'][0]} — {results['evaluated_on']}",
+                  title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     level = round(test[primary]["ci_level"] * 100)
     table.add_column(f"{level}% CI ({test[primary]['ci_unit']} bootstrap)", justify="right")
     table.add_row(primary.upper(), f"{test[primary]['value']:.3f}",
                   f"[{test[primary]['ci'][0]:.3f}, {test[primary]['ci'][1]:.3f}]", style="bold")
+    if results.get("cv"):
+        cv = results["cv"]
+        table.add_row(f"{primary.upper()} per fold", f"{cv['mean']:.3f} ± {cv['sd']:.3f}",
+                      f"{cv['n_folds']} folds ({cv['method']}), mean ± sd")
     keys = ("accuracy", "macro_f1") if results["task"] == "classification" else ("pcc", "mae", "mse", "r2")
     for key in keys:
         table.add_row(key, f"{test[key]:.3f}", "")

@@ -62,6 +62,8 @@ def make_folds(frame: pd.DataFrame, target: str, task: str, ctx: RunContext) -> 
         folds = [Fold("given", fixed.astype(str))]
     elif method in CV_METHODS:
         folds = _cv_folds(frame, fixed, target, task, method, ctx)
+    elif not free.any():  # every row has its database's role
+        folds = [Fold(method.value, fixed.astype(str))]
     else:
         sub = frame[free]
         if method is SplitMethod.random:

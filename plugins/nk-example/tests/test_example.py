@@ -28,7 +28,7 @@ def test_experiment_uses_the_plugin(nk_compose, nk_pm, tmp_path):
 
     from nk.pipeline import run_experiment
 
-    cfg = nk_compose(["feats=zcr", "model=centroid", "data.n_utterances=2", "n_jobs=1"])
+    cfg = nk_compose(["feats=zcr", "model=centroid", "data.demo.n_utterances=2", "n_jobs=1"])
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     results = run_experiment(cfg, nk_pm, run_dir, Console(quiet=True))

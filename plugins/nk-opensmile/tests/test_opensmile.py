@@ -1,12 +1,30 @@
-"""nk-opensmile: contract suites, feature counts, and eGeMAPS + SVM on the demo corpus."""
+"""nk-opensmile: contract suites, feature counts, LLD pooling, config errors, eGeMAPS + SVM."""
 
 from __future__ import annotations
+
+import pickle
 
 import numpy as np
 import pytest
 from rich.console import Console
 
+from nk.errors import UserError
 from nk.testing import FeaturizerContract
+from nk_opensmile import FeatureLevel, FeatureSet, Stat
+
+LLD = {"feature_level": FeatureLevel.LowLevelDescriptors}
+
+
+def _tone(seconds: float = 1.0, amplitude: float = 0.2, f0: float = 140.0) -> np.ndarray:
+    t = np.arange(int(16000 * seconds)) / 16000
+    rng = np.random.default_rng(0)
+    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
+    return (amplitude * tone + 0.002 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def _build(pm, name, **params):
+    comp = pm.registry.get("feats", name)
+    return comp.build({**comp.defaults(), **params})
 
 
 class TestEgemaps(FeaturizerContract):
@@ -21,20 +39,164 @@ class TestCompare(FeaturizerContract):
     name = "compare"
 
 
-@pytest.mark.parametrize(("name", "count"), [("egemaps", 88), ("gemaps", 62), ("compare", 6373)])
+class TestEmobase(FeaturizerContract):
+    name = "emobase"
+
+
+class TestOpensmile(FeaturizerContract):
+    name = "opensmile"
+
+
+class TestOpensmileLld(FeaturizerContract):
+    name = "opensmile"
+    params = {"feature_level": FeatureLevel.LowLevelDescriptors,
+              "stats": [Stat.mean, Stat.std, Stat.q05, Stat.q95, Stat.skew, Stat.kurtosis]}
+
+
+class TestCompareLldDeltas(FeaturizerContract):
+    name = "compare"
+    params = {"feature_level": FeatureLevel.LowLevelDescriptors_Deltas}
+
+
+@pytest.mark.parametrize(("name", "count"), [("egemaps", 88), ("gemaps", 62), ("compare", 6373),
+                                             ("emobase", 988), ("opensmile", 88)])
 def test_feature_counts(nk_pm, name, count):
-    comp = nk_pm.registry.get("feats", name)
-    assert len(comp.build(comp.defaults()).feature_names()) == count
+    assert len(_build(nk_pm, name).feature_names()) == count
+
+
+# (functionals, LLDs) per feature set, as openSMILE documents them
+COUNTS = {
+    FeatureSet.eGeMAPSv02: (88, 25), FeatureSet.eGeMAPSv01b: (88, 23), FeatureSet.eGeMAPSv01a: (88, 23),
+    FeatureSet.GeMAPSv01b: (62, 18), FeatureSet.GeMAPSv01a: (62, 18),
+    FeatureSet.ComParE_2016: (6373, 65), FeatureSet.emobase: (988, 26),
+    FeatureSet.IS09: (384, 16), FeatureSet.IS10: (1582, 38), FeatureSet.IS11: (4368, 59),
+    FeatureSet.IS12: (6125, 64), FeatureSet.IS13: (6373, 65),
+}
+
+
+@pytest.mark.parametrize("feature_set", list(FeatureSet), ids=lambda s: s.name)
+def test_every_feature_set_and_level(nk_pm, feature_set):
+    functionals, llds = COUNTS[feature_set]
+    signal = _tone(0.5)
+    levels = [(FeatureLevel.Functionals, functionals), (FeatureLevel.LowLevelDescriptors, 2 * llds)]
+    if feature_set not in (FeatureSet.eGeMAPSv02, FeatureSet.eGeMAPSv01b, FeatureSet.eGeMAPSv01a,
+                           FeatureSet.GeMAPSv01b, FeatureSet.GeMAPSv01a):
+        levels.append((FeatureLevel.LowLevelDescriptors_Deltas, 2 * llds))
+    for level, count in levels:
+        smile = _build(nk_pm, "opensmile", feature_set=feature_set, feature_level=level)
+        names = smile.feature_names()
+        values = smile.extract(signal, 16000)
+        assert len(names) == len(set(names)) == len(values) == count, (feature_set, level)
+        assert np.isfinite(values).all()
+
+
+def test_lld_names_are_lld_then_stat(nk_pm):
+    smile = _build(nk_pm, "egemaps", **LLD, stats=[Stat.median, Stat.iqr, Stat.max])
+    names = list(smile.feature_names())
+    assert names[:3] == ["Loudness_sma3_median", "Loudness_sma3_iqr", "Loudness_sma3_max"]
+    assert len(names) == 25 * 3 and all(n.rsplit("_", 1)[1] in ("median", "iqr", "max") for n in names)
+
+
+def test_lld_stats_pool_the_frames(nk_pm):
+    """The pooled values equal NumPy's statistics of the frames openSMILE returns."""
+    import opensmile
+
+    signal = _tone(1.0)
+    stats = list(Stat)
+    pooled = _build(nk_pm, "egemaps", **LLD, stats=stats).extract(signal, 16000).reshape(25, len(stats))
+    frames = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                             feature_level=opensmile.FeatureLevel.LowLevelDescriptors)(signal, 16000)[0].T
+    frames = frames.astype(np.float64)
+    loud = frames[:, 0]
+    centred = loud - loud.mean()
+    expected = {
+        "mean": loud.mean(), "std": loud.std(), "min": loud.min(), "max": loud.max(),
+        "median": np.median(loud), "q05": np.quantile(loud, 0.05), "q95": np.quantile(loud, 0.95),
+        "iqr": np.quantile(loud, 0.75) - np.quantile(loud, 0.25),
+        "skew": (centred**3).mean() / loud.var() ** 1.5,
+        "kurtosis": (centred**4).mean() / loud.var() ** 2 - 3,
+    }
+    for i, stat in enumerate(stats):
+        assert pooled[0, i] == pytest.approx(expected[stat.name], rel=1e-4, abs=1e-6), stat
+    assert pooled[0, stats.index(Stat.q05)] < pooled[0, stats.index(Stat.median)] < pooled[0, stats.index(Stat.q95)]
+
+
+def test_constant_descriptor_has_zero_skew_and_kurtosis():
+    from nk_opensmile.pooling import pool
+
+    frames = np.column_stack([np.full(50, 3.7, np.float32), np.arange(50, dtype=np.float32)])
+    skew, kurt = pool(frames, ["skew", "kurtosis"]).reshape(2, 2)[0]
+    assert (skew, kurt) == (0.0, 0.0)
+    single = pool(frames[:1], ["mean", "std", "iqr", "skew", "kurtosis"])
+    assert np.isfinite(single).all()
+
+
+def test_invalid_stat_is_refused_when_composing(nk_compose):
+    with pytest.raises(UserError) as err:
+        nk_compose(["feats=opensmile", "feats.opensmile.feature_level=LowLevelDescriptors",
+                    "feats.opensmile.stats=[mean,mode]"])
+    text = str(err.value)
+    assert "'mode'" in text and "feats.opensmile.stats" in text
+    assert all(s.name in text for s in Stat)
+
+
+def test_valid_stats_compose_and_reach_the_featurizer(nk_compose, nk_pm):
+    from nk.config import selected
+
+    cfg = nk_compose(["feats=[egemaps,opensmile]", "feats.opensmile.feature_level=LowLevelDescriptors",
+                      "feats.opensmile.stats=[q05,q95]"])
+    params = dict(selected(cfg, "feats"))["opensmile"]
+    names = nk_pm.registry.get("feats", "opensmile").build(params).feature_names()
+    assert names[:2] == ["Loudness_sma3_q05", "Loudness_sma3_q95"]
+
+
+@pytest.mark.parametrize(("stats", "message"), [([], "No statistic"),
+                                                ([Stat.mean, Stat.mean], "more than once")])
+def test_empty_or_repeated_stats_are_user_errors(nk_pm, stats, message):
+    smile = _build(nk_pm, "gemaps", **LLD, stats=stats)
+    with pytest.raises(UserError, match=message) as err:
+        smile.feature_names()
+    assert err.value.where == "config key feats.gemaps.stats" and err.value.allowed and err.value.todo
+
+
+def test_deltas_of_gemaps_are_a_user_error(nk_pm):
+    smile = _build(nk_pm, "egemaps", feature_level=FeatureLevel.LowLevelDescriptors_Deltas)
+    with pytest.raises(UserError, match="no LowLevelDescriptors_Deltas") as err:
+        smile.feature_names()
+    assert err.value.where == "config key feats.egemaps.feature_level"
+    assert "ComParE_2016" in err.value.allowed
 
 
 def test_louder_signal_has_higher_loudness(nk_pm):
-    comp = nk_pm.registry.get("feats", "egemaps")
-    smile = comp.build(comp.defaults())
-    names = list(smile.feature_names())
-    t = np.arange(16000) / 16000
-    tone = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 6)).astype(np.float32)
-    i = names.index("loudness_sma3_amean")
+    smile = _build(nk_pm, "egemaps")
+    i = list(smile.feature_names()).index("loudness_sma3_amean")
+    tone = _tone(1.0, amplitude=1.0)
     assert smile.extract(0.5 * tone, 16000)[i] > smile.extract(0.05 * tone, 16000)[i]
+
+
+def test_full_scale_samples_do_not_wrap_around(nk_pm):
+    """openSMILE casts x·32768 to int16: without clipping, +1.0 becomes -1.0."""
+    smile = _build(nk_pm, "egemaps")
+    i = list(smile.feature_names()).index("loudness_sma3_amean")
+    t = np.arange(16000) / 16000
+    square = np.sign(np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    full, almost = smile.extract(square, 16000)[i], smile.extract(0.999 * square, 16000)[i]
+    assert full == pytest.approx(almost, rel=0.01)
+
+
+def test_too_short_segment_fails_with_a_reason(nk_pm):
+    for params in ({}, LLD):
+        with pytest.raises(ValueError, match="too short"):
+            _build(nk_pm, "egemaps", **params).extract(_tone(0.03), 16000)
+
+
+def test_lld_featurizer_pickles_after_use(nk_pm):
+    smile = _build(nk_pm, "compare", **LLD)
+    signal = _tone(0.5)
+    before = smile.extract(signal, 16000)
+    clone = pickle.loads(pickle.dumps(smile))
+    assert "_smile_" not in clone.__dict__
+    np.testing.assert_array_equal(clone.extract(signal, 16000), before)
 
 
 def test_egemaps_svm_on_demo_is_learnable_but_not_trivial(nk_compose, nk_pm, tmp_path):
@@ -48,3 +210,15 @@ def test_egemaps_svm_on_demo_is_learnable_but_not_trivial(nk_compose, nk_pm, tmp
     assert results["data"]["speakers"]["test"] == 4
     assert 0.4 < uar < 0.95  # chance is 0.25
     assert (run_dir / "confusion_matrix.png").exists()
+
+
+def test_pooled_llds_in_an_experiment(nk_compose, nk_pm, tmp_path):
+    from nk.pipeline import run_experiment
+
+    cfg = nk_compose(["feats=opensmile", "feats.opensmile.feature_level=LowLevelDescriptors",
+                      "feats.opensmile.stats=[mean,std,q95]", "data.demo.n_utterances=2", "n_jobs=1"])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    results = run_experiment(cfg, nk_pm, run_dir, Console(quiet=True))
+    assert results["n_features"] == 25 * 3
+    assert results["components"]["feats"] == ["opensmile"]

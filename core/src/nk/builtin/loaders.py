@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nk import __version__
-from nk.hookspecs import hookimpl
 from nk.errors import UserError
+from nk.hookspecs import hookimpl
 from nk.registry import Register, param
 
 if TYPE_CHECKING:

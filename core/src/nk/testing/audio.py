@@ -22,7 +22,8 @@ def write_tone(
     signal = loudness * envelope * signal / 2.5 + 0.003 * rng.standard_normal(len(t))
     data = np.repeat(signal[:, None], channels, axis=1) if channels > 1 else signal
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, data.astype(np.float32), sampling_rate, subtype="PCM_16")
+    subtype = "PCM_16" if path.suffix.lower() in (".wav", ".flac") else None
+    sf.write(path, data.astype(np.float32), sampling_rate, subtype=subtype)
     return path
 
 

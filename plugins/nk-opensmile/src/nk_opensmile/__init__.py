@@ -1,6 +1,12 @@
-"""nk-opensmile: openSMILE functionals as nk featurizers (``egemaps``, ``gemaps``, ``compare``).
+"""nk-opensmile: openSMILE feature sets as nk featurizers.
 
-This entry module imports nothing heavy; ``opensmile`` is imported on first extraction.
+Components: ``egemaps`` (eGeMAPSv02 functionals, nk's default features), ``gemaps``
+(GeMAPSv01b), ``compare`` (ComParE 2016), ``emobase`` and ``opensmile`` (any feature set and
+level). Every component takes ``feature_set``, ``feature_level`` and ``stats``: functionals give
+one row per segment directly; low-level descriptors (LLDs, one row per 10 ms frame) are pooled
+into one row per segment with the chosen statistics, named ``<lld>_<stat>``.
+
+This entry module imports nothing heavy; ``opensmile`` is imported on first use.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from nk.errors import UserError
 from nk.hookspecs import hookimpl
 from nk.registry import Register, param
 
@@ -18,52 +25,180 @@ if TYPE_CHECKING:
 
 
 class FeatureSet(enum.Enum):
+    """The feature sets the ``opensmile`` package ships (member names are opensmile's)."""
+
     eGeMAPSv02 = "eGeMAPSv02"
+    eGeMAPSv01b = "eGeMAPSv01b"
+    eGeMAPSv01a = "eGeMAPSv01a"
     GeMAPSv01b = "GeMAPSv01b"
+    GeMAPSv01a = "GeMAPSv01a"
     ComParE_2016 = "ComParE_2016"
+    emobase = "emobase"
+    IS09 = "IS09"
+    IS10 = "IS10"
+    IS11 = "IS11"
+    IS12 = "IS12"
+    IS13 = "IS13"
 
 
 class FeatureLevel(enum.Enum):
     Functionals = "Functionals"
+    LowLevelDescriptors = "LowLevelDescriptors"
+    LowLevelDescriptors_Deltas = "LowLevelDescriptors_Deltas"
+
+
+class Stat(enum.Enum):
+    """Statistics that pool LLD frames into one value per descriptor."""
+
+    mean = "mean"
+    std = "std"
+    min = "min"
+    max = "max"
+    median = "median"
+    q05 = "q05"
+    q95 = "q95"
+    iqr = "iqr"
+    skew = "skew"
+    kurtosis = "kurtosis"
+
+    def __repr__(self) -> str:  # `nk plugins` shows the default as ['mean', 'std']
+        return repr(self.value)
+
+
+# openSMILE's (e)GeMAPS configs define no delta coefficients (opensmile >= 2.0)
+NO_DELTAS = frozenset({FeatureSet.eGeMAPSv02, FeatureSet.eGeMAPSv01b, FeatureSet.eGeMAPSv01a,
+                       FeatureSet.GeMAPSv01b, FeatureSet.GeMAPSv01a})
+
+_SET_HELP = ("openSMILE feature set: " + ", ".join(m.name for m in FeatureSet)
+             + " (v01a/v01b are deprecated by openSMILE in favour of eGeMAPSv02 / GeMAPSv01b)")
+_LEVEL_HELP = ("Functionals: openSMILE's statistics over the segment; LowLevelDescriptors(_Deltas): "
+               "10 ms frames (or their deltas; not for the GeMAPS family) pooled with `stats`")
+_STATS_HELP = ("statistics that pool LLD frames into one row, named <lld>_<stat> (ignored for "
+               "Functionals): " + ", ".join(m.name for m in Stat))
+
+
+def _default_stats() -> list[Stat]:
+    return [Stat.mean, Stat.std]
 
 
 @dataclass
 class EgemapsConfig:
-    feature_set: FeatureSet = param(FeatureSet.eGeMAPSv02, help="openSMILE feature set")
-    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help="openSMILE feature level")
+    feature_set: FeatureSet = param(FeatureSet.eGeMAPSv02, help=_SET_HELP)
+    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help=_LEVEL_HELP)
+    stats: list[Stat] = param(default_factory=_default_stats, help=_STATS_HELP)
 
 
 @dataclass
 class GemapsConfig:
-    feature_set: FeatureSet = param(FeatureSet.GeMAPSv01b, help="openSMILE feature set")
-    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help="openSMILE feature level")
+    feature_set: FeatureSet = param(FeatureSet.GeMAPSv01b, help=_SET_HELP)
+    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help=_LEVEL_HELP)
+    stats: list[Stat] = param(default_factory=_default_stats, help=_STATS_HELP)
 
 
 @dataclass
 class CompareConfig:
-    feature_set: FeatureSet = param(FeatureSet.ComParE_2016, help="openSMILE feature set")
-    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help="openSMILE feature level")
+    feature_set: FeatureSet = param(FeatureSet.ComParE_2016, help=_SET_HELP)
+    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help=_LEVEL_HELP)
+    stats: list[Stat] = param(default_factory=_default_stats, help=_STATS_HELP)
+
+
+@dataclass
+class EmobaseConfig:
+    feature_set: FeatureSet = param(FeatureSet.emobase, help=_SET_HELP)
+    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help=_LEVEL_HELP)
+    stats: list[Stat] = param(default_factory=_default_stats, help=_STATS_HELP)
+
+
+@dataclass
+class OpenSmileConfig:
+    feature_set: FeatureSet = param(FeatureSet.eGeMAPSv02, help=_SET_HELP)
+    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help=_LEVEL_HELP)
+    stats: list[Stat] = param(default_factory=_default_stats, help=_STATS_HELP)
 
 
 class OpenSmile:
-    """One openSMILE configuration; the ``opensmile.Smile`` object is created lazily per process."""
+    """One openSMILE configuration; the ``opensmile.Smile`` object is created lazily per process.
+
+    ``extract`` returns the functionals, or the LLD frames pooled with ``stats``. Samples are
+    clipped to the int16 range first: openSMILE converts to int16 without clipping, so a
+    full-scale sample (1.0) would wrap around to -1.0.
+    """
 
     process_safe: ClassVar[bool] = True
     sampling_rate = 16000
+    config_key: ClassVar[str] = "feats.opensmile"  # where the user sets the parameters
 
-    def __init__(self, *, feature_set: FeatureSet, feature_level: FeatureLevel) -> None:
+    def __init__(self, *, feature_set: FeatureSet, feature_level: FeatureLevel,
+                 stats: Sequence[Stat]) -> None:
         self.feature_set = feature_set
         self.feature_level = feature_level
+        self.stats = stats
+
+    # --- parameters --------------------------------------------------------------------------
+
+    def _set(self) -> FeatureSet:
+        value = self.feature_set
+        return value if isinstance(value, FeatureSet) else FeatureSet[str(value)]
+
+    def _level(self) -> FeatureLevel:
+        value = self.feature_level
+        return value if isinstance(value, FeatureLevel) else FeatureLevel[str(value)]
+
+    def _pooled(self) -> bool:
+        return self._level() is not FeatureLevel.Functionals
+
+    def _stat_names(self) -> list[str]:
+        """The statistics as strings, checked (the config schema has checked each value)."""
+        key = f"config key {self.config_key}.stats"
+        allowed = ", ".join(m.name for m in Stat)
+        names = []
+        for s in self.stats:
+            name = s.name if isinstance(s, Stat) else str(s)
+            if name not in Stat.__members__:
+                raise UserError(f"Unknown LLD statistic {name!r}", where=key, allowed=allowed,
+                                todo=f"set e.g. {self.config_key}.stats=[mean,std,q05,q95]")
+            names.append(name)
+        if not names:
+            raise UserError("No statistic given to pool the low-level descriptors", where=key,
+                            allowed=allowed, todo=f"set e.g. {self.config_key}.stats=[mean,std]")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise UserError(f"The statistics {repeated} are listed more than once", where=key,
+                            allowed=f"each of {allowed} at most once",
+                            todo="remove the repetitions")
+        return names
+
+    def _check(self) -> None:
+        feature_set, level = self._set(), self._level()
+        if level is FeatureLevel.LowLevelDescriptors_Deltas and feature_set in NO_DELTAS:
+            raise UserError(
+                f"openSMILE's {feature_set.name} has no LowLevelDescriptors_Deltas",
+                where=f"config key {self.config_key}.feature_level",
+                allowed="Functionals, LowLevelDescriptors (deltas exist for "
+                + ", ".join(m.name for m in FeatureSet if m not in NO_DELTAS) + ")",
+                todo="use LowLevelDescriptors, or a feature set that has deltas",
+            )
+        if self._pooled():
+            self._stat_names()
+
+    # --- openSMILE ---------------------------------------------------------------------------
 
     def _smile(self) -> Any:
         smile = self.__dict__.get("_smile_")
         if smile is None:
+            self._check()
+            import warnings
+
             import opensmile
 
-            smile = opensmile.Smile(
-                feature_set=getattr(opensmile.FeatureSet, FeatureSet(self.feature_set).value),
-                feature_level=getattr(opensmile.FeatureLevel, FeatureLevel(self.feature_level).value),
-            )
+            with warnings.catch_warnings():
+                # v01a/v01b: the deprecation is documented in the parameter's help instead of
+                # being printed again by every worker process
+                warnings.filterwarnings("ignore", message=".*deprecated.*", category=UserWarning)
+                smile = opensmile.Smile(
+                    feature_set=getattr(opensmile.FeatureSet, self._set().name),
+                    feature_level=getattr(opensmile.FeatureLevel, self._level().name),
+                )
             self.__dict__["_smile_"] = smile
         return smile
 
@@ -71,20 +206,61 @@ class OpenSmile:
         return {k: v for k, v in self.__dict__.items() if k != "_smile_"}
 
     def feature_names(self) -> Sequence[str]:
-        return list(self._smile().feature_names)
+        names = list(self._smile().feature_names)
+        if not self._pooled():
+            return names
+        stats = self._stat_names()
+        return [f"{lld}_{stat}" for lld in names for stat in stats]
 
     def extract(self, signal: np.ndarray, sampling_rate: int) -> np.ndarray:
+        import warnings
+
         import numpy as np
 
-        values = self._smile().process_signal(signal, sampling_rate).to_numpy()
-        return np.asarray(values[0], dtype=np.float32)
+        smile = self._smile()
+        # openSMILE scales by 32768 and casts to int16 without clipping (1.0 → -32768)
+        x = np.clip(np.asarray(signal, dtype=np.float32), -1.0, 32767 / 32768)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Segment too short", category=UserWarning)
+            # Smile.__call__ skips the DataFrame process_signal builds: (channels, features, frames)
+            values = smile(x, sampling_rate)[0]
+        if not np.isfinite(values).all():
+            raise ValueError(
+                f"openSMILE {self._set().name} {self._level().name} gave no values for a "
+                f"{1000 * len(x) / sampling_rate:.0f} ms signal; segments shorter than about "
+                "100 ms are too short")
+        if not self._pooled():
+            return np.asarray(values[:, 0], dtype=np.float32)
+        from nk_opensmile.pooling import pool
+
+        return pool(values.T, self._stat_names())
+
+
+class Egemaps(OpenSmile):
+    config_key = "feats.egemaps"
+
+
+class Gemaps(OpenSmile):
+    config_key = "feats.gemaps"
+
+
+class Compare(OpenSmile):
+    config_key = "feats.compare"
+
+
+class Emobase(OpenSmile):
+    config_key = "feats.emobase"
 
 
 @hookimpl
 def nk_register_featurizers(register: Register) -> None:
-    register("egemaps", OpenSmile, EgemapsConfig,
+    register("egemaps", Egemaps, EgemapsConfig,
              description="openSMILE eGeMAPSv02 functionals (88 features)")
-    register("gemaps", OpenSmile, GemapsConfig,
+    register("gemaps", Gemaps, GemapsConfig,
              description="openSMILE GeMAPSv01b functionals (62 features)")
-    register("compare", OpenSmile, CompareConfig,
+    register("compare", Compare, CompareConfig,
              description="openSMILE ComParE 2016 functionals (6,373 features)")
+    register("emobase", Emobase, EmobaseConfig,
+             description="openSMILE emobase functionals (988 features)")
+    register("opensmile", OpenSmile, OpenSmileConfig,
+             description="any openSMILE feature set: functionals, or LLDs (+ deltas) pooled by stats")

@@ -1,0 +1,86 @@
+"""Dataset recipes: `nk data prepare`, the polish recipe on a synthetic zip, third-party recipes."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from nk import hookimpl
+from nk.cli import main
+from nk.testing import write_tone
+
+
+def fake_polish_zip(path: Path, tmp: Path) -> Path:
+    """A zip shaped like polish_speech_emotions.zip: POLISH/m<spk>.<emo>_<word>_<rep>.wav."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for spk in range(1, 6):
+            for emo, f0 in (("a", 180), ("s", 220), ("n", 120)):
+                for rep in (1, 2):
+                    wav = write_tone(tmp / f"m{spk}.{emo}_nie_{rep}.wav", f0=f0 + 3 * spk, seconds=0.4)
+                    zf.write(wav, f"POLISH/{wav.name}")
+        zf.writestr("POLISH/readme.md", "not audio")
+    return path
+
+
+def test_prepare_polish_from_zip_then_run(nk_pm, tmp_path, monkeypatch, capsys):
+    archive = fake_polish_zip(tmp_path / "polish.zip", tmp_path / "src")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NK_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["data", "prepare", "polish", "--zip", str(archive)], pm=nk_pm) == 0
+    table = pd.read_csv(tmp_path / "data" / "polish" / "polish.csv")
+    assert len(table) == 30 and set(table.emotion) == {"anger", "fear", "neutral"}
+    assert dict(table.groupby("split").speaker.nunique()) == {"dev": 1, "test": 1, "train": 3}
+    assert (tmp_path / "data" / "polish" / table.file[0]).is_file()
+    # the repository's conf/ recipe runs on it (given split with dev merged, and LOSO)
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    for experiment in ("polish", "polish_loso"):
+        code = main(["run", f"experiment={experiment}", "feats=mfcc", "n_jobs=1",
+                     f"results_root={tmp_path / 'results'}"], pm=nk_pm) if (tmp_path / "conf").exists() else None
+        if code is None:
+            (tmp_path / "conf").symlink_to(conf)
+            code = main(["run", f"experiment={experiment}", "feats=mfcc", "n_jobs=1",
+                         f"results_root={tmp_path / 'results'}"], pm=nk_pm)
+        assert code == 0, capsys.readouterr().err
+    assert len(list((tmp_path / "results").glob("polish*/*/results.json"))) == 2
+
+
+def test_prepare_with_a_bad_zip_is_a_user_error(nk_pm, tmp_path, capsys):
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip")
+    assert main(["data", "prepare", "polish", "--zip", str(bad), "--dest", str(tmp_path / "d")], pm=nk_pm) == 2
+    assert "is not a zip archive" in capsys.readouterr().err
+
+
+def test_unknown_recipe_lists_the_available(nk_pm, tmp_path, capsys):
+    assert main(["data", "prepare", "emodb"], pm=nk_pm) == 2
+    assert "Unknown dataset 'emodb'" in capsys.readouterr().err
+
+
+@dataclass
+class TinyConfig:
+    """No parameters."""
+
+
+class Tiny:
+    def prepare(self, dest, *, source, console):
+        dest.mkdir(parents=True, exist_ok=True)
+        write_tone(dest / "a.wav")
+        (dest / "tiny.csv").write_text("file,label\na.wav,x\n")
+        return dest / "tiny.csv"
+
+
+class TinyRecipes:
+    @hookimpl
+    def nk_register_datasets(self, register):
+        register("tiny", Tiny, TinyConfig, description="one file")
+
+
+def test_third_party_recipe(nk_pm, nk_register_plugin, tmp_path, capsys):
+    nk_register_plugin(TinyRecipes(), name="nk-tiny")
+    assert main(["data", "list"], pm=nk_pm) == 0
+    assert "tiny" in capsys.readouterr().out
+    assert main(["data", "prepare", "tiny", "--dest", str(tmp_path / "t")], pm=nk_pm) == 0
+    assert (tmp_path / "t" / "tiny.csv").is_file()
