@@ -15,6 +15,7 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from nk.errors import UserError
+from nk.explore.config import ExploreConfig
 from nk.plugins import PluginManager
 from nk.registry import MULTI_SELECT_GROUPS, Role, param
 
@@ -129,6 +130,24 @@ class SelectConfig:
 
 
 @dataclass
+class SearchConfig:
+    params: Any = param(None, help="grid {parameter: [values]} of the model, chosen on dev (never test)")
+
+
+class PdfMode(enum.Enum):
+    auto = "auto"  # compile when a LaTeX engine is installed
+    always = "always"  # error when none is installed
+    never = "never"
+
+
+@dataclass
+class DocumentConfig:
+    title: str | None = param(None, help="report title; None: from the experiment name")
+    author: str | None = param(None, help="report author")
+    pdf: PdfMode = param(PdfMode.auto, help="compile report.tex to PDF: auto, always, never")
+
+
+@dataclass
 class BootstrapConfig:
     n_resamples: int = param(1000, ge=100, help="bootstrap resamples for the primary metric's CI")
     level: float = param(0.95, gt=0, lt=1, help="confidence level")
@@ -155,7 +174,10 @@ class NkConfig:
     scale: Scaling = param(Scaling.standard, help="feature scaling, fitted on train only")
     select: SelectConfig = field(default_factory=SelectConfig)
     balance: Balancing = param(Balancing.none, help="re-sample the training set (imbalanced-learn)")
+    search: SearchConfig = field(default_factory=SearchConfig)
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
+    document: DocumentConfig = field(default_factory=DocumentConfig)
+    explore: ExploreConfig = field(default_factory=ExploreConfig)
     data: dict[str, Any] = field(default_factory=dict)
     feats: dict[str, Any] = field(default_factory=dict)
     model: Any = MISSING

@@ -261,8 +261,15 @@ class Experiment:
         t = time.perf_counter()
         if cv:  # the saved model: refit on every row (the folds estimated its performance)
             everything = Fold("all", pd.Series("train", index=frame.index))
-            final = self._fit_fold(everything, frame, features, target, task, model_comp, model_params,
-                                   {"scale": 0.0, "fit": 0.0, "predict": 0.0}, predict=False)
+            chosen = [tuple(sorted(r["chosen"].items())) for r in fold_results if r["chosen"]]
+            refit_params = dict(model_params)
+            if chosen:  # the setting the folds' dev splits chose most often
+                refit_params.update(dict(max(set(chosen), key=chosen.count)))
+            final = self._fit_fold(everything, frame, features, target, task, model_comp, refit_params,
+                                   {"scale": 0.0, "fit": 0.0, "predict": 0.0}, predict=False,
+                                   search_grid=False)
+            final["search"] = [{"fold": f.name, "chosen": r["chosen"], "trials": r["search"]}
+                               for f, r in zip(folds, fold_results, strict=True) if r["search"]]
         else:
             final = fold_results[0]
         results = self._results(frame, folds, target, task, metrics, features, final, load_report,
@@ -288,7 +295,7 @@ class Experiment:
 
     def _fit_fold(self, fold: Fold, frame: pd.DataFrame, features: pd.DataFrame, target: str, task: str,
                   model_comp: Any, model_params: dict[str, Any], timing: dict[str, float],
-                  *, predict: bool = True) -> dict[str, Any]:
+                  *, predict: bool = True, search_grid: bool = True) -> dict[str, Any]:
         from nk.preprocess import Preprocessor, sampler
 
         cfg = self.cfg
@@ -315,16 +322,28 @@ class Experiment:
         timing["scale"] += time.perf_counter() - t
 
         t = time.perf_counter()
-        model = model_comp.build(model_params)
-        params = model.get_params()
-        if "random_state" in params and params["random_state"] is None:
-            model.set_params(random_state=self.ctx.seed)  # seed every estimator that takes one
-        fit_kwargs: dict[str, Any] = {}
         dev = split == "dev"
-        if dev.any() and "X_dev" in inspect.signature(model.fit).parameters:
-            # learners that select (early stopping, best epoch) get dev data, never test
-            fit_kwargs.update(X_dev=X[dev], y_dev=y[dev])
-        model.fit(X_train, y_train, **fit_kwargs)
+        candidates = self._search_grid(model_comp, model_params) if search_grid else [model_params]
+        search: list[dict[str, Any]] = []
+        if len(candidates) > 1 and not dev.any():
+            raise UserError(
+                "search.params needs a dev split to choose on (never the test split)",
+                where="config key search.params",
+                todo="set split.dev_size (e.g. 0.25), or give a database role dev",
+            )
+        best: tuple[float, Any, dict[str, Any]] | None = None
+        for candidate in candidates:
+            model = self._fit_model(model_comp, candidate, X, X_train, y_train, y, dev)
+            if len(candidates) == 1:
+                best = (0.0, model, candidate)
+                break
+            score = self._dev_score(model, X[dev], y[dev], frame.index[dev], frame, task)
+            changed = {k: v for k, v in candidate.items() if model_params.get(k) != v or k in self._search_keys()}
+            search.append({"params": changed, "dev_score": score})
+            if best is None or score > best[0]:
+                best = (score, model, candidate)
+        assert best is not None
+        model = best[1]
         timing["fit"] += time.perf_counter() - t
 
         t = time.perf_counter()
@@ -336,7 +355,51 @@ class Experiment:
                     predictions[part] = self._predict(model, X, frame, target, mask, model_comp.name)
         timing["predict"] += time.perf_counter() - t
         return {"model": model, "preprocessor": prep, "predictions": predictions,
-                "n_train": len(y_train), "n_features": int(X.shape[1])}
+                "n_train": len(y_train), "n_features": int(X.shape[1]), "search": search,
+                "chosen": {k: best[2][k] for k in self._search_keys() if k in best[2]}}
+
+    def _search_keys(self) -> list[str]:
+        params = self.cfg.search.params
+        return [str(k) for k in params] if params else []
+
+    def _search_grid(self, model_comp: Any, model_params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The candidate parameter sets of ``search.params`` (each validated), or just the config's."""
+        grid = self.cfg.search.params
+        if not grid:
+            return [model_params]
+        if not hasattr(grid, "items"):
+            raise UserError(f"search.params must be a mapping {{parameter: [values]}}; got {grid!r}",
+                            where="config key search.params", todo="write e.g. search.params={C: [0.1, 1, 10]}")
+        from itertools import product
+
+        keys = [str(k) for k in grid]
+        values = [list(v) if not isinstance(v, (str, int, float, bool)) else [v] for v in grid.values()]
+        out = []
+        for combo in product(*values):
+            candidate = {**model_params, **dict(zip(keys, combo, strict=True))}
+            model_comp.check_params(candidate)
+            out.append(candidate)
+        return out
+
+    def _fit_model(self, model_comp: Any, params: dict[str, Any], X: np.ndarray, X_train: np.ndarray,
+                   y_train: np.ndarray, y: np.ndarray, dev: np.ndarray) -> Any:
+        model = model_comp.build(params)
+        if "random_state" in model.get_params() and model.get_params()["random_state"] is None:
+            model.set_params(random_state=self.ctx.seed)  # seed every estimator that takes one
+        fit_kwargs: dict[str, Any] = {}
+        if dev.any() and "X_dev" in inspect.signature(model.fit).parameters:
+            # learners that select (early stopping, best epoch) get dev data, never test
+            fit_kwargs.update(X_dev=X[dev], y_dev=y[dev])
+        model.fit(X_train, y_train, **fit_kwargs)
+        return model
+
+    def _dev_score(self, model: Any, X_dev: np.ndarray, y_dev: np.ndarray, index: pd.Index,
+                   frame: pd.DataFrame, task: str) -> float:
+        from nk import evaluate
+
+        pred = pd.DataFrame({"truth": y_dev, "pred": model.predict(X_dev)}, index=index)
+        metrics = self._evaluate(evaluate, pred, frame, task, with_ci=False)
+        return float(metrics[metrics["primary"]]["value"])
 
     def _check_model_task(self, name: str, model: Any, task: str) -> None:
         from sklearn.base import is_classifier, is_regressor
@@ -392,7 +455,11 @@ class Experiment:
                         f"[{value['ci'][0]:.3f}, {value['ci'][1]:.3f}]")
         cv = cv_report is not None
         has_dev = "dev" in metrics
-        if has_dev and selects:
+        searched = bool(final.get("search"))
+        if has_dev and searched:
+            selection = (f"dev: grid search over {', '.join(self._search_keys())} chose on the dev split"
+                         + (f"; {model_name} also stops early on dev" if selects else ""))
+        elif has_dev and selects:
             selection = f"dev: {model_name} selects (early stopping / best epoch) on the dev split"
         elif has_dev:
             selection = f"none: a dev split exists but {model_name} makes no choice on held-out data"
@@ -423,6 +490,7 @@ class Experiment:
             "evaluated_on": "pooled cross-validation test folds" if cv else "test",
             "sources": sources,
             "model_selection": selection,
+            "search": {"chosen": final.get("chosen"), "trials": final.get("search")} if searched else None,
             "preprocessing": {
                 "scale": _enum(self.cfg.scale, Scaling).value,
                 "balance": _enum(self.cfg.balance, Balancing).value,

@@ -110,13 +110,12 @@ class Preprocessor:
             )
 
             classif = self.task == "classification"
-            if self.score is SelectScore.anova:
-                fn = f_classif if classif else f_regression
-            else:
-                mi = mutual_info_classif if classif else mutual_info_regression
+            from functools import partial
 
-                def fn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-                    return mi(a, b, random_state=self.seed)
+            if self.score is SelectScore.anova:
+                fn: Any = f_classif if classif else f_regression
+            else:  # a partial, not a closure: the fitted selector is pickled with the model
+                fn = partial(mutual_info_classif if classif else mutual_info_regression, random_state=self.seed)
             self.selector_ = SelectKBest(fn, k=self.k_best).fit(values, y)
         return self
 

@@ -1,0 +1,270 @@
+"""Feature analysis of ``nk explore``: importance (permutation, tree, linear, SHAP) and per-class
+effect sizes of every feature.
+
+The permutation importance uses the run's configured model, fitted on the training rows of the
+configured (speaker-disjoint by default) split and scored on the held-out test rows: the drop
+of the primary metric (UAR, or CCC for regression) when one feature's test values are shuffled.
+Tree, linear and SHAP importances come from models fitted on the same training rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nk.explore import stats
+from nk.explore.config import Importance, RankBy, TreeModel
+
+
+@dataclass
+class ImportanceResult:
+    table: pd.DataFrame  # index: feature; a column per method (+ rank columns, mean_rank)
+    notes: list[str] = field(default_factory=list)
+    baseline: dict[str, Any] = field(default_factory=dict)
+
+
+def ccc(truth: np.ndarray, pred: np.ndarray) -> float:
+    """Lin's concordance correlation coefficient."""
+    truth = np.asarray(truth, dtype=float)
+    pred = np.asarray(pred, dtype=float)
+    mx, my = truth.mean(), pred.mean()
+    vx, vy = truth.var(), pred.var()
+    cov = ((truth - mx) * (pred - my)).mean()
+    denom = vx + vy + (mx - my) ** 2
+    return float(2 * cov / denom) if denom > 0 else 1.0
+
+
+def _score(task: str, truth: np.ndarray, pred: np.ndarray) -> float:
+    if task == "classification":
+        from sklearn.metrics import balanced_accuracy_score
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(balanced_accuracy_score(truth, pred))
+    return ccc(truth, pred)
+
+
+def permutation_importance(model: Any, X_test: np.ndarray, y_test: np.ndarray, task: str, n_repeats: int,
+                           seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(mean drop, sd of the drop, baseline score) per column of X_test.
+
+    All shuffled copies of one feature are predicted in one call (stacked), which is much
+    faster than one call per shuffle for models with per-call overhead.
+    """
+    rng = np.random.default_rng(seed)
+    baseline = _score(task, y_test, model.predict(X_test))
+    n, d = X_test.shape
+    means = np.zeros(d)
+    sds = np.zeros(d)
+    stacked = np.tile(X_test, (n_repeats, 1))
+    truth = np.tile(y_test, n_repeats)
+    for j in range(d):
+        original = stacked[:, j].copy()
+        for r in range(n_repeats):
+            stacked[r * n:(r + 1) * n, j] = X_test[rng.permutation(n), j]
+        pred = model.predict(stacked)
+        stacked[:, j] = original
+        scores = np.array([_score(task, truth[r * n:(r + 1) * n], pred[r * n:(r + 1) * n])
+                           for r in range(n_repeats)])
+        drops = baseline - scores
+        means[j] = drops.mean()
+        sds[j] = drops.std(ddof=1) if n_repeats > 1 else 0.0
+    return means, sds, baseline
+
+
+def _tree_model(kind: TreeModel, task: str, registry: Any, seed: int) -> tuple[str, Any]:
+    names = set(registry.names("model"))
+    xgb_name = "xgb" if task == "classification" else "xgr"
+    if kind is TreeModel.xgboost or (kind is TreeModel.auto and xgb_name in names):
+        if xgb_name not in names:
+            from nk.errors import UserError
+
+            raise UserError("explore.tree_model=xgboost needs the nk-xgboost plugin",
+                            where="config key explore.tree_model", allowed="auto, extra_trees, random_forest",
+                            todo="pip install nk-xgboost, or choose another tree model")
+        comp = registry.get("model", xgb_name)
+        params = comp.defaults()
+        if "early_stopping_rounds" in params:
+            params["early_stopping_rounds"] = None  # no dev data here
+        if "n_jobs" in params:
+            params["n_jobs"] = 1
+        model = comp.build(params)
+        model.set_params(random_state=seed)
+        return "xgboost", model
+    from sklearn import ensemble
+
+    classif = task == "classification"
+    if kind is TreeModel.random_forest:
+        cls = ensemble.RandomForestClassifier if classif else ensemble.RandomForestRegressor
+        return "random_forest", cls(n_estimators=200, random_state=seed, n_jobs=1)
+    cls = ensemble.ExtraTreesClassifier if classif else ensemble.ExtraTreesRegressor
+    return "extra_trees", cls(n_estimators=200, random_state=seed, n_jobs=1)
+
+
+def _tree_importance(name: str, model: Any, n_features: int) -> np.ndarray:
+    if name == "xgboost":
+        gains = model.booster_.get_score(importance_type="gain")
+        out = np.zeros(n_features)
+        for key, value in gains.items():
+            out[int(key.lstrip("f"))] = value
+        total = out.sum()
+        return out / total if total > 0 else out
+    return np.asarray(model.feature_importances_, dtype=float)
+
+
+def _shap(name: str, model: Any, X_test: np.ndarray) -> np.ndarray:
+    import shap
+
+    target = model.booster_ if name == "xgboost" else model
+    explainer = shap.TreeExplainer(target)
+    values = explainer.shap_values(X_test, check_additivity=False)
+    values = np.asarray(values)
+    if values.ndim == 3:  # (rows, features, classes) or (classes, rows, features)
+        axis_features = 1 if values.shape[1] == X_test.shape[1] else 2
+        values = np.moveaxis(values, axis_features, -1).reshape(-1, X_test.shape[1])
+    return np.abs(values).mean(axis=0)
+
+
+def _linear(task: str, X_train: np.ndarray, y_train: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.preprocessing import StandardScaler
+
+    Z = StandardScaler().fit_transform(X_train)
+    if task == "classification":
+        from sklearn.linear_model import LogisticRegression
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = LogisticRegression(max_iter=2000, C=1.0, random_state=seed).fit(Z, y_train)
+        return np.abs(model.coef_).mean(axis=0)
+    from sklearn.linear_model import Ridge
+
+    return np.abs(Ridge(alpha=1.0).fit(Z, y_train).coef_)
+
+
+def importance(
+    *, features: pd.DataFrame, y: np.ndarray, split: np.ndarray, speakers: np.ndarray | None, task: str,
+    methods: Sequence[Importance], model_comp: Any, model_params: dict[str, Any], cfg: Any, registry: Any,
+    seed: int, n_repeats: int, tree_model: TreeModel, rank_by: RankBy, log: Any,
+) -> ImportanceResult:
+    """Importances of every feature by the chosen methods, ranked."""
+    from nk.config import Scaling, SelectScore
+    from nk.preprocess import Preprocessor
+
+    notes: list[str] = []
+    train = split == "train"
+    test = split == "test"
+    prep = Preprocessor(scale=_enum(cfg.scale, Scaling), columns=list(cfg.select.columns),
+                        exclude=list(cfg.select.exclude), k_best=None, score=SelectScore.anova, task=task,
+                        seed=seed).fit(features[train], y[train])
+    X = prep.transform(features, speakers).astype(np.float64)
+    names = prep.feature_names()
+    table = pd.DataFrame(index=pd.Index(names, name="feature"))
+    baseline: dict[str, Any] = {"train_rows": int(train.sum()), "test_rows": int(test.sum())}
+    if Importance.permutation in methods:
+        model = model_comp.build(model_params)
+        params = model.get_params()
+        if "random_state" in params and params["random_state"] is None:
+            model.set_params(random_state=seed)
+        model.fit(X[train], y[train])
+        mean, sd, base = permutation_importance(model, X[test], y[test], task, n_repeats, seed)
+        table["permutation"] = mean
+        table["permutation_sd"] = sd
+        metric = "UAR" if task == "classification" else "CCC"
+        baseline.update(model=model_comp.name, metric=metric, test_score=round(base, 4))
+    tree = None
+    if Importance.tree in methods or Importance.shap in methods:
+        tree_name, tree = _tree_model(tree_model, task, registry, seed)
+        tree.fit(X[train], y[train])
+        baseline["tree_model"] = tree_name
+        if Importance.tree in methods:
+            table["tree"] = _tree_importance(tree_name, tree, X.shape[1])
+    if Importance.linear in methods:
+        table["linear"] = _linear(task, X[train], y[train], seed)
+    if Importance.shap in methods:
+        try:
+            import shap  # noqa: F401
+        except ImportError:
+            notes.append("SHAP importance skipped: the shap package is not installed (pip install shap)")
+        else:
+            assert tree is not None
+            try:
+                table["shap"] = _shap(tree_name, tree, X[test])
+            except Exception as exc:  # shap versions differ in what they accept; it is optional
+                notes.append(f"SHAP importance skipped: {type(exc).__name__}: {exc}")
+    for note in notes:
+        log.info(note)
+    methods_run = [m.value for m in Importance if m.value in table.columns]
+    for m in methods_run:
+        table[f"rank_{m}"] = table[m].rank(ascending=False, method="average")
+    if methods_run:
+        table["mean_rank"] = table[[f"rank_{m}" for m in methods_run]].mean(axis=1)
+    key = rank_by.value
+    if key != "mean_rank" and key not in table.columns:
+        notes.append(f"explore.rank_by={key} was not computed; ranking by the mean rank instead")
+        key = "mean_rank"
+    if key in table.columns:
+        ascending = key == "mean_rank"
+        table = table.sort_values(key, ascending=ascending, kind="stable")
+    table.insert(0, "rank", range(1, len(table) + 1))
+    baseline["ranked_by"] = key
+    return ImportanceResult(table, notes, baseline)
+
+
+def effects(features: pd.DataFrame, y: pd.Series, task: str) -> pd.DataFrame:
+    """Per-feature association with the target (every feature; Holm over all of them).
+
+    Classification: Kruskal–Wallis H, p, ε², η² (and Cohen's d for two classes).
+    Regression: Spearman ρ with its CI, and Pearson r.
+    """
+    rows = []
+    if task == "classification":
+        classes = sorted(y.astype(str).unique())
+        labels = y.astype(str).to_numpy()
+        for name in features.columns:
+            values = features[name].to_numpy(dtype=float)
+            groups = [values[labels == c] for c in classes]
+            row: dict[str, Any] = {"feature": name}
+            try:
+                k = stats.kruskal(groups)
+                row.update(H=k.h, p=k.p, epsilon2=k.epsilon2)
+            except ValueError:
+                row.update(H=np.nan, p=np.nan, epsilon2=0.0)
+            row["eta2"] = stats.eta_squared(groups)
+            if len(classes) == 2:
+                row["cohens_d"] = stats.cohens_d(groups[0], groups[1])
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        table["p_holm"] = stats.holm(table["p"].to_numpy())
+        measure = "cohens_d" if len(classes) == 2 else "epsilon2"
+        words = [stats.strength("d" if measure == "cohens_d" else "epsilon2", v)[0]
+                 for v in table[measure].fillna(0)]
+        table["strength"] = words
+        table["effect_measure"] = measure
+    else:
+        target = y.to_numpy(dtype=float)
+        for name in features.columns:
+            values = features[name].to_numpy(dtype=float)
+            row = {"feature": name}
+            try:
+                sr = stats.spearman(values, target)
+                pr = stats.pearson(values, target)
+                row.update(rho=sr.r, p=sr.p, rho_ci_low=sr.ci[0], rho_ci_high=sr.ci[1], pearson_r=pr.r,
+                           pearson_p=pr.p)
+            except ValueError:
+                row.update(rho=0.0, p=np.nan, rho_ci_low=np.nan, rho_ci_high=np.nan, pearson_r=np.nan,
+                           pearson_p=np.nan)
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        table["p_holm"] = stats.holm(table["p"].to_numpy())
+        table["strength"] = [stats.strength("rho", v)[0] for v in table["rho"].fillna(0)]
+        table["effect_measure"] = "rho"
+    return table.set_index("feature")
+
+
+def _enum(value: Any, cls: Any) -> Any:
+    return value if isinstance(value, cls) else cls[str(value)]
