@@ -32,6 +32,9 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/bench_extraction.py
+	$(BIN)/python bench/bench_explore.py
+	$(BIN)/python bench/bench_vs_nkululeko.py --quick
 
 clean:
 	rm -rf $(VENV) results

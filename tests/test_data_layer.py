@@ -303,7 +303,7 @@ def test_several_databases_with_roles_and_db_column(corpus_dir, nk_run, tmp_path
 
 
 def test_random_split_warns_about_speaker_overlap(corpus_dir, nk_run):
-    code, out, err, results = nk_run(*csv_args(corpus_dir / "db.csv"), "split.method=random")
+    code, _out, err, results = nk_run(*csv_args(corpus_dir / "db.csv"), "split.method=random")
     assert code == 0, err
     log = Path(results["run_dir"], "nk.log").read_text()
     assert "speakers are in train and in test" in log and "split.method=random" in log

@@ -136,7 +136,7 @@ def test_every_balancing_method(balance):
     y = np.array(["major"] * 60 + ["minor"] * 15)
     from nk.config import Balancing
 
-    Xr, yr = sampler(Balancing(balance), 0).fit_resample(X, y)
+    _Xr, yr = sampler(Balancing(balance), 0).fit_resample(X, y)
     counts = pd.Series(yr).value_counts()
     if balance in ("ros", "rus", "smote", "adasyn", "borderline_smote", "svm_smote", "cluster_centroids"):
         assert abs(counts["major"] - counts["minor"]) <= max(3, 0.1 * counts.max())

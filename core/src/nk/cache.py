@@ -53,11 +53,12 @@ _META_COLUMNS = ("_key", "_file", "_start", "_end")
 _log = logging.getLogger("nk.cache")
 
 
-def cache_root(configured: str | None) -> Path:
+def cache_root(configured: str | None, *, create: bool = True) -> Path:
     """The cache folder: the config's ``cache_dir``, else ``$NK_CACHE_DIR``, else ~/.cache/nk."""
     root = configured or os.environ.get("NK_CACHE_DIR") or "~/.cache/nk"
     path = Path(root).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -7,6 +7,7 @@ filters (each logged with the rows it removed) → task, ``labels``, ``bins``.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,8 +89,9 @@ def load_corpus(ctx: RunContext) -> tuple[pd.DataFrame, str, str, LoadReport]:
                     allowed=", ".join(sorted(present)),
                     todo="fix the label names (case matters)",
                 )
+            mapping = db.label_map
             frame = frame.assign(**{target: frame[target].map(
-                lambda v: db.label_map.get(str(v), v) if pd.notna(v) else v)})
+                lambda v, m=mapping: m.get(str(v), v) if pd.notna(v) else v)})
         frame = frame.assign(db=db.name)
         frame = frame.assign(_role=db.role.value if db.role is not Role.all else None)
         report.databases[db.name] = len(frame)
@@ -221,7 +223,10 @@ def _apply_filters(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> 
 
     for col in f.required:
         _need_column(frame, str(col), "filter.required")
-        step(f"required={col}", lambda d, c=str(col): d[d[c].notna() & (d[c].astype(str).str.strip() != "")])
+        def required(d: pd.DataFrame, c: str = str(col)) -> pd.DataFrame:
+            return d[d[c].notna() & (d[c].astype(str).str.strip() != "")]
+
+        step(f"required={col}", required)
     value_filter = f["values"] or {}
     if not hasattr(value_filter, "items"):
         raise UserError(f"filter.values must be a mapping {{column: [values]}}; got {value_filter!r}",
@@ -231,7 +236,10 @@ def _apply_filters(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> 
             values = [values]
         _need_column(frame, str(col), "filter.values")
         allowed = {str(v) for v in values}
-        step(f"values.{col}", lambda d, c=str(col), a=allowed: d[d[c].astype(str).isin(a)])
+        def keep_values(d: pd.DataFrame, c: str = str(col), a: set[str] = allowed) -> pd.DataFrame:
+            return d[d[c].astype(str).isin(a)]
+
+        step(f"values.{col}", keep_values)
     if f.min_duration is not None:
         step(f"min_duration={f.min_duration}", lambda d: d[d["duration"] >= float(f.min_duration)])
     if f.max_duration is not None:
@@ -320,7 +328,7 @@ def _binned(values: pd.Series, bins: Any, target: str) -> pd.Series:
                         where="config key bins.names", todo=f"give {n_bins} names")
     if names is None:
         bounds = [-np.inf, *edges, np.inf]
-        names = [f"{_fmt(lo)}–{_fmt(hi)}" for lo, hi in zip(bounds[:-1], bounds[1:])]
+        names = [f"{_fmt(lo)}–{_fmt(hi)}" for lo, hi in itertools.pairwise(bounds)]
     codes = np.searchsorted(np.asarray(edges), numeric.to_numpy(), side="right")
     return pd.Series(np.asarray(names, dtype=object)[codes], index=values.index)
 

@@ -167,7 +167,7 @@ class Experiment:
                                     "holding the source row's file")
             origin_split = [f.split.copy() for f in folds]
             new_folds = []
-            for fold, split in zip(folds, origin_split):
+            for fold, split in zip(folds, origin_split, strict=False):
                 files = (frame.index.get_level_values("file") if isinstance(frame.index, pd.MultiIndex)
                          else frame.index)
                 train_files = set(files[(split == "train").to_numpy()])
@@ -248,7 +248,7 @@ class Experiment:
         cv_report = None
         if cv:
             per_fold = []
-            for fold, r in zip(folds, fold_results):
+            for fold, r in zip(folds, fold_results, strict=False):
                 pred = r["predictions"]["test"]
                 m = self._evaluate(evaluate, pred, frame, task, with_ci=False)
                 per_fold.append({"fold": fold.name, "n_test": len(pred), m["primary"]: m[m["primary"]]["value"]})
@@ -264,7 +264,8 @@ class Experiment:
             chosen = [tuple(sorted(r["chosen"].items())) for r in fold_results if r["chosen"]]
             refit_params = dict(model_params)
             if chosen:  # the setting the folds' dev splits chose most often
-                refit_params.update(dict(max(set(chosen), key=chosen.count)))
+                most: tuple[tuple[str, Any], ...] = max(set(chosen), key=lambda c: chosen.count(c))
+                refit_params.update(dict(most))
             final = self._fit_fold(everything, frame, features, target, task, model_comp, refit_params,
                                    {"scale": 0.0, "fit": 0.0, "predict": 0.0}, predict=False,
                                    search_grid=False)
@@ -286,6 +287,9 @@ class Experiment:
         for _name, _comp, reporter, _ in self._build("report"):
             paths = reporter.report(report_input, ctx)
             artefacts += [str(Path(p).relative_to(ctx.run_dir)) for p in paths]
+        from nk.report.run import write_run_report  # report.html/.tex/.pdf; needs the reporters' plots
+
+        artefacts += [str(p.relative_to(ctx.run_dir)) for p in write_run_report(ctx, results, frame)]
         results["artefacts"] = sorted([*artefacts, "config.yaml", "results.json", "predictions.csv",
                                        "nk.log", "model/model.joblib", "model/manifest.json"])
         results["timing"] = dict(self.timing, report=round(time.perf_counter() - t, 3))

@@ -32,6 +32,8 @@ BUILTIN_PLUGINS = (
     "nk.builtin.featurizers",
     "nk.builtin.reporters",
     "nk.builtin.commands",
+    "nk.builtin.cache_commands",
+    "nk.builtin.explore_command",
     "nk.builtin.datasets",
 )
 

@@ -138,7 +138,7 @@ class Preprocessor:
     def feature_names(self) -> list[str]:
         if self.selector_ is None:
             return list(self.columns_)
-        return [c for c, keep in zip(self.columns_, self.selector_.get_support()) if keep]
+        return [c for c, keep in zip(self.columns_, self.selector_.get_support(), strict=False) if keep]
 
 
 def speaker_normalise(values: np.ndarray, speakers: np.ndarray | None) -> np.ndarray:

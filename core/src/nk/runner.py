@@ -50,6 +50,11 @@ def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: boo
             app.console.rule(" ".join(job) or "defaults")
             app.console.print(OmegaConf.to_yaml(cfg), highlight=False, markup=False)
         return 0
+    from nk.report import check_pdf_possible
+    from nk.report.run import document_option
+
+    for cfg in configs:  # document.pdf=always without LaTeX: fail now, not after the runs
+        check_pdf_possible(document_option(cfg, "pdf", "auto"))
     if not multirun:
         results = _run_one(configs[0], app, None)
         _print_summary(results, app)
@@ -95,6 +100,10 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
     app.console.print(table)
     app.console.print(f"Results in [bold]{results['run_dir']}[/] ({results['wall_seconds']:.1f} s)",
                       highlight=False)
+    reports = [a for a in results.get("artefacts", []) if a.startswith("report.")]
+    if reports:
+        app.console.print(f"Report: {', '.join(sorted(reports, key=lambda a: a != 'report.html'))}",
+                          highlight=False)
 
 
 def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App) -> int:
@@ -107,12 +116,14 @@ def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App) -> in
     sweep_dir = new_run_dir(Path(first.results_root).resolve(), str(first.name), label="sweep")
     app.console.print(f"[bold]nk sweep[/] of {len(jobs)} runs → {sweep_dir}", highlight=False)
     rows = []
+    all_results = []
     for i, (job, cfg) in enumerate(zip(jobs, configs, strict=False)):
         run_dir = sweep_dir / f"{i:03d}_{_label(job)}"
         run_dir.mkdir()
         app.console.rule(f"run {i + 1}/{len(jobs)}: {' '.join(job) or 'defaults'}")
         results = _run_one(cfg, app, run_dir)
         _print_summary(results, app)
+        all_results.append(results)
         test = results["test"]
         primary = results["primary"]
         rows.append({
@@ -134,4 +145,10 @@ def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App) -> in
                       r.run_dir)
     app.console.print(table)
     app.console.print(f"Ranking in [bold]{sweep_dir / 'ranking.csv'}[/]", highlight=False)
+    from nk.report.sweep import write_sweep_report
+
+    reports = write_sweep_report(sweep_dir, ranking, all_results, first, app.pm)
+    if "html" in reports:
+        app.console.print(f"Report: [bold]{reports['html']}[/]" + (" (and .pdf)" if "pdf" in reports else ""),
+                          highlight=False)
     return 0

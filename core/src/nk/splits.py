@@ -138,9 +138,9 @@ def _stratified(speakers: pd.DataFrame, stratify: list[str], test_size: float, d
         rng.shuffle(ids)
         order.extend(ids)
     n = len(order)
-    n_test = int(round(test_size * n)) if test_size > 0 else 0
+    n_test = round(test_size * n) if test_size > 0 else 0
     n_test = max(n_test, 1) if test_size > 0 else 0
-    n_dev = max(int(round(dev_size * n)), 1) if dev_size > 0 else 0
+    n_dev = max(round(dev_size * n), 1) if dev_size > 0 else 0
     if n_test + n_dev >= n:
         raise UserError(
             f"Too few speakers ({n}) for a speaker-disjoint split with test_size={test_size} "
@@ -249,7 +249,7 @@ def _cv_folds(frame: pd.DataFrame, fixed: pd.Series, target: str, task: str, met
         split[sub.index[sub["speaker"].isin(held_out)]] = "test"
         if float(cfg.dev_size) > 0:
             train_spk = [s for s in speakers if s not in set(held_out)]
-            n_dev = max(1, int(round(float(cfg.dev_size) * len(train_spk))))
+            n_dev = max(1, round(float(cfg.dev_size) * len(train_spk)))
             dev = set(np.random.default_rng(ctx.seed + i).permutation(np.array(train_spk, dtype=object))[:n_dev])
             split[sub.index[sub["speaker"].isin(dev)]] = "dev"
         name = f"fold{i + 1}:" + ",".join(map(str, held_out[:3])) + ("…" if len(held_out) > 3 else "")
@@ -310,7 +310,7 @@ def _check_duplicate_audio(frame: pd.DataFrame, fold: Fold, ctx: RunContext) -> 
 
     files = (frame.index.get_level_values("file") if isinstance(frame.index, pd.MultiIndex)
              else frame.index)
-    split_of = dict(zip(files, fold.split.to_numpy()))
+    split_of = dict(zip(files, fold.split.to_numpy(), strict=False))
     by_size: dict[int, list[str]] = defaultdict(list)
     for file in split_of:
         try:

@@ -25,7 +25,7 @@ class ScatterMethod(enum.Enum):
 
 class Importance(enum.Enum):
     permutation = "permutation"  # the configured model, fitted on train, permuted on test
-    tree = "tree"  # impurity/gain importance of extra trees (or XGBoost when nk-xgboost is installed)
+    tree = "tree"  # impurity/gain importance of extra trees, a random forest or XGBoost (tree_model)
     linear = "linear"  # |coefficients| of a logistic/linear regression on standardised features
     shap = "shap"  # mean |SHAP value| of the tree model; needs shap, skipped when not installed
 
@@ -39,10 +39,9 @@ class RankBy(enum.Enum):
 
 
 class TreeModel(enum.Enum):
-    auto = "auto"  # xgboost when nk-xgboost is installed, else extra_trees
-    extra_trees = "extra_trees"
+    extra_trees = "extra_trees"  # scikit-learn, 100 trees: quick, no extra import
     random_forest = "random_forest"
-    xgboost = "xgboost"
+    xgboost = "xgboost"  # gain importance of 100 boosting rounds; needs the nk-xgboost plugin
 
 
 class PlotFormat(enum.Enum):
@@ -75,8 +74,10 @@ class ExploreConfig:
         default_factory=lambda: list(Importance),
         help="feature importance methods: permutation, tree, linear, shap (shap only when installed)")
     rank_by: RankBy = param(RankBy.mean_rank, help="importance that picks the top features")
-    tree_model: TreeModel = param(TreeModel.auto, help="model of the tree importance (and SHAP)")
-    n_repeats: int = param(10, ge=1, help="shuffles per feature for the permutation importance")
+    tree_model: TreeModel = param(TreeModel.extra_trees,
+                                  help="model of the tree importance and SHAP: extra_trees, random_forest, "
+                                       "xgboost (with nk-xgboost)")
+    n_repeats: int = param(5, ge=1, help="shuffles per feature for the permutation importance")
     scatter: list[ScatterMethod] = param(
         default_factory=lambda: list(ScatterMethod),
         help="2-D projections of the feature space: pca, tsne, umap (umap only when installed)")
@@ -85,6 +86,7 @@ class ExploreConfig:
         help="columns that colour the scatter plots ('target': the target); absent ones are skipped")
     max_points: int = param(2000, ge=10, help="rows shown in t-SNE/UMAP (a seeded sample beyond)")
     perplexity: float = param(30.0, gt=0, help="t-SNE perplexity (lowered for small data)")
+    tsne_iterations: int = param(500, ge=250, help="t-SNE optimisation steps (the first 250 exaggerate)")
     bins: int | None = param(
         None, ge=2, help="also count continuous columns in this many equal-count bins (bar plots "
                          "and tables); None: histograms, KDE and violins only")
@@ -94,6 +96,7 @@ class ExploreConfig:
     formats: list[PlotFormat] = param(
         default_factory=lambda: [PlotFormat.png],
         help="plot file formats; png is always written, svg and pdf in addition")
-    dpi: int = param(110, ge=50, le=600, help="resolution of the PNG plots")
-    plot_jobs: int = param(1, ge=0, help="processes that render plots; 0: one per core")
+    dpi: int = param(100, ge=50, le=600, help="resolution of the PNG plots")
+    plot_jobs: int = param(0, ge=0, help="processes that render plots, the main one included (the "
+                                         "others also run t-SNE/UMAP); 0: one per core, at most 4")
     report: bool = param(True, help="write report.html (and report.tex/.pdf) with nk.report")

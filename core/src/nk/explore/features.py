@@ -39,53 +39,54 @@ def ccc(truth: np.ndarray, pred: np.ndarray) -> float:
     return float(2 * cov / denom) if denom > 0 else 1.0
 
 
-def _score(task: str, truth: np.ndarray, pred: np.ndarray) -> float:
-    if task == "classification":
-        from sklearn.metrics import balanced_accuracy_score
+def uar(truth: np.ndarray, pred: np.ndarray) -> float:
+    """Unweighted average recall over the classes present in ``truth`` (NumPy, no validation
+    overhead: the permutation importance calls it thousands of times)."""
+    classes, truth_idx = np.unique(truth, return_inverse=True)
+    hit = (np.asarray(truth) == np.asarray(pred)).astype(float)
+    correct = np.bincount(truth_idx, weights=hit, minlength=len(classes))
+    total = np.bincount(truth_idx, minlength=len(classes))
+    return float((correct / total).mean())
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return float(balanced_accuracy_score(truth, pred))
-    return ccc(truth, pred)
+
+def _score(task: str, truth: np.ndarray, pred: np.ndarray) -> float:
+    return uar(truth, pred) if task == "classification" else ccc(truth, pred)
 
 
 def permutation_importance(model: Any, X_test: np.ndarray, y_test: np.ndarray, task: str, n_repeats: int,
-                           seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+                           seed: int, *, max_values: int = 4_000_000) -> tuple[np.ndarray, np.ndarray, float]:
     """(mean drop, sd of the drop, baseline score) per column of X_test.
 
-    All shuffled copies of one feature are predicted in one call (stacked), which is much
-    faster than one call per shuffle for models with per-call overhead.
+    Shuffled copies of the test rows (one per feature and repeat) are stacked and predicted
+    together, up to ``max_values`` matrix cells per call (32 MB): models with per-call overhead
+    (calibration, input checks) then cost little more than their arithmetic.
     """
     rng = np.random.default_rng(seed)
     baseline = _score(task, y_test, model.predict(X_test))
     n, d = X_test.shape
-    means = np.zeros(d)
-    sds = np.zeros(d)
-    stacked = np.tile(X_test, (n_repeats, 1))
-    truth = np.tile(y_test, n_repeats)
-    for j in range(d):
-        original = stacked[:, j].copy()
-        for r in range(n_repeats):
-            stacked[r * n:(r + 1) * n, j] = X_test[rng.permutation(n), j]
+    units = [(j, r) for j in range(d) for r in range(n_repeats)]  # one shuffled copy each
+    per_call = max(1, max_values // max(1, n * d))
+    drops = np.zeros((d, n_repeats))
+    for first in range(0, len(units), per_call):
+        chunk = units[first:first + per_call]
+        stacked = np.tile(X_test, (len(chunk), 1))
+        for k, (j, _) in enumerate(chunk):
+            stacked[k * n:(k + 1) * n, j] = X_test[rng.permutation(n), j]
         pred = model.predict(stacked)
-        stacked[:, j] = original
-        scores = np.array([_score(task, truth[r * n:(r + 1) * n], pred[r * n:(r + 1) * n])
-                           for r in range(n_repeats)])
-        drops = baseline - scores
-        means[j] = drops.mean()
-        sds[j] = drops.std(ddof=1) if n_repeats > 1 else 0.0
-    return means, sds, baseline
+        for k, (j, r) in enumerate(chunk):
+            drops[j, r] = baseline - _score(task, y_test, pred[k * n:(k + 1) * n])
+    sds = drops.std(axis=1, ddof=1) if n_repeats > 1 else np.zeros(d)
+    return drops.mean(axis=1), sds, baseline
 
 
 def _tree_model(kind: TreeModel, task: str, registry: Any, seed: int) -> tuple[str, Any]:
-    names = set(registry.names("model"))
     xgb_name = "xgb" if task == "classification" else "xgr"
-    if kind is TreeModel.xgboost or (kind is TreeModel.auto and xgb_name in names):
-        if xgb_name not in names:
+    if kind is TreeModel.xgboost:
+        if xgb_name not in registry.names("model"):
             from nk.errors import UserError
 
             raise UserError("explore.tree_model=xgboost needs the nk-xgboost plugin",
-                            where="config key explore.tree_model", allowed="auto, extra_trees, random_forest",
+                            where="config key explore.tree_model", allowed="extra_trees, random_forest",
                             todo="pip install nk-xgboost, or choose another tree model")
         comp = registry.get("model", xgb_name)
         params = comp.defaults()
@@ -93,6 +94,8 @@ def _tree_model(kind: TreeModel, task: str, registry: Any, seed: int) -> tuple[s
             params["early_stopping_rounds"] = None  # no dev data here
         if "n_jobs" in params:
             params["n_jobs"] = 1
+        if "n_estimators" in params:  # an importance estimate, not a tuned model: 100 rounds do
+            params["n_estimators"] = min(int(params["n_estimators"]), 100)
         model = comp.build(params)
         model.set_params(random_state=seed)
         return "xgboost", model
@@ -101,9 +104,9 @@ def _tree_model(kind: TreeModel, task: str, registry: Any, seed: int) -> tuple[s
     classif = task == "classification"
     if kind is TreeModel.random_forest:
         cls = ensemble.RandomForestClassifier if classif else ensemble.RandomForestRegressor
-        return "random_forest", cls(n_estimators=200, random_state=seed, n_jobs=1)
+        return "random_forest", cls(n_estimators=100, random_state=seed, n_jobs=1)
     cls = ensemble.ExtraTreesClassifier if classif else ensemble.ExtraTreesRegressor
-    return "extra_trees", cls(n_estimators=200, random_state=seed, n_jobs=1)
+    return "extra_trees", cls(n_estimators=100, random_state=seed, n_jobs=1)
 
 
 def _tree_importance(name: str, model: Any, n_features: int) -> np.ndarray:
@@ -170,7 +173,9 @@ def importance(
         params = model.get_params()
         if "random_state" in params and params["random_state"] is None:
             model.set_params(random_state=seed)
-        model.fit(X[train], y[train])
+        with warnings.catch_warnings():  # small classes: calibration folds warn, the fit is fine
+            warnings.simplefilter("ignore", UserWarning)
+            model.fit(X[train], y[train])
         mean, sd, base = permutation_importance(model, X[test], y[test], task, n_repeats, seed)
         table["permutation"] = mean
         table["permutation_sd"] = sd

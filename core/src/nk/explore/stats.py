@@ -361,9 +361,12 @@ def describe(row: dict[str, Any], alpha: float) -> dict[str, Any]:
     direction = ""
     if row["measure"] == "rho":
         direction = "positive" if row["effect"] > 0 else "negative"
-    row.update(strength=word, strength_score=score, significant=bool(row["p_holm"] < alpha),
-               sentence=sentence(row["target"], row["column"], word, row["measure"], row["effect"],
-                                 row["p_holm"], direction=direction if word != "negligible" else ""))
+    significant = bool(row["p_holm"] < alpha)
+    text = sentence(row["target"], row["column"], word, row["measure"], row["effect"], row["p_holm"],
+                    direction=direction if word != "negligible" else "")
+    if word != "negligible" and not significant:
+        text += " (not significant)"
+    row.update(strength=word, strength_score=score, significant=significant, sentence=text)
     return row
 
 
@@ -375,3 +378,38 @@ def rank(rows: list[dict[str, Any]]) -> pd.DataFrame:
     table = table.sort_values(["strength_score", "p_holm"], ascending=[False, True], kind="stable")
     table.insert(0, "rank", range(1, len(table) + 1))
     return table.reset_index(drop=True)
+
+
+RANKED_COLUMNS = ["rank", "column", "column_kind", "test", "n", "statistic", "dof", "p", "p_holm", "measure",
+                  "effect", "ci_low", "ci_high", "strength", "strength_score", "significant", "sentence", "note"]
+
+
+def association_table(frame: pd.DataFrame, target: str, target_kind: str, columns: Sequence[str],
+                      kinds: dict[str, str], alpha: float) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The bias analysis: ``target`` against every column, Holm-corrected, ranked.
+
+    Returns (ranked associations, pairwise Mann–Whitney tests with their own Holm correction,
+    notes on columns that could not be tested).
+    """
+    rows, pairwise, notes = [], [], []
+    for column in columns:
+        try:
+            row, pairs = associate(frame, target, column, target_kind, kinds[column])
+        except ValueError as exc:
+            notes.append(f"{target} × {column} not tested: {exc}")
+            continue
+        rows.append(row)
+        pairwise.extend(pairs)
+    if not rows:
+        return pd.DataFrame(), pd.DataFrame(), notes
+    for row, p in zip(rows, holm([r["p"] for r in rows]), strict=True):
+        row["p_holm"] = float(p)
+        describe(row, alpha)
+    ranked = rank(rows)
+    ranked = ranked[[c for c in RANKED_COLUMNS if c in ranked] + [c for c in ranked if c not in RANKED_COLUMNS]]
+    pair_table = pd.DataFrame(pairwise)
+    if not pair_table.empty:
+        pair_table["p_holm"] = holm(pair_table["p"].to_numpy())
+        pair_table["strength"] = [strength("rank_biserial", v)[0] for v in pair_table["rank_biserial"]]
+        pair_table["significant"] = pair_table["p_holm"] < alpha
+    return ranked, pair_table, notes

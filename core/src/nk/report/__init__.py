@@ -19,6 +19,7 @@ This module imports only the standard library, so importing it is cheap.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import platform
@@ -113,10 +114,8 @@ def environment_info(pm: Any) -> dict[str, str]:
         if plugin.distribution != "nk":
             info.setdefault(f"plugin {plugin.distribution}", plugin.version)
     for dist in ("numpy", "pandas", "scikit-learn", "scipy", "hydra-core"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             info[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
     info["Python"] = f"{platform.python_implementation()} {platform.python_version()}"
     info["platform"] = platform.platform()
     info["working directory"] = str(Path.cwd())
@@ -133,8 +132,9 @@ def data_hash(frame: pandas.DataFrame) -> str:
     import numpy as np
     import pandas as pd
 
-    columns = sorted(frame.columns, key=str)
-    ordered = frame[columns]
+    order = sorted(range(frame.shape[1]), key=lambda i: str(frame.columns[i]))
+    ordered = frame.iloc[:, order]
+    columns = list(ordered.columns)
     try:
         rows = pd.util.hash_pandas_object(ordered, index=True)
     except TypeError:  # unhashable cells (lists, dicts): hash their text
@@ -189,7 +189,7 @@ def write_reports(doc: ReportDoc, folder: Path, *, stem: str = "report", pdf: st
         check_pdf_possible(mode)
     out: dict[str, Path] = {}
     html_path = folder / f"{stem}.html"
-    html_path.write_text(render_html(doc), encoding="utf-8")
+    html_path.write_text(render_html(doc, folder), encoding="utf-8")
     out["html"] = html_path
     tex_path = folder / f"{stem}.tex"
     tex_path.write_text(render_latex(doc, folder, stem=stem), encoding="utf-8")

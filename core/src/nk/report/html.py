@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nk.report._format import blocks, grid
+from nk.report._format import all_sections, blocks, figure_file, grid
 
 if TYPE_CHECKING:
     from nk.report import Figure, ReportDoc, Table
@@ -38,13 +38,15 @@ nav.toc ol { margin: 0; padding-left: 1.4rem; }
 a { color: #1f5fa8; text-decoration: none; }
 a:hover { text-decoration: underline; }
 p, ul { margin: .6rem 0; }
-.table-wrap { overflow-x: auto; margin: 1.2rem 0; }
+div.table { margin: 1.4rem 0; }
+.table-wrap { overflow-x: auto; }
+p.caption { font-weight: 600; margin: 0 0 .4rem; color: #2d3740; font-size: .95rem; }
 table { border-collapse: collapse; font-size: .92rem; font-variant-numeric: tabular-nums; }
-caption { caption-side: top; text-align: left; font-weight: 600; padding: 0 0 .4rem; color: #2d3740; }
 th, td { padding: .3rem .7rem; border-bottom: 1px solid #e3e7eb; text-align: left; vertical-align: top; }
 thead th { border-bottom: 2px solid #9aa6b2; background: #f5f7f9; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fafbfc; }
-td.num, th.num { text-align: right; white-space: nowrap; }
+td { max-width: 32rem; overflow-wrap: anywhere; }
+td.num, th.num { text-align: right; white-space: nowrap; overflow-wrap: normal; }
 .note { font-size: .86rem; color: #5a6570; margin: .3rem 0 0; }
 figure { margin: 1.5rem 0; text-align: center; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e3e7eb; }
@@ -58,7 +60,7 @@ footer { margin-top: 3rem; font-size: .8rem; color: #7a8590; }
   main { max-width: none; padding: 0; }
   nav.toc { display: none; }
   h2 { break-after: avoid; }
-  figure, table { break-inside: avoid; }
+  figure, div.table { break-inside: avoid; }
   pre { white-space: pre-wrap; }
 }
 """
@@ -75,12 +77,13 @@ def _table(table: Table, number: int) -> str:
                      for row in g.rows)
     notes = [n for n in (table.note, *g.notes) if n]
     note = "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
-    return (f'<div class="table-wrap"><table>\n<caption>Table {number}. {escape(table.caption)}</caption>\n'
-            f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>{note}</div>")
+    return (f'<div class="table"><p class="caption" id="table-{number}">Table {number}. {escape(table.caption)}</p>\n'
+            f'<div class="table-wrap"><table aria-describedby="table-{number}">\n'
+            f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table></div>{note}</div>")
 
 
-def _figure(figure: Figure, number: int) -> str:
-    path = Path(figure.path)
+def _figure(figure: Figure, number: int, folder: Path | None) -> str:
+    path = figure_file(figure.path, folder)
     caption = f"<figcaption>Figure {number}. {escape(figure.caption)}</figcaption>"
     mime = MIME.get(path.suffix.lower())
     try:
@@ -105,17 +108,10 @@ def _text(text: str) -> str:
     return "\n".join(out)
 
 
-def render_html(doc: ReportDoc) -> str:
-    """The whole page. Every text, cell, caption and the code block is HTML-escaped."""
-    from nk.report import Section, Table
-
-    sections = list(doc.sections)
-    if doc.metadata:
-        import pandas as pd
-
-        env = pd.DataFrame({"item": list(doc.metadata), "value": [str(v) for v in doc.metadata.values()]})
-        sections.append(Section("Environment", "What produced this report, for reproducing it.",
-                                tables=[Table("Software, platform and data identity", env)]))
+def render_html(doc: ReportDoc, folder: Path | None = None) -> str:
+    """The whole page. Every text, cell, caption and the code block is HTML-escaped; relative
+    figure paths are looked up in ``folder`` first."""
+    sections = all_sections(doc)
     n_table = n_figure = 0
     parts: list[str] = []
     toc: list[str] = []
@@ -128,7 +124,7 @@ def render_html(doc: ReportDoc) -> str:
             body.append(_table(table, n_table))
         for figure in section.figures:
             n_figure += 1
-            body.append(_figure(figure, n_figure))
+            body.append(_figure(figure, n_figure, folder))
         if section.code is not None:
             body.append(f"<pre>{escape(section.code)}</pre>")
         body.append("</section>")

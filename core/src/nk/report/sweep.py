@@ -1,0 +1,158 @@
+"""The report of an ``nk run -m`` sweep: the runs ranked by the primary metric, with CIs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nk.report import Figure, ReportDoc, Section, Table, environment_info, write_reports
+from nk.report.run import document_option
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PLOT_NAME = "sweep_ranking.png"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
+    """(overrides common to every run, each run's own overrides), from "a=1 b=2" strings."""
+    tokens = [str(o).split() for o in overrides]
+    common = [t for t in tokens[0] if all(t in other for other in tokens[1:])] if len(tokens) > 1 else []
+    return common, [" ".join(t for t in run if t not in common) or "defaults" for run in tokens]
+
+
+def plot_ranking(ranking: pd.DataFrame, path: Path, *, metric: str, level: int,
+                 chance: float | None = None) -> Path:
+    """Horizontal error bars: each run's metric with its CI, best at the top."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+
+    order = ranking.sort_values("value", ascending=True, kind="stable")  # bottom to top
+    labels = [f"{int(r['rank'])}. {_short(str(r['overrides']) or 'defaults')}" for _, r in order.iterrows()]
+    values = order["value"].to_numpy(dtype=float)
+    err = np.vstack([values - order["ci_low"].to_numpy(dtype=float),
+                     order["ci_high"].to_numpy(dtype=float) - values]).clip(min=0)
+    y = np.arange(len(order))
+    fig = MplFigure(figsize=(8.0, 1.2 + 0.42 * len(order)), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.errorbar(values, y, xerr=err, fmt="o", color="#1f5fa8", ecolor="#6b8fbf", elinewidth=2, capsize=4,
+                markersize=6)
+    if chance is not None:
+        ax.axvline(chance, color="grey", linestyle="--", linewidth=1, label=f"chance ({chance:.3f})")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_ylim(-0.7, len(order) - 0.3)
+    ax.set_xlabel(f"{metric.upper()} on test, with {level} % confidence interval")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"{len(order)} runs ranked by {metric.upper()}", fontsize=10)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=120)
+    return path
+
+
+def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[str, Any]], cfg: Any,
+                    pm: Any) -> ReportDoc:
+    """The sweep report from the ranking (as in ranking.csv) and every run's results."""
+    import pandas as pd
+
+    primary = str(ranking["primary"].iloc[0])
+    ranking = ranking.reset_index(drop=True)
+    common, own = split_overrides(list(ranking["overrides"]))
+    ranking = ranking.assign(overrides=own)
+    first = results[0]["test"][primary]
+    level = round(first["ci_level"] * 100)
+    by_dir = {str(Path(r["run_dir"]).relative_to(sweep_dir)): r for r in results}
+    best = ranking.iloc[0]
+    overlapping = ranking[(ranking["ci_high"] >= best["ci_low"]) & (ranking["rank"] != best["rank"])]
+    labels = {len(r["test"].get("labels") or []) for r in results}
+    chance = 1 / labels.pop() if len(labels) == 1 and results[0]["task"] == "classification" and \
+        results[0]["test"].get("labels") else None
+    text = [f"{len(ranking)} runs of the experiment {cfg.name!r}, ranked by {primary.upper()} on their test "
+            "data. Each run has its own folder with a full report.",
+            *(["", f"Common to all runs: {' '.join(common)}."] if common else []),
+            "",
+            f"Best: {best['overrides']} with {primary.upper()} {best['value']:.3f} "
+            f"[{best['ci_low']:.3f}, {best['ci_high']:.3f}].",
+            ""]
+    if len(overlapping):
+        text.append(f"The confidence intervals of {len(overlapping)} other run(s) reach the best run's interval: "
+                    "their difference from the best may be chance. Prefer the simpler setting among them, or "
+                    "test on more speakers.")
+    elif len(ranking) > 1:
+        text.append("No other run's confidence interval reaches the best run's interval.")
+    if chance is not None:
+        text += ["", f"Chance level of {primary.upper()}: {chance:.3f}."]
+    table = pd.DataFrame({
+        "rank": ranking["rank"].astype(int),
+        "overrides": ranking["overrides"],
+        primary.upper(): ranking["value"],
+        f"{level}% CI": [f"[{lo:.3f}, {hi:.3f}]"
+                         for lo, hi in zip(ranking["ci_low"], ranking["ci_high"], strict=True)],
+        "run folder": ranking["run_dir"],
+    })
+    runs = []
+    for row in ranking.itertuples():
+        r = by_dir.get(str(row.run_dir), {})
+        comps = r.get("components", {})
+        runs.append({
+            "rank": int(row.rank),
+            "features": " + ".join(comps.get("feats", [])),
+            "model": " + ".join(comps.get("model", [])),
+            "inputs": r.get("n_model_inputs"),
+            "evaluated on": r.get("evaluated_on"),
+            "seconds": r.get("wall_seconds"),
+            "data sha256": str(r.get("data_sha256", ""))[:12],
+        })
+    plot = plot_ranking(ranking, sweep_dir / PLOT_NAME, metric=primary, level=level, chance=chance)
+    job_lines = [f"all runs: {' '.join(common)}"] if common else []
+    job_lines += [f"{r.run_dir}: {r.overrides}" for r in ranking.sort_values("run_dir").itertuples()]
+    hashes = {run["data sha256"] for run in runs}
+    data_note = ("All runs used the same data table." if len(hashes) == 1 else
+                 "The runs used different data tables (see the data sha256 column).")
+    return ReportDoc(
+        title=(f"{document_option(cfg, 'title')} (sweep)" if document_option(cfg, "title")
+               else f"nk sweep: {cfg.name}"),
+        author=document_option(cfg, "author"),
+        subtitle=f"{len(ranking)} runs ranked by {primary.upper()} on test",
+        sections=[
+            Section("Ranking", "\n".join(text),
+                    tables=[Table(f"Runs ranked by {primary.upper()}", table,
+                                  note=f"CI: {level} % bootstrap confidence interval. Also in ranking.csv.")],
+                    figures=[Figure(f"{primary.upper()} of each run with its {level} % confidence interval, "
+                                    "best at the top.", plot)]),
+            Section("Runs", data_note, tables=[Table("What each run used", pd.DataFrame(runs),
+                                                     note="inputs: features the model saw; seconds: run time.")]),
+            Section("Configurations", "The overrides of each run (its folder holds the complete config.yaml "
+                    "and its own report).", code="\n".join(job_lines)),
+        ],
+        metadata={"created": datetime.now().astimezone().isoformat(timespec="seconds"),
+                  "sweep folder": str(sweep_dir), **environment_info(pm)},
+    )
+
+
+def write_sweep_report(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[str, Any]], cfg: Any,
+                       pm: Any) -> dict[str, Path]:
+    """Write report.html/.tex (and .pdf) and sweep_ranking.png into the sweep folder.
+
+    Returns their paths; empty when an unexpected error (logged) stopped the report.
+    """
+    import logging
+
+    from nk.errors import UserError
+
+    try:
+        doc = build_sweep_doc(sweep_dir, ranking, results, cfg, pm)
+        paths = write_reports(doc, sweep_dir, stem="report", pdf=document_option(cfg, "pdf", "auto"))
+    except UserError:
+        raise
+    except Exception:  # the runs and ranking.csv are complete; a report bug must not hide them
+        logging.getLogger("nk.report").exception("the sweep report could not be written")
+        return {}
+    return {**paths, "plot": sweep_dir / PLOT_NAME}
