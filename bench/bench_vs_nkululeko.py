@@ -70,6 +70,9 @@ TIME_BIN = "/usr/bin/time"
 # targets: nk time / nkululeko time
 TARGETS = {"eGeMAPS + SVM cold": 0.4, "eGeMAPS + SVM warm": 0.25, "Praat + SVM cold": 0.3}
 INSTALL_TARGET_MB = 800
+# UARs are fractions computed in floating point by two programs (35/90 may come out as
+# 0.38888888888888884 or 0.3888888888888889): closer than this they are the same number
+UAR_EPS = 1e-9
 
 # (label, feats, model, cold?) — the warm run follows the cold eGeMAPS + SVM run in its cache
 EXPERIMENTS = [
@@ -580,7 +583,7 @@ def report(runs: list[Run], corpora: list[str], tp: dict[str, Any] | None,
                 checks.append((f"{corpus}: {label} ≤ {limit} × nkululeko's time",
                                ratio is not None and ratio <= limit,
                                f"{ratio:.2f} ×" if ratio is not None else "not measured"))
-            if a and b and a.uar is not None and b.uar is not None and a.uar < b.uar:
+            if a and b and a.uar is not None and b.uar is not None and a.uar < b.uar - UAR_EPS:
                 uar_lower.append(f"{corpus} {label}: nk {a.uar:.4f} < nkululeko {b.uar:.4f}")
             if not (a and b):
                 uar_lower.append(f"{corpus} {label}: not compared (a run failed)")
