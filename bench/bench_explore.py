@@ -1,6 +1,7 @@
 """Benchmark (not a test): `nk explore` on the 240-file demo corpus, against nkululeko's explore.
 
-    .venv/bin/python bench/bench_explore.py [--repeat 3] [--nkululeko /tmp/nkulu-venv] [--keep DIR]
+    .venv/bin/python bench/bench_explore.py [--corpus demo|polish] [--repeat 3]
+        [--nkululeko /tmp/nkulu-venv] [--keep DIR] [--polish /work/shared/data/polish]
 
 The corpus is the demo with ``data.demo.n_utterances=5`` (12 speakers × 4 emotions × 5 = 240
 files) and a gender–emotion confound (``data.demo.confound=0.8``). Both tools make the same kind
@@ -8,6 +9,14 @@ of output: value counts (target, gender, age, duration), durations, a bias table
 its Kruskal–Wallis tests of the value-count columns), eGeMAPS features (nk: ``feats=egemaps``
 from nk-opensmile; nkululeko: ``type=['os']``, both openSMILE eGeMAPSv02 functionals), the
 distributions of the 10 most important features, and PCA and t-SNE scatter plots.
+
+``--corpus polish`` runs the same comparison on real acted speech: the Polish emotional speech
+corpus (450 files, 5 speakers, anger/fear/neutral; ``--polish`` names its folder, which holds
+``polish_speech_emotions.zip`` and nkululeko's split ``polish_{train,dev,test}.csv``). The zip is
+unpacked into the work folder and the three CSVs are joined into one with absolute paths; nk
+reads it with ``data=csv data.csv.path=<csv> target=emotion``, nkululeko as a single csv
+database (same explore settings as for the demo, except that the corpus has no age column,
+so nkululeko, which stops on a missing one, is not asked for its value counts).
 
 Each repeat runs, interleaved so that load on the machine hits both alike:
 
@@ -47,8 +56,8 @@ from pathlib import Path
 from typing import Any
 
 CORPUS = ["data.demo.n_utterances=5", "data.demo.confound=0.8"]
-EXPLORE = [*CORPUS, "feats=egemaps", "'explore.scatter=[pca,tsne]'", "explore.top_k=10",
-           "explore.report=false"]
+EXPLORE = ["feats=egemaps", "'explore.scatter=[pca,tsne]'", "explore.top_k=10", "explore.report=false"]
+POLISH_SPLITS = ("polish_train.csv", "polish_dev.csv", "polish_test.csv")
 ANALYSES = ("setup", "counts", "durations", "bias", "features", "scatter", "plots")
 
 EXPORT = """
@@ -103,22 +112,42 @@ print("NKULULEKO_TIMES " + json.dumps(times))
 """
 
 
-def _ini(root: Path, csv: Path) -> str:
+def polish_csv(source: Path, work: Path) -> tuple[Path, int]:
+    """Unpack the Polish corpus into ``work`` and join its split CSVs into one with absolute paths."""
+    import zipfile
+
+    import pandas as pd
+
+    with zipfile.ZipFile(source / "polish_speech_emotions.zip") as archive:
+        archive.extractall(work)
+    frame = pd.concat([pd.read_csv(source / name) for name in POLISH_SPLITS], ignore_index=True)
+    frame["file"] = [str((work / f).resolve()) for f in frame["file"]]
+    missing = [f for f in frame["file"] if not Path(f).is_file()]
+    if missing:
+        raise SystemExit(f"polish: {len(missing)} files of the CSVs are not in the zip, e.g. {missing[0]}")
+    csv = work / "polish.csv"
+    frame.to_csv(csv, index=False)
+    return csv, len(frame)
+
+
+def _ini(root: Path, csv: Path, name: str) -> str:
+    # nkululeko stops on a value count of a column the corpus lacks (Polish: no age); nk skips it
+    counts = "[['gender'], ['duration']]" if name == "polish" else "[['gender'], ['age'], ['duration']]"
     return textwrap.dedent(f"""\
         [EXP]
         root = {root}
         name = explore_bench
         [DATA]
-        databases = ['demo']
-        demo = {csv}
-        demo.type = csv
-        demo.absolute_path = True
-        demo.split_strategy = speaker_split
+        databases = ['{name}']
+        {name} = {csv}
+        {name}.type = csv
+        {name}.absolute_path = True
+        {name}.split_strategy = speaker_split
         target = emotion
         [FEATS]
         type = ['os']
         [EXPL]
-        value_counts = [['gender'], ['age'], ['duration']]
+        value_counts = {counts}
         feature_distributions = True
         max_feats = 10
         scatter = ['pca', 'tsne']
@@ -127,12 +156,13 @@ def _ini(root: Path, csv: Path) -> str:
         """)
 
 
-def run_nk(work: Path, env: dict[str, str], *, cold: bool, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+def run_nk(work: Path, env: dict[str, str], corpus: list[str], *, cold: bool,
+           extra: tuple[str, ...] = ()) -> dict[str, Any]:
     if cold:
         shutil.rmtree(Path(env["NK_CACHE_DIR"]) / "features", ignore_errors=True)
     before = set(work.glob("results/*/*-explore"))
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "nk.cli", "explore", *[a.strip("'") for a in EXPLORE], *extra],
+    out = subprocess.run([sys.executable, "-m", "nk.cli", "explore", *corpus, *[a.strip("'") for a in EXPLORE], *extra],
                          cwd=work, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if out.returncode != 0:
@@ -142,13 +172,13 @@ def run_nk(work: Path, env: dict[str, str], *, cold: bool, extra: tuple[str, ...
     return {"wall": wall, "timing": result["timing"], "top": result["bias"]["associations"][0]}
 
 
-def run_nkululeko(python: Path, work: Path, csv: Path, *, cold: bool) -> dict[str, Any]:
+def run_nkululeko(python: Path, work: Path, csv: Path, name: str, *, cold: bool) -> dict[str, Any]:
     root = work / "nkululeko"
     if cold:
         shutil.rmtree(root, ignore_errors=True)
     root.mkdir(exist_ok=True)
     ini = work / "exp.ini"
-    ini.write_text(_ini(root, csv))
+    ini.write_text(_ini(root, csv, name))
     driver = work / "nkululeko_driver.py"
     driver.write_text(NKULULEKO_DRIVER)
     started = time.perf_counter()
@@ -163,6 +193,10 @@ def run_nkululeko(python: Path, work: Path, csv: Path, *, cold: bool) -> dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", choices=("demo", "polish"), default="demo",
+                        help="demo: nk's synthetic demo corpus; polish: the Polish emotional speech corpus")
+    parser.add_argument("--polish", type=Path, default=Path("/work/shared/data/polish"),
+                        help="folder with polish_speech_emotions.zip and polish_{train,dev,test}.csv")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--nkululeko", type=Path, default=Path("/tmp/nkulu-venv"),
                         help="virtual environment with nkululeko 1.14.1")
@@ -172,10 +206,16 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="nk-bench-explore-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "NK_CACHE_DIR": str(work / "cache"), "COLUMNS": "120"}
-    csv = work / "demo.csv"
-    rows = subprocess.run([sys.executable, "-c", EXPORT, str(csv), *CORPUS], env=env, cwd=work, check=True,
-                          capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    print(f"corpus: {rows} files ({' '.join(CORPUS)}), exported to {csv}")
+    if args.corpus == "polish":
+        csv, rows = polish_csv(args.polish, work)
+        corpus = ["data=csv", f"data.csv.path={csv}", "target=emotion"]
+        print(f"corpus: {rows} files (Polish emotional speech, {args.polish}), joined into {csv}")
+    else:
+        csv = work / "demo.csv"
+        corpus = CORPUS
+        rows = subprocess.run([sys.executable, "-c", EXPORT, str(csv), *CORPUS], env=env, cwd=work, check=True,
+                              capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        print(f"corpus: {rows} files ({' '.join(CORPUS)}), exported to {csv}")
     python = args.nkululeko / "bin" / "python"
     nkululeko = python.exists()
     if not nkululeko:
@@ -184,12 +224,12 @@ def main() -> None:
     runs: dict[str, list[dict[str, Any]]] = {"nk cold": [], "nk warm": [], "nk warm serial": [],
                                              "nkululeko cold": [], "nkululeko warm": []}
     for i in range(args.repeat):
-        runs["nk cold"].append(run_nk(work, env, cold=True))
-        runs["nk warm"].append(run_nk(work, env, cold=False))
-        runs["nk warm serial"].append(run_nk(work, env, cold=False, extra=("explore.plot_jobs=1",)))
+        runs["nk cold"].append(run_nk(work, env, corpus, cold=True))
+        runs["nk warm"].append(run_nk(work, env, corpus, cold=False))
+        runs["nk warm serial"].append(run_nk(work, env, corpus, cold=False, extra=("explore.plot_jobs=1",)))
         if nkululeko:
-            runs["nkululeko cold"].append(run_nkululeko(python, work, csv, cold=True))
-            runs["nkululeko warm"].append(run_nkululeko(python, work, csv, cold=False))
+            runs["nkululeko cold"].append(run_nkululeko(python, work, csv, args.corpus, cold=True))
+            runs["nkululeko warm"].append(run_nkululeko(python, work, csv, args.corpus, cold=False))
         print(f"repeat {i + 1}/{args.repeat}: " + ", ".join(
             f"{k} {v[-1]['wall']:.1f} s" for k, v in runs.items() if v))
 

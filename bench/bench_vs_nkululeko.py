@@ -34,8 +34,8 @@ Measured per run: wall time (``time.perf_counter`` around the subprocess), CPU t
 largest single process's peak RSS (``/usr/bin/time -v``; falls back to ``resource`` deltas), the
 peak of the summed RSS of the whole process tree (``/proc`` sampled every 50 ms: extraction
 workers included), the UAR (nk: ``results.json`` ``test.uar.value``; nkululeko: the
-classification report it writes next to its confusion matrix, ``results/run_0/*_conf.txt``,
-"macro avg" recall, with its ``*_runs.txt`` / log line as fall-backs), and "other load": how
+classification report it writes for the run, ``results/run_0/*_last_0_000.txt``, "macro avg"
+recall, with its ``*_runs.txt`` (4 decimals) / log line as fall-backs), and "other load": how
 many cores other processes kept busy during the run (this machine is shared; wall-time ratios
 are only trustworthy when that is near 0, CPU-time ratios are less sensitive to it).
 """
@@ -443,9 +443,9 @@ def nkululeko_ini(root: Path, name: str, corpus: Corpus, feats: str, model: str)
 
 
 def nkululeko_uar(exp_dir: Path, log: str) -> float | None:
-    """UAR from the classification report nkululeko writes beside its confusion matrix."""
-    for conf in sorted(exp_dir.glob("results/run_0/*_conf.txt")):
-        for line in conf.read_text().splitlines():
+    """UAR: "macro avg" recall of the classification report (JSON) nkululeko writes per run."""
+    for report in sorted(exp_dir.glob("results/run_0/*.txt")):  # *_last_0_000.txt
+        for line in report.read_text().splitlines():
             if line.startswith("{") and "macro avg" in line:
                 return float(json.loads(line)["macro avg"]["recall"])
     for runs in sorted(exp_dir.glob("results/*_runs.txt")):  # "0.3889 \nmean: ..."

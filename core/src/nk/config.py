@@ -157,7 +157,8 @@ class BootstrapConfig:
 class NkConfig:
     """Top level of every run's config (nkululeko's [EXP], [DATA], [FEATS] keys map here)."""
 
-    name: str = param("demo", help="experiment name: results go to <results_root>/<name>/")
+    name: str | None = param(None, help="experiment name (results go to <results_root>/<name>/); "
+                             "None: the databases' names")
     target: str | None = param(None, help="target column; None: the loader's default target")
     task: Task = param(Task.auto, help="classification or regression; auto: from the target")
     labels: list[str] | None = param(None, help="keep only these classes (after label_map)")
@@ -273,6 +274,8 @@ def compose(
         OmegaConf.resolve(cfg)
     except Exception as exc:
         raise UserError(f"Cannot resolve an interpolation in the config: {exc}") from None
+    if cfg.name is None:
+        cfg.name = "+".join(str(k) for k in cfg.data)
     OmegaConf.set_readonly(cfg, True)
     return cfg
 
@@ -330,6 +333,15 @@ def _translate(exc: Exception, overrides: list[str], pm: PluginManager) -> UserE
         import dataclasses
 
         allowed = "top-level keys: " + ", ".join(f.name for f in dataclasses.fields(NkConfig))
+    elif key:
+        import dataclasses
+        import typing
+
+        section = str(key).split(".")[0]
+        hints = typing.get_type_hints(NkConfig)
+        cls = hints.get(section)
+        if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+            allowed = f"keys of {section}: " + ", ".join(f.name for f in dataclasses.fields(cls))
     return UserError(
         f"Invalid configuration: {first}",
         where=f"config key {key}" if key else None,

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
+
 from nk.errors import UserError
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: boo
     configs = [compose(job, app.pm) for job in jobs]
     if show_cfg:
         for job, cfg in zip(jobs, configs, strict=False):
-            app.console.rule(" ".join(job) or "defaults")
+            app.console.rule(escape(" ".join(job) or "defaults"))
             app.console.print(OmegaConf.to_yaml(cfg), highlight=False, markup=False)
         return 0
     from nk.report import check_pdf_possible
@@ -80,9 +82,9 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
 
     test = results["test"]
     primary = results["primary"]
-    table = Table(title=f"{results['name']}: {results['target']} ({results['task']}), "
-                        f"{', '.join(results['components']['feats'])} + "
-                        f"{results['components']['model'][0]} — {results['evaluated_on']}",
+    table = Table(title=escape(f"{results['name']}: {results['target']} ({results['task']}), "
+                               f"{', '.join(results['components']['feats'])} + "
+                               f"{results['components']['model'][0]} — {results['evaluated_on']}"),
                   title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -120,7 +122,7 @@ def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App) -> in
     for i, (job, cfg) in enumerate(zip(jobs, configs, strict=False)):
         run_dir = sweep_dir / f"{i:03d}_{_label(job)}"
         run_dir.mkdir()
-        app.console.rule(f"run {i + 1}/{len(jobs)}: {' '.join(job) or 'defaults'}")
+        app.console.rule(escape(f"run {i + 1}/{len(jobs)}: {' '.join(job) or 'defaults'}"))
         results = _run_one(cfg, app, run_dir)
         _print_summary(results, app)
         all_results.append(results)
@@ -141,7 +143,7 @@ def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App) -> in
     for col in ("rank", "overrides", rows[0]["primary"].upper(), "95% CI", "run"):
         table.add_column(col)
     for r in ranking.itertuples():
-        table.add_row(str(r.rank), r.overrides, f"{r.value:.3f}", f"[{r.ci_low:.3f}, {r.ci_high:.3f}]",
+        table.add_row(str(r.rank), escape(str(r.overrides)), f"{r.value:.3f}", f"[{r.ci_low:.3f}, {r.ci_high:.3f}]",
                       r.run_dir)
     app.console.print(table)
     app.console.print(f"Ranking in [bold]{sweep_dir / 'ranking.csv'}[/]", highlight=False)
