@@ -26,7 +26,10 @@ import pandas as pd
 import soundfile as sf
 from scipy import signal
 
-__all__ = ["EMOTIONS", "SPEAKERS", "SpeakerSpec", "synthesize_corpus"]
+__all__ = ["EMOTIONS", "SPEAKERS", "SYNTHESIS_VERSION", "SpeakerSpec", "synthesize_corpus"]
+
+SYNTHESIS_VERSION = 2
+"""Bumped whenever the synthesis changes, so that a cached demo corpus is made anew."""
 
 EMOTIONS: tuple[str, ...] = ("neutral", "happy", "angry", "sad")
 

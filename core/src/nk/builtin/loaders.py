@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nk import __version__
 from nk.errors import UserError
 from nk.hookspecs import hookimpl
 from nk.registry import Register, param
@@ -39,8 +38,10 @@ class DemoLoader:
         self.confound = confound
 
     def _key(self, sampling_rate: int) -> str:
+        from nk.builtin.demo_audio import SYNTHESIS_VERSION
+
         spec = {**asdict(DemoConfig(self.n_speakers, self.n_utterances, self.seed, self.confound)),
-                "sampling_rate": sampling_rate, "version": __version__}
+                "sampling_rate": sampling_rate, "synthesis": SYNTHESIS_VERSION}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
     def load(self, ctx: RunContext) -> Corpus:
