@@ -50,13 +50,15 @@ class SvmConfig:
 
 
 def svm(*, C: float, kernel: Kernel, gamma: float | None, degree: int, class_weight: bool) -> Any:
-    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import SVC
 
-    # Platt-calibrated probabilities for predictions.csv (SVC(probability=True) is deprecated)
+    from nk.builtin._svm import CalibratedSVC
+
+    # labels from the SVM's decision, Platt-calibrated probabilities for predictions.csv
+    # (SVC(probability=True) is deprecated)
     svc = SVC(C=C, kernel=Kernel(kernel).value, gamma=_gamma(gamma), degree=degree,
               class_weight=_weight(class_weight))
-    return CalibratedClassifierCV(svc, ensemble=False)
+    return CalibratedSVC(svc, ensemble=False)
 
 
 @dataclass
