@@ -137,7 +137,7 @@ def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 @hookspec
 def nk_run_start(ctx: RunContext) -> None:
-    """Called once a run's config is resolved and its directory exists, before any stage.
+    """Called once a run (``nk run`` or ``nk explore``) has its config and folder, before any stage.
 
     :param ctx: the run's context (config, run directory, logger, seed).
     """

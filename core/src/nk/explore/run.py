@@ -108,12 +108,16 @@ def run_explore(cfg: DictConfig, pm: Any, run_dir: Path, console: Any) -> dict[s
     with run_logging(run_dir, console) as log:
         ctx = RunContext(cfg=cfg, run_dir=run_dir, pm=pm, log=log, console=console)
         log.info("nk explore %s in %s", cfg.name, run_dir)
+        pm.hook.nk_run_start(ctx=ctx)
         try:
-            return Explorer(ctx).run()
+            results = Explorer(ctx).run()
         except BaseException as exc:
             user_error = isinstance(exc, UserError)
             log.error("explore failed: %s", exc, exc_info=not user_error, extra={"file_only": user_error})
+            pm.hook.nk_run_error(ctx=ctx, error=exc)
             raise
+        pm.hook.nk_run_end(ctx=ctx, results=results)
+        return results
 
 
 class Explorer:
