@@ -32,8 +32,9 @@ What it does, in a temporary work folder (kept with ``--keep``):
 
 Measured per run: wall time (``time.perf_counter`` around the subprocess), CPU time and the
 largest single process's peak RSS (``/usr/bin/time -v``; falls back to ``resource`` deltas), the
-peak of the summed RSS of the whole process tree (``/proc`` sampled every 50 ms: extraction
-workers included), the UAR (nk: ``results.json`` ``test.uar.value``; nkululeko: the
+peaks of the summed RSS and of the summed PSS of the whole process tree (``/proc`` sampled
+every 50 ms, extraction workers included; RSS counts the pages that forked workers share with
+their parent once per process, PSS splits them among the sharers), the UAR (nk: ``results.json`` ``test.uar.value``; nkululeko: the
 classification report it writes for the run, ``results/run_0/*_last_0_000.txt``, "macro avg"
 recall, with its ``*_runs.txt`` (4 decimals) / log line as fall-backs), and "other load": how
 many cores other processes kept busy during the run (this machine is shared; wall-time ratios
@@ -127,32 +128,45 @@ def _children_map() -> dict[int, list[int]]:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed RSS (kB) of a process and all its descendants until stopped."""
+    """Samples the summed RSS and PSS (kB) of a process and all its descendants until stopped.
+
+    RSS counts a page shared by several processes (forked workers share their parent's pages
+    copy-on-write) once per process, so the summed RSS overstates the tree's memory; PSS
+    (proportional set size, from /proc/PID/smaps_rollup) splits each shared page among its
+    sharers, so the summed PSS is what the tree really occupies.
+    """
 
     def __init__(self, root: int, skip_root: bool, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.root, self.skip_root, self.interval = root, skip_root, interval
         self.peak_kb = 0
+        self.peak_pss_kb = 0
         self._stop_event = threading.Event()
         self._page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
 
-    def _sample(self) -> int:
+    def _sample(self) -> tuple[int, int]:
         children = _children_map()
-        todo, total = [self.root], 0
+        todo, rss, pss = [self.root], 0, 0
         while todo:
             pid = todo.pop()
             todo.extend(children.get(pid, []))
             if pid == self.root and self.skip_root:
                 continue
             with contextlib.suppress(OSError, IndexError, ValueError):
-                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self._page_kb
-        return total
+                rss += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self._page_kb
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                found = re.search(r"^Pss:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(),
+                                  re.M)
+                pss += int(found.group(1)) if found else 0
+        return rss, pss
 
     def run(self) -> None:
         if not Path("/proc/self/statm").exists():
             return
         while not self._stop_event.is_set():
-            self.peak_kb = max(self.peak_kb, self._sample())
+            rss, pss = self._sample()
+            self.peak_kb = max(self.peak_kb, rss)
+            self.peak_pss_kb = max(self.peak_pss_kb, pss)
             self._stop_event.wait(self.interval)
 
     def stop(self) -> None:
@@ -166,6 +180,7 @@ class Measure:
     cpu_s: float
     max_rss_mb: float  # largest single process (wait4 rusage)
     tree_rss_mb: float  # peak of the summed RSS of the process tree (sampled)
+    tree_pss_mb: float  # peak of the summed PSS of the process tree (0: not available)
     other_load: float  # cores kept busy by other processes meanwhile
     rc: int
     log: str
@@ -201,7 +216,8 @@ def measure(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Mea
         elif "Command terminated by signal" in text:
             rc = rc or 1
     other = max(0.0, (busy1 - busy0 - cpu) / wall) if busy1 else float("nan")
-    return Measure(wall, cpu, max_rss_kb / 1024, max(sampler.peak_kb, 0) / 1024, other, rc, str(log))
+    return Measure(wall, cpu, max_rss_kb / 1024, sampler.peak_kb / 1024, sampler.peak_pss_kb / 1024,
+                   other, rc, str(log))
 
 
 def tail(path: str | Path, n: int = 25) -> str:
@@ -533,7 +549,8 @@ def throughput(work: Path, env: dict[str, str]) -> dict[str, Any]:
     extract = float(result["timing"]["featurize"])
     return {"files": files, "audio_s": audio, "featurize_s": extract, "files_per_s": files / extract,
             "x_real_time": audio / extract, "run_wall_s": m.wall_s, "cpu_s": m.cpu_s,
-            "tree_rss_mb": m.tree_rss_mb, "max_rss_mb": m.max_rss_mb, "other_load": m.other_load,
+            "tree_rss_mb": m.tree_rss_mb, "tree_pss_mb": m.tree_pss_mb, "max_rss_mb": m.max_rss_mb,
+            "other_load": m.other_load,
             "timing": result["timing"], "cores": os.cpu_count()}
 
 
@@ -572,6 +589,8 @@ def report(runs: list[Run], corpora: list[str], tp: dict[str, Any] | None,
             cpu_rows.append([corpus, label, f(a, lambda r: f"{r.m.cpu_s:.1f} s"),
                              f(b, lambda r: f"{r.m.cpu_s:.1f} s"),
                              f"{a.m.cpu_s / b.m.cpu_s:.2f}" if a and b else "-",
+                             f(a, lambda r: f"{r.m.tree_pss_mb:.0f} MB"),
+                             f(b, lambda r: f"{r.m.tree_pss_mb:.0f} MB"),
                              f(a, lambda r: f"{r.m.max_rss_mb:.0f} MB"),
                              f(b, lambda r: f"{r.m.max_rss_mb:.0f} MB"),
                              f(a, lambda r: f"{r.m.other_load:.1f}"),
@@ -598,11 +617,12 @@ def report(runs: list[Run], corpora: list[str], tp: dict[str, Any] | None,
     say(table(rows, ["corpus", "experiment", "nk time", "nkululeko time", "nk/nkululeko",
                      "nk peak RSS", "nkululeko peak RSS", "nk UAR", "nkululeko UAR"]))
     say()
-    say("the same runs: CPU time (user + sys, process tree), largest single process's peak RSS, "
-        "cores kept busy by other processes, nk's stage times (s)")
-    say(table(cpu_rows, ["corpus", "experiment", "nk CPU", "nkululeko CPU", "CPU ratio",
-                         "nk max proc", "nkululeko max proc", "other load nk", "other load nkl",
-                         "nk stages"]))
+    say("the same runs: CPU time (user + sys, process tree), peak PSS of the process tree (shared "
+        "pages counted once), largest single process's peak RSS, cores kept busy by other "
+        "processes, nk's stage times (s)")
+    say(table(cpu_rows, ["corpus", "experiment", "nk CPU", "nkululeko CPU", "CPU ratio", "nk PSS",
+                         "nkululeko PSS", "nk max proc", "nkululeko max proc", "other load nk",
+                         "other load nkl", "nk stages"]))
     failures = [r for r in runs if r.error]
     if failures:
         say()
@@ -614,8 +634,9 @@ def report(runs: list[Run], corpora: list[str], tp: dict[str, Any] | None,
         say(f"nk extraction throughput: {tp['files']} files, {tp['audio_s'] / 60:.1f} min of audio, "
             f"eGeMAPS cold, n_jobs=-1 on {tp['cores']} cores: featurize {tp['featurize_s']:.1f} s → "
             f"{tp['files_per_s']:.1f} files/s, {tp['x_real_time']:.0f} × real time; whole run "
-            f"{tp['run_wall_s']:.1f} s, peak RSS {tp['tree_rss_mb']:.0f} MB (process tree), "
-            f"{tp['max_rss_mb']:.0f} MB (largest process); other load {tp['other_load']:.1f} cores")
+            f"{tp['run_wall_s']:.1f} s, peak memory of the process tree {tp['tree_rss_mb']:.0f} MB "
+            f"RSS / {tp['tree_pss_mb']:.0f} MB PSS, largest process {tp['max_rss_mb']:.0f} MB RSS; "
+            f"other load {tp['other_load']:.1f} cores")
     elif tp:
         say(f"nk extraction throughput: FAILED: {tp['error']}")
     if nk_venv and "error" not in nk_venv:
