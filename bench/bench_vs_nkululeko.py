@@ -1,6 +1,6 @@
 """Benchmark (not a test): nk against nkululeko 1.14.1 on the same files and the same split.
 
-    .venv/bin/python bench/bench_vs_nkululeko.py                 # full run (about 25 min on 2 cores)
+    .venv/bin/python bench/bench_vs_nkululeko.py                 # full run (about 10 min on 2 idle cores)
     .venv/bin/python bench/bench_vs_nkululeko.py --quick --only polish
     .venv/bin/python bench/bench_vs_nkululeko.py --keep --json /tmp/vs.json
 
