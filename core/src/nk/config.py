@@ -24,6 +24,11 @@ GROUPS = ("data", "feats", "model", "segment", "augment", "predict", "ensemble",
 SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "credential")
 
 
+def as_enum(value: Any, cls: type[enum.Enum]) -> Any:
+    """``value`` as a member of ``cls`` (composed configs hold members, plain dicts names)."""
+    return value if isinstance(value, cls) else cls[str(value)]
+
+
 class Task(enum.Enum):
     auto = "auto"
     classification = "classification"
@@ -412,27 +417,27 @@ def _check_components(cfg: DictConfig, pm: PluginManager) -> None:
 
 def _check_top_level(cfg: DictConfig) -> None:
     """Bounds of nk's own config sections (declared with param() like components' fields)."""
-    sections = {"": NkConfig, "split": SplitConfig, "audio": AudioConfig, "filter": FilterConfig,
-                "bins": BinsConfig, "select": SelectConfig, "bootstrap": BootstrapConfig}
-    checks = {"ge": lambda v, b: v >= b, "gt": lambda v, b: v > b,
-              "le": lambda v, b: v <= b, "lt": lambda v, b: v < b}
-    words = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
     import dataclasses
+    import typing
 
+    from nk.registry import dataclass_params
+
+    hints = typing.get_type_hints(NkConfig)
+    sections: dict[str, type] = {"": NkConfig}
+    sections.update({name: tp for name, tp in hints.items()
+                     if isinstance(tp, type) and dataclasses.is_dataclass(tp)})
     for prefix, cls in sections.items():
         node = cfg if not prefix else cfg[prefix]
-        for f in dataclasses.fields(cls):
-            value = node.get(f.name) if f.name in node else None
-            for bound in ("ge", "gt", "le", "lt"):
-                limit = f.metadata.get(bound)
-                if limit is not None and isinstance(value, (int, float)) and not checks[bound](value, limit):
-                    key = f"{prefix}.{f.name}" if prefix else f.name
-                    raise UserError(
-                        f"The value of {key} must be {words[bound]} {limit}. Got {value!r} instead",
-                        where=f"config key {key}",
-                        allowed=f"{words[bound]} {limit} ({f.metadata.get('help', '')})",
-                        todo=f"set {key} to an allowed value",
-                    )
+        for info in dataclass_params(cls):
+            value = node.get(info.name) if info.name in node else None
+            if not info.within_bounds(value):
+                key = f"{prefix}.{info.name}" if prefix else info.name
+                raise UserError(
+                    f"The value of {key} must be {info.allowed()}. Got {value!r} instead",
+                    where=f"config key {key}",
+                    allowed=f"{info.allowed()} ({info.help})",
+                    todo=f"set {key} to an allowed value",
+                )
     bins = cfg.bins
     if bins.edges is not None and bins.quantiles is not None:
         raise UserError("bins.edges and bins.quantiles are both set", where="config key bins",

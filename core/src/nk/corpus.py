@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nk.config import BadFiles, Task, databases
+from nk.config import BadFiles, Task, as_enum, databases
 from nk.data import check_corpus, detect_task
 from nk.errors import UserError
 from nk.registry import Role
@@ -36,9 +36,6 @@ class LoadReport:
     def as_dict(self) -> dict[str, Any]:
         return {"databases": self.databases, "skipped_files": self.skipped_files, "filters": self.filters}
 
-
-def _enum(value: Any, cls: Any) -> Any:
-    return value if isinstance(value, cls) else cls[str(value)]
 
 
 def load_corpus(ctx: RunContext) -> tuple[pd.DataFrame, str, str, LoadReport]:
@@ -181,7 +178,7 @@ def _check_audio(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> pd
     if problems:
         listing = "; ".join(f"{f}: {p}" for f, p in list(problems.items())[:30])
         more = f" … and {len(problems) - 30} more" if len(problems) > 30 else ""
-        if _enum(ctx.cfg.audio.bad_files, BadFiles) is BadFiles.stop:
+        if as_enum(ctx.cfg.audio.bad_files, BadFiles) is BadFiles.stop:
             raise UserError(
                 f"{len(problems)} of {len(files)} audio files cannot be used: {listing}{more}",
                 where="the data's file column",
@@ -271,7 +268,7 @@ def _need_column(frame: pd.DataFrame, column: str, key: str) -> None:
 def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext) -> tuple[pd.DataFrame, str]:
     cfg = ctx.cfg
     bins = cfg.bins
-    task_cfg = _enum(cfg.task, Task)
+    task_cfg = as_enum(cfg.task, Task)
     if bins.edges is not None or bins.quantiles is not None:
         frame = frame.assign(**{target: _binned(frame[target], bins, target)})
         task = "classification"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,17 +18,13 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from nk import __version__
-from nk.config import Balancing, MissingPolicy, Scaling, SelectScore, SplitMethod, redacted, selected
+from nk.config import Balancing, MissingPolicy, Scaling, SelectScore, SplitMethod, as_enum, redacted, selected
 from nk.context import RunContext
 from nk.data import check_corpus, check_features, check_predictions
 from nk.errors import ContractError, UserError
 from nk.plugins import PluginManager
 from nk.results import save_model, write_json
 from nk.splits import Fold
-
-
-def _enum(value: Any, cls: Any) -> Any:
-    return value if isinstance(value, cls) else cls[str(value)]
 
 
 @contextmanager
@@ -207,7 +203,7 @@ class Experiment:
         folds = self.split(frame, target, task)
         frame, folds = self.augment(frame, folds)
         features, _ = self.featurize(frame)
-        features, missing_report = handle_missing(features, _enum(self.cfg.missing, MissingPolicy), ctx.log)
+        features, missing_report = handle_missing(features, as_enum(self.cfg.missing, MissingPolicy), ctx.log)
         if len(features) < len(frame):
             frame = frame.loc[features.index]
             folds = [Fold(f.name, f.split.loc[features.index]) for f in folds]
@@ -216,7 +212,7 @@ class Experiment:
         probe = model_comp.build(model_params)
         self._check_model_task(model_name, probe, task)
         selects = "X_dev" in inspect.signature(probe.fit).parameters
-        if _enum(self.cfg.balance, Balancing) is not Balancing.none and task != "classification":
+        if as_enum(self.cfg.balance, Balancing) is not Balancing.none and task != "classification":
             raise UserError("balance= re-samples classes and needs a classification target",
                             where="config key balance", allowed="none for regression",
                             todo="set balance=none")
@@ -231,8 +227,8 @@ class Experiment:
                 fold_results.append(self._fit_fold(fold, frame, features, target, task, model_comp,
                                                    model_params, timing))
                 progress.advance(task_id)
-        self._stage_end("scale", timing["scale"], scaling=_enum(self.cfg.scale, Scaling).value,
-                        balance=_enum(self.cfg.balance, Balancing).value)
+        self._stage_end("scale", timing["scale"], scaling=as_enum(self.cfg.scale, Scaling).value,
+                        balance=as_enum(self.cfg.balance, Balancing).value)
         self._stage_end("fit", timing["fit"], model=model_name, folds=len(folds))
         self._stage_end("predict", timing["predict"])
 
@@ -253,7 +249,7 @@ class Experiment:
                 m = self._evaluate(evaluate, pred, frame, task, with_ci=False)
                 per_fold.append({"fold": fold.name, "n_test": len(pred), m["primary"]: m[m["primary"]]["value"]})
             values = np.array([p[metrics["test"]["primary"]] for p in per_fold])
-            cv_report = {"method": _enum(self.cfg.split.method, SplitMethod).value, "n_folds": len(folds),
+            cv_report = {"method": as_enum(self.cfg.split.method, SplitMethod).value, "n_folds": len(folds),
                          "folds": per_fold, "mean": float(values.mean()),
                          "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
         self._stage_end("evaluate", time.perf_counter() - t)
@@ -310,17 +306,17 @@ class Experiment:
 
         t = time.perf_counter()
         prep = Preprocessor(
-            scale=_enum(cfg.scale, Scaling), columns=list(cfg.select.columns), exclude=list(cfg.select.exclude),
-            k_best=cfg.select.k_best, score=_enum(cfg.select.score, SelectScore), task=task, seed=self.ctx.seed,
+            scale=as_enum(cfg.scale, Scaling), columns=list(cfg.select.columns), exclude=list(cfg.select.exclude),
+            k_best=cfg.select.k_best, score=as_enum(cfg.select.score, SelectScore), task=task, seed=self.ctx.seed,
         ).fit(features[train], y[train])
         X = prep.transform(features, speakers)
         X_train, y_train = X[train], y[train]
-        balancer = sampler(_enum(cfg.balance, Balancing), self.ctx.seed)
+        balancer = sampler(as_enum(cfg.balance, Balancing), self.ctx.seed)
         if balancer is not None:
             try:
                 X_train, y_train = balancer.fit_resample(X_train, y_train)
             except ValueError as exc:
-                raise UserError(f"balance={_enum(cfg.balance, Balancing).value} failed: {exc}",
+                raise UserError(f"balance={as_enum(cfg.balance, Balancing).value} failed: {exc}",
                                 where="config key balance",
                                 todo="choose another method (e.g. ros), or use more data per class") from None
         timing["scale"] += time.perf_counter() - t
@@ -469,7 +465,7 @@ class Experiment:
             selection = f"none: a dev split exists but {model_name} makes no choice on held-out data"
         else:
             selection = "none (no dev split)"
-        method = _enum(self.cfg.split.method, SplitMethod)
+        method = as_enum(self.cfg.split.method, SplitMethod)
         sources = {
             "test": ("pooled out-of-fold predictions of " + f"{len(folds)} folds ({method.value})"
                      if cv else f"the test split ({method.value}), evaluated once"),
@@ -496,8 +492,8 @@ class Experiment:
             "model_selection": selection,
             "search": {"chosen": final.get("chosen"), "trials": final.get("search")} if searched else None,
             "preprocessing": {
-                "scale": _enum(self.cfg.scale, Scaling).value,
-                "balance": _enum(self.cfg.balance, Balancing).value,
+                "scale": as_enum(self.cfg.scale, Scaling).value,
+                "balance": as_enum(self.cfg.balance, Balancing).value,
                 "selected_features": len(final["preprocessor"].feature_names()),
             },
             "test": test,
@@ -510,25 +506,32 @@ class Experiment:
         }
 
 
-def run_experiment(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: Any) -> dict[str, Any]:
-    """Run one experiment into ``run_dir`` (which must exist and be empty)."""
+def run_in_folder(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: Any, what: str,
+                  body: Callable[[RunContext], dict[str, Any]]) -> dict[str, Any]:
+    """The frame every run shares (``nk run``, ``nk explore``): write the redacted config, log to
+    ``run_dir/nk.log``, call the lifecycle hooks around ``body(ctx)``, and log a failure."""
     import yaml
 
     (run_dir / "config.yaml").write_text(yaml.safe_dump(redacted(cfg), sort_keys=False))
     with run_logging(run_dir, console) as log:
         ctx = RunContext(cfg=cfg, run_dir=run_dir, pm=pm, log=log, console=console)
-        log.info("nk %s: run %s in %s", __version__, cfg.name, run_dir)
+        log.info("nk %s: %s %s in %s", __version__, what, cfg.name, run_dir)
         log.info("config:\n%s", OmegaConf.to_yaml(cfg))
         pm.hook.nk_run_start(ctx=ctx)
         try:
-            results = Experiment(ctx).run()
+            results = body(ctx)
         except BaseException as exc:
             user_error = isinstance(exc, UserError)
-            log.error("run failed: %s", exc, exc_info=not user_error, extra={"file_only": user_error})
+            log.error("%s failed: %s", what, exc, exc_info=not user_error, extra={"file_only": user_error})
             pm.hook.nk_run_error(ctx=ctx, error=exc)
             raise
         pm.hook.nk_run_end(ctx=ctx, results=results)
         return results
 
 
-__all__ = ["Experiment", "run_experiment"]
+def run_experiment(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: Any) -> dict[str, Any]:
+    """Run one experiment into ``run_dir`` (which must exist and be empty)."""
+    return run_in_folder(cfg, pm, run_dir, console, "run", lambda ctx: Experiment(ctx).run())
+
+
+__all__ = ["Experiment", "run_experiment", "run_in_folder"]

@@ -18,10 +18,6 @@ from nk.config import Balancing, MissingPolicy, Scaling, SelectScore
 from nk.errors import UserError
 
 
-def _enum(value: Any, cls: Any) -> Any:
-    return value if isinstance(value, cls) else cls[str(value)]
-
-
 def _scaler(kind: Scaling) -> Any:
     from sklearn import preprocessing
 

@@ -100,6 +100,13 @@ class ParamInfo:
     help: str
     bounds: dict[str, float]
 
+    def within_bounds(self, value: Any) -> bool:
+        """Whether a number respects the declared bounds (None and non-numbers always do)."""
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return True
+        return all({"ge": value >= limit, "gt": value > limit, "le": value <= limit,
+                    "lt": value < limit}[bound] for bound, limit in self.bounds.items())
+
     def allowed(self) -> str:
         words = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
         text = self.type if self.type.startswith("one of") else f"{self.type} value"
@@ -133,17 +140,7 @@ class Component:
     plugin: str = ""
 
     def params(self) -> list[ParamInfo]:
-        hints = typing.get_type_hints(self.config)
-        out = []
-        for f in dataclasses.fields(self.config):
-            default = f.default
-            if f.default_factory is not dataclasses.MISSING:
-                default = f.default_factory()
-            if isinstance(default, enum.Enum):
-                default = default.name
-            bounds = {k: f.metadata[k] for k in ("ge", "gt", "le", "lt") if f.metadata.get(k) is not None}
-            out.append(ParamInfo(f.name, _type_name(hints.get(f.name, f.type)), default, f.metadata.get("help", ""), bounds))
-        return out
+        return dataclass_params(self.config)
 
     @property
     def path(self) -> str:
@@ -161,12 +158,6 @@ class Component:
                 allowed=", ".join(sorted(infos)) or "no parameters",
                 todo=f"check the spelling; `nk plugins {self.name}` lists the parameters",
             )
-        checks = {
-            "ge": lambda v, b: v >= b,
-            "gt": lambda v, b: v > b,
-            "le": lambda v, b: v <= b,
-            "lt": lambda v, b: v < b,
-        }
         kwargs: dict[str, Any] = {}
         for key, value in values.items():
             info = infos[key]
@@ -177,15 +168,14 @@ class Component:
                     allowed=info.allowed() + (f" ({info.help})" if info.help else ""),
                     todo=f"set {self.path}.{key}=... on the command line or in a config file",
                 )
-            for bound, limit in info.bounds.items():
-                if value is not None and not checks[bound](value, limit):
-                    raise UserError(
-                        f"The {key!r} parameter of {self.group} {self.name!r} must be "
-                        f"{info.allowed()}. Got {value!r} instead",
-                        where=f"config key {self.path}.{key}",
-                        allowed=info.allowed() + (f" ({info.help})" if info.help else ""),
-                        todo=f"set {self.path}.{key} to an allowed value",
-                    )
+            if not info.within_bounds(value):
+                raise UserError(
+                    f"The {key!r} parameter of {self.group} {self.name!r} must be "
+                    f"{info.allowed()}. Got {value!r} instead",
+                    where=f"config key {self.path}.{key}",
+                    allowed=info.allowed() + (f" ({info.help})" if info.help else ""),
+                    todo=f"set {self.path}.{key} to an allowed value",
+                )
             kwargs[key] = value
         return kwargs
 
@@ -197,6 +187,22 @@ class Component:
     def build(self, values: Mapping[str, Any]) -> Any:
         """Validate ``values`` and call the factory with them."""
         return self.factory(**self.check_params(values))
+
+
+def dataclass_params(config: type) -> list[ParamInfo]:
+    """The documented, bounded fields of a config dataclass (components' and nk's own)."""
+    hints = typing.get_type_hints(config)
+    out = []
+    for f in dataclasses.fields(config):
+        default = f.default
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        if isinstance(default, enum.Enum):
+            default = default.name
+        bounds = {k: f.metadata[k] for k in ("ge", "gt", "le", "lt") if f.metadata.get(k) is not None}
+        out.append(ParamInfo(f.name, _type_name(hints.get(f.name, f.type)), default,
+                             f.metadata.get("help", ""), bounds))
+    return out
 
 
 def _factory_params(factory: Callable[..., Any]) -> set[str] | None:

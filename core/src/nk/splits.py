@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from nk.config import CV_METHODS, SplitMethod
+from nk.config import CV_METHODS, SplitMethod, as_enum
 from nk.errors import UserError
 
 if TYPE_CHECKING:
@@ -30,14 +30,11 @@ class Fold:
     split: pd.Series
 
 
-def _enum(value: Any, cls: Any) -> Any:
-    return value if isinstance(value, cls) else cls[str(value)]
-
 
 def make_folds(frame: pd.DataFrame, target: str, task: str, ctx: RunContext) -> list[Fold]:
     """The folds of the configured split method (one for plain splits), checked."""
     cfg = ctx.cfg.split
-    method = _enum(cfg.method, SplitMethod)
+    method = as_enum(cfg.method, SplitMethod)
     seed = ctx.seed
     none = pd.Series(np.nan, index=frame.index, dtype=object)
     roles = frame["_role"] if "_role" in frame.columns else none  # data.<db>.role: always kept

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nk.config import as_enum
 from nk.explore import stats
 from nk.explore.config import Importance, RankBy, TreeModel
 
@@ -161,7 +162,7 @@ def importance(
     notes: list[str] = []
     train = split == "train"
     test = split == "test"
-    prep = Preprocessor(scale=_enum(cfg.scale, Scaling), columns=list(cfg.select.columns),
+    prep = Preprocessor(scale=as_enum(cfg.scale, Scaling), columns=list(cfg.select.columns),
                         exclude=list(cfg.select.exclude), k_best=None, score=SelectScore.anova, task=task,
                         seed=seed).fit(features[train], y[train])
     X = prep.transform(features, speakers).astype(np.float64)
@@ -271,5 +272,3 @@ def effects(features: pd.DataFrame, y: pd.Series, task: str) -> pd.DataFrame:
     return table.set_index("feature")
 
 
-def _enum(value: Any, cls: Any) -> Any:
-    return value if isinstance(value, cls) else cls[str(value)]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from nk.config import as_enum
 from nk.errors import UserError
 from nk.explore import stats
 from nk.explore.config import Analysis, DistributionPlot, ExploreConfig, PlotFormat, ScatterMethod
@@ -41,9 +42,6 @@ _WORKER: dict[str, Any] = {}
 MAX_BAR_LEVELS = 40
 """Categorical columns with more values are plotted with their most frequent ones."""
 
-
-def _enum(value: Any, cls: Any) -> Any:
-    return value if isinstance(value, cls) else cls[str(value)]
 
 
 def _safe(name: str) -> str:
@@ -98,26 +96,9 @@ def explore_command(overrides: list[str], app: App, *, show_cfg: bool) -> int:
 
 def run_explore(cfg: DictConfig, pm: Any, run_dir: Path, console: Any) -> dict[str, Any]:
     """Explore the configured data into ``run_dir``; returns the content of ``explore.json``."""
-    import yaml
+    from nk.pipeline import run_in_folder
 
-    from nk.config import redacted
-    from nk.context import RunContext
-    from nk.pipeline import run_logging
-
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(redacted(cfg), sort_keys=False))
-    with run_logging(run_dir, console) as log:
-        ctx = RunContext(cfg=cfg, run_dir=run_dir, pm=pm, log=log, console=console)
-        log.info("nk explore %s in %s", cfg.name, run_dir)
-        pm.hook.nk_run_start(ctx=ctx)
-        try:
-            results = Explorer(ctx).run()
-        except BaseException as exc:
-            user_error = isinstance(exc, UserError)
-            log.error("explore failed: %s", exc, exc_info=not user_error, extra={"file_only": user_error})
-            pm.hook.nk_run_error(ctx=ctx, error=exc)
-            raise
-        pm.hook.nk_run_end(ctx=ctx, results=results)
-        return results
+    return run_in_folder(cfg, pm, run_dir, console, "explore", lambda ctx: Explorer(ctx).run())
 
 
 class Explorer:
@@ -127,7 +108,7 @@ class Explorer:
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.ecfg = ctx.cfg.explore
-        self.analyses = [_enum(a, Analysis) for a in self.ecfg.analyses]
+        self.analyses = [as_enum(a, Analysis) for a in self.ecfg.analyses]
         self.timing: dict[str, float] = {}
         self.notes: list[str] = []
         self.jobs: list[PlotJob] = []
@@ -135,8 +116,8 @@ class Explorer:
         self.result: dict[str, Any] = {}
         self.plot_dir = ctx.run_dir / "plots"
         self.table_dir = ctx.run_dir / "tables"
-        self.kind = _enum(self.ecfg.distribution, DistributionPlot).value
-        self.formats = [_enum(f, PlotFormat).value for f in self.ecfg.formats]
+        self.kind = as_enum(self.ecfg.distribution, DistributionPlot).value
+        self.formats = [as_enum(f, PlotFormat).value for f in self.ecfg.formats]
         self.dpi = int(self.ecfg.dpi)
         self.pool: Any = None
         self.workers = 0
@@ -480,7 +461,7 @@ class Explorer:
         y = frame[target].to_numpy()
         effect_table = effects(features, frame[target], task)
         out: dict[str, Any] = {"n_features": int(features.shape[1])}
-        methods = [_enum(m, Importance) for m in ecfg.importance]
+        methods = [as_enum(m, Importance) for m in ecfg.importance]
         imp = None
         split = self._split() if methods else None
         if split is not None:
@@ -494,7 +475,7 @@ class Explorer:
             imp = importance(features=features, y=y, split=split, speakers=speakers, task=task, methods=methods,
                              model_comp=model_comp, model_params=model_values, cfg=self.cfg,
                              registry=self.ctx.pm.registry, seed=self.ctx.seed, n_repeats=int(ecfg.n_repeats),
-                             tree_model=_enum(ecfg.tree_model, TreeModel), rank_by=_enum(ecfg.rank_by, RankBy),
+                             tree_model=as_enum(ecfg.tree_model, TreeModel), rank_by=as_enum(ecfg.rank_by, RankBy),
                              log=self.ctx.log)
             for note in imp.notes:
                 self.note(note)
@@ -545,7 +526,7 @@ class Explorer:
         from nk.config import SplitMethod
         from nk.splits import make_folds
 
-        method = _enum(self.cfg.split.method, SplitMethod)
+        method = as_enum(self.cfg.split.method, SplitMethod)
         if not self.has_speaker and method not in (SplitMethod.random, SplitMethod.given):
             self.note(f"no speaker column: feature importance uses a random split instead of "
                       f"split.method={method.value} (held-out rows share speakers with training rows)")
@@ -573,7 +554,7 @@ class Explorer:
     # --- scatter ---------------------------------------------------------------------------
 
     def _scatter_methods(self) -> list[ScatterMethod]:
-        return [_enum(m, ScatterMethod) for m in self.ecfg.scatter]
+        return [as_enum(m, ScatterMethod) for m in self.ecfg.scatter]
 
     def _start_projections(self, features: pd.DataFrame) -> None:
         """Standardise the features, sample rows for t-SNE/UMAP, and start those projections in a
@@ -661,12 +642,12 @@ class Explorer:
             from nk.explore.config import Importance, TreeModel
             from nk.explore.features import _tree_model
 
-            methods = [_enum(m, Importance) for m in self.ecfg.importance]
+            methods = [as_enum(m, Importance) for m in self.ecfg.importance]
             if Importance.permutation in methods:
                 (name, values), = selected(self.cfg, "model")
                 self.ctx.pm.registry.get("model", name).build(values)  # imports the model's modules
             if Importance.tree in methods or Importance.shap in methods:
-                _tree_model(_enum(self.ecfg.tree_model, TreeModel), self.task, self.ctx.pm.registry, 0)
+                _tree_model(as_enum(self.ecfg.tree_model, TreeModel), self.task, self.ctx.pm.registry, 0)
             if Importance.linear in methods:
                 import sklearn.linear_model  # noqa: F401
 

@@ -29,22 +29,6 @@ _HELP = {
 
 
 @dataclass
-class XgbConfig:
-    n_estimators: int = param(300, ge=1, help=_HELP["n_estimators"])
-    max_depth: int = param(4, ge=1, help=_HELP["max_depth"])
-    learning_rate: float = param(0.1, gt=0, le=1, help=_HELP["learning_rate"])
-    subsample: float = param(0.8, gt=0, le=1, help=_HELP["subsample"])
-    colsample_bytree: float = param(0.8, gt=0, le=1, help=_HELP["colsample_bytree"])
-    min_child_weight: float = param(1.0, ge=0, help=_HELP["min_child_weight"])
-    reg_lambda: float = param(1.0, ge=0, help=_HELP["reg_lambda"])
-    reg_alpha: float = param(0.0, ge=0, help=_HELP["reg_alpha"])
-    early_stopping_rounds: int | None = param(20, ge=1, help=_HELP["early_stopping_rounds"])
-    class_weight: bool = param(False, help="weight classes inversely to their frequency (in the "
-                                           "training rows and in the dev loss)")
-    n_jobs: int = param(-1, ge=-1, help=_HELP["n_jobs"])
-
-
-@dataclass
 class XgrConfig:
     n_estimators: int = param(300, ge=1, help=_HELP["n_estimators"])
     max_depth: int = param(4, ge=1, help=_HELP["max_depth"])
@@ -56,6 +40,14 @@ class XgrConfig:
     reg_alpha: float = param(0.0, ge=0, help=_HELP["reg_alpha"])
     early_stopping_rounds: int | None = param(20, ge=1, help=_HELP["early_stopping_rounds"])
     n_jobs: int = param(-1, ge=-1, help=_HELP["n_jobs"])
+
+
+@dataclass
+class XgbConfig(XgrConfig):
+    """The regressor's parameters plus class weighting."""
+
+    class_weight: bool = param(False, help="weight classes inversely to their frequency (in the "
+                                           "training rows and in the dev loss)")
 
 
 def xgb(*, n_estimators: int, max_depth: int, learning_rate: float, subsample: float,
