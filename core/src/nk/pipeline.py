@@ -111,42 +111,49 @@ class Experiment:
         return folds
 
     def _print_data_summary(self, frame: pd.DataFrame, folds: list[Fold], target: str, task: str) -> None:
-        """Rows (speakers) per split × label, durations and genders: on the console and in the log."""
+        """Rows (speakers) per split × label, durations and genders: on the console and in the log.
+
+        Rendered from :func:`nk.splits.summary`, the same numbers results.json records.
+        """
+        import io
+
+        from rich.console import Console
         from rich.table import Table
 
+        from nk.splits import summary
+
         split = folds[0].split if len(folds) == 1 else pd.Series("all", index=frame.index)
-        parts = [p for p in ("train", "dev", "test", "all") if (split == p).any()]
+        info = summary(frame, split, target, task)
+        parts = [p for p in ("train", "dev", "test", "all") if p in info["rows"]]
+        speakers = info.get("speakers")
+
+        def cell(rows: int, n_speakers: int | None) -> str:
+            return f"{rows} ({n_speakers})" if n_speakers is not None else str(rows)
+
         table = Table(title=f"Data: {len(frame)} rows" + (f", {len(folds)} folds" if len(folds) > 1 else ""),
                       title_justify="left")
         table.add_column(target)
         for p in parts:
             table.add_column(p, justify="right")
-        has_spk = "speaker" in frame.columns
         if task == "classification":
+            per_label = info.get("speakers_per_label", {})
             for label in sorted(frame[target].unique()):
-                cells = []
-                for p in parts:
-                    rows = frame[(split == p).to_numpy() & (frame[target] == label).to_numpy()]
-                    cells.append(f"{len(rows)} ({rows['speaker'].nunique()})" if has_spk else str(len(rows)))
-                table.add_row(str(label), *cells)
-        totals = []
-        for p in parts:
-            rows = frame[(split == p).to_numpy()]
-            text = f"{len(rows)} ({rows['speaker'].nunique()})" if has_spk else str(len(rows))
-            totals.append(text)
-        table.add_row("all" + (" (speakers)" if has_spk else ""), *totals, style="bold")
-        if "duration" in frame.columns:
-            table.add_row("duration (min)", *[f"{frame.loc[(split == p).to_numpy(), 'duration'].sum() / 60:.1f}"
-                                              for p in parts])
-        if "gender" in frame.columns:
-            for g in sorted(frame["gender"].dropna().astype(str).unique()):
-                table.add_row(f"gender {g}", *[str(int(((split == p).to_numpy() &
-                                                         (frame["gender"].astype(str) == g).to_numpy()).sum()))
-                                               for p in parts])
+                table.add_row(str(label), *[
+                    cell(info["labels"].get(p, {}).get(label, 0),
+                         per_label.get(p, {}).get(label, 0) if speakers is not None else None)
+                    for p in parts])
+        table.add_row("all" + (" (speakers)" if speakers is not None else ""),
+                      *[cell(info["rows"][p], speakers.get(p) if speakers is not None else None) for p in parts],
+                      style="bold")
+        if "duration_s" in info:
+            per_split = info["duration_s"]["per_split"]
+            table.add_row("duration (min)", *[f"{per_split.get(p, 0.0) / 60:.1f}" for p in parts])
+        for g in sorted({g for counts in info.get("gender", {}).values() for g in counts}):
+            table.add_row(f"gender {g}", *[str(info["gender"].get(p, {}).get(g, 0)) for p in parts])
         self.ctx.console.print(table)
-        with self.ctx.console.capture() as capture:
-            self.ctx.console.print(table)
-        self.ctx.log.info("data summary:\n%s", capture.get())
+        text = io.StringIO()
+        Console(file=text, width=100, no_color=True).print(table)
+        self.ctx.log.info("data summary:\n%s", text.getvalue())
 
     def augment(self, frame: pd.DataFrame, folds: list[Fold]) -> tuple[pd.DataFrame, list[Fold]]:
         for name, comp, augmenter, _ in self._build("augment"):
