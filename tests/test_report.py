@@ -197,8 +197,24 @@ def test_pdf_compiles_with_expected_page_count(tmp_path):
                                                                               (0, 0, 255)))]))
     paths = write_reports(doc, tmp_path / "out", pdf="always")
     assert paths["pdf"].read_bytes().startswith(b"%PDF")
-    assert 4 <= pdf_pages(paths["pdf"]) <= 8  # title + contents, 3 pages of table, figure
+    assert 4 <= pdf_pages(paths["pdf"]) <= 8  # title, 3 pages of table, figure
     assert not (tmp_path / "out" / "report.aux").exists()  # auxiliary files are cleaned up
+
+
+@needs_latex
+@pytest.mark.parametrize("n_sections", [2, latex.TOC_MIN_SECTIONS])
+def test_pdf_passes_contents_and_outline(tmp_path, caplog, n_sections):
+    """Short documents get no contents list and compile in one pass; longer ones get a contents
+    list (and so a second pass); both have a PDF outline (bookmarks)."""
+    doc = ReportDoc(title="Passes", author=None, sections=[Section(f"Part {i}", f"Text {i}.") for i in range(n_sections)])
+    with caplog.at_level(logging.INFO, logger="nk.report"):
+        paths = write_reports(doc, tmp_path, pdf="always")
+    has_toc = n_sections >= latex.TOC_MIN_SECTIONS
+    assert ("\\tableofcontents" in paths["tex"].read_text()) == has_toc
+    expected = "(2 passes)" if has_toc else "(1 pass)"
+    assert any(expected in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
+    assert b"/Outlines" in paths["pdf"].read_bytes()
+    assert not (tmp_path / "report.toc").exists()
 
 
 # --- environment and data identity -----------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A ReportDoc as LaTeX source (article class) and its compilation to PDF.
 
 The source only needs packages of a basic TeX Live (``texlive-latex-base`` and
-``-recommended``): graphicx, booktabs, longtable, array, caption, hyperref. It uses Latin
+``-recommended``): graphicx, booktabs, longtable, array, caption, hyperref (and bookmark
+when present). It uses Latin
 Modern when installed and Computer Modern otherwise, and writes every non-ASCII character as a
 LaTeX command, so it compiles the same with pdflatex, lualatex and xelatex. Characters LaTeX's
 standard fonts lack (e.g. IPA symbols) appear as ``[U+0259]``; the HTML report shows them.
@@ -31,6 +32,7 @@ MAX_COLS = 9
 SHORT_TABLE_ROWS = 30  # shorter tables are not split across pages
 CODE_WIDTH = 90  # characters per line of preformatted text in \footnotesize typewriter
 COMPILE_TIMEOUT_S = 180
+MAX_PASSES = 3
 
 _ASCII = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
@@ -241,6 +243,10 @@ def _text(text: str) -> str:
     return "\n".join(out)
 
 
+# Documents with fewer sections get no contents list (the PDF outline lists them anyway), so that
+# they compile in one pass
+TOC_MIN_SECTIONS = 7
+
 PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \usepackage{iftex}
 \ifPDFTeX
@@ -256,6 +262,7 @@ PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \usepackage{multicol}
 \usepackage{xcolor}
 \usepackage[hidelinks,bookmarksnumbered]{hyperref}
+\IfFileExists{bookmark.sty}{\usepackage{bookmark}}{}% PDF outline in one pass (hyperref: two)
 \captionsetup{font=small,labelfont=bf}
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5\baselineskip}
@@ -283,7 +290,10 @@ def render_latex(doc: ReportDoc, folder: Path, *, stem: str = "report") -> str:
             f"\\hypersetup{{pdftitle={{{escape(doc.title)}}}"
             + (f",pdfauthor={{{escape(doc.author)}}}" if doc.author else "") + ",pdfcreator={nk}}",
             f"\\title{{{title}}}", f"\\author{{{escape(doc.author or '')}}}", r"\date{\today}",
-            r"\begin{document}", r"\maketitle", r"{\setlength{\parskip}{0pt}\tableofcontents}", ""]
+            r"\begin{document}", r"\maketitle"]
+    if len(sections) >= TOC_MIN_SECTIONS:  # a contents list costs a second LaTeX pass
+        meta.append(r"{\setlength{\parskip}{0pt}\tableofcontents}")
+    meta.append("")
     body = []
     n_figure = 0
     for section in sections:
@@ -311,22 +321,36 @@ def _first_error(log_path: Path) -> str:
     return "see the log"
 
 
+def _asks_rerun(log_path: Path) -> bool:
+    """Whether LaTeX's log asks for another pass (changed labels, outlines or table widths)."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return False
+    return any(m in text for m in ("Rerun to get", "Rerun LaTeX", "Label(s) may have changed"))
+
+
 def compile_pdf(tex_path: Path, engine: str, *, timeout: float = COMPILE_TIMEOUT_S,
                 ) -> tuple[Path | None, Path, str]:
-    """Run ``engine`` twice on ``tex_path`` in its folder (the second pass fills in the contents
-    and page-spanning tables). Returns ``(pdf or None, log file, error message)``; auxiliary files
-    and the log are removed after success."""
+    """Run ``engine`` on ``tex_path`` in its folder: once, again when the document has a table of
+    contents (a ``.toc`` was written) or LaTeX asks for a rerun, at most ``MAX_PASSES`` times.
+    Returns ``(pdf or None, log file, error message)``; auxiliary files and the log are removed
+    after success."""
     import logging
 
     log = logging.getLogger("nk.report")
     folder = tex_path.parent
     stem = tex_path.stem
     pdf_path, log_path = folder / f"{stem}.pdf", folder / f"{stem}.log"
+    toc_path = folder / f"{stem}.toc"
+    toc_path.unlink(missing_ok=True)  # a stale contents list from an earlier document
     cmd = [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", tex_path.name]
     env = {**os.environ, "max_print_line": "1000"}  # unwrapped log lines
     started = time.perf_counter()
     error = ""
-    for _ in range(2):
+    passes = 0
+    while passes < MAX_PASSES:
+        passes += 1
         try:
             done = subprocess.run(cmd, cwd=folder, stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=timeout, env=env, check=False)
@@ -339,10 +363,13 @@ def compile_pdf(tex_path: Path, engine: str, *, timeout: float = COMPILE_TIMEOUT
         if done.returncode != 0:
             error = _first_error(log_path)
             break
+        if not ((passes == 1 and toc_path.exists()) or _asks_rerun(log_path)):
+            break
     if error or not pdf_path.exists():
         pdf_path.unlink(missing_ok=True)  # a partial PDF would look like a finished one
         return None, log_path, error or "no PDF written"
     for suffix in (".aux", ".out", ".toc", ".log"):
         (folder / f"{stem}{suffix}").unlink(missing_ok=True)
-    log.info("compiled %s with %s in %.1f s", pdf_path.name, Path(engine).name, time.perf_counter() - started)
+    log.info("compiled %s with %s in %.1f s (%d pass%s)", pdf_path.name, Path(engine).name,
+             time.perf_counter() - started, passes, "" if passes == 1 else "es")
     return pdf_path, log_path, ""
