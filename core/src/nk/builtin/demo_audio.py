@@ -24,7 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import soundfile as sf
-from scipy import signal
+
+# scipy.signal (0.5 s to import) is imported by the functions that synthesise: loading an
+# already synthesised corpus imports this module for SYNTHESIS_VERSION only
 
 __all__ = ["EMOTIONS", "SPEAKERS", "SYNTHESIS_VERSION", "SpeakerSpec", "synthesize_corpus"]
 
@@ -303,6 +305,8 @@ def _glottal_source(
 
 def _formant_filter(x: np.ndarray, nuclei: list[_Nucleus], sr: int, bw_scale: float) -> np.ndarray:
     """Cascade of 5 second-order resonators whose targets glide between syllables."""
+    from scipy import signal
+
     steps, step = 3, max(1, int(0.012 * sr))
     starts = [0]
     targets = [nuclei[0].formants]
@@ -343,6 +347,8 @@ def _synthesize_utterance(
     sr: int,
     fricative_sos: tuple[np.ndarray, ...],
 ) -> np.ndarray:
+    from scipy import signal
+
     n, nuclei, noises = _layout(rng, spk, p, sr)
     f0 = _f0_contour(rng, spk, p, nuclei, n, sr)
     pulses, flow = _glottal_source(rng, f0, p, spk.breathiness, sr)
@@ -431,6 +437,8 @@ def synthesize_corpus(
     Returns a DataFrame indexed by absolute file path (index name "file"), sorted by it,
     with columns emotion, speaker, gender, age and duration (seconds).
     """
+    from scipy import signal
+
     if not len(EMOTIONS) * 2 <= n_speakers <= len(SPEAKERS):
         raise ValueError(f"n_speakers must be between 8 and {len(SPEAKERS)}, got {n_speakers}")
     if n_utterances < 1:
