@@ -17,6 +17,8 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ import pytest
 from rich.console import Console
 
 from nk import audio
+from nk import hookimpl
 from nk.cache import FeatureCache, RowRef
 from nk.cli import main
 from nk.context import RunContext
@@ -216,6 +219,54 @@ def test_content_hash_catches_changes_that_keep_size_and_mtime(tmp_path, monkeyp
     assert hashed.row_keys(refs)[0] != before[1]
     monkeypatch.setenv("NK_CACHE_CONTENT_HASH", "1")
     assert FeatureCache(tmp_path).content_hash
+
+
+PREPARED = "nk_test_prepared_module"
+
+
+class Prepared:
+    """Reports whether its process holds the module ``prepare`` imports, and its process id."""
+
+    process_safe = True
+    sampling_rate = None
+
+    def prepare(self):
+        sys.modules.setdefault(PREPARED, types.ModuleType(PREPARED))
+
+    def feature_names(self):
+        return ["prepared", "pid"]
+
+    def extract(self, signal, sampling_rate):
+        return np.array([PREPARED in sys.modules, os.getpid()], dtype=np.float32)
+
+
+@dataclass
+class PreparedConfig:
+    pass
+
+
+class PreparedPlugin:
+    @hookimpl
+    def nk_register_featurizers(self, register):
+        register("prepared", Prepared, PreparedConfig, description="reports its imports (test)")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+def test_prepare_runs_in_the_parent_before_the_workers_fork(nk_pm, nk_register_plugin, nk_compose, tmp_path):
+    nk_register_plugin(PreparedPlugin(), name="nk-prepared-test")
+    index = write_tiny_corpus(tmp_path / "audio").index
+    cfg = nk_compose(["feats=prepared", "n_jobs=2", f"cache_dir={tmp_path / 'cache'}"])
+    ctx = RunContext(cfg=cfg, run_dir=tmp_path, pm=nk_pm, log=logging.getLogger("nk.test-prepare"),
+                     console=Console(quiet=True))
+    comp = nk_pm.registry.get("feats", "prepared")
+    try:
+        frame = extract(comp, comp.build({}), {}, index, ctx)
+        assert PREPARED in sys.modules  # prepare() ran here, in the parent
+    finally:
+        sys.modules.pop(PREPARED, None)
+    pids = set(frame["prepared.pid"].astype(int))
+    assert pids and os.getpid() not in pids, pids  # extracted by worker processes
+    assert (frame["prepared.prepared"] == 1).all()  # which inherited the import
 
 
 # --- subprocesses: SIGKILL and resume, concurrent runs ---------------------------------------------

@@ -51,6 +51,10 @@ class Featurizer(Protocol):
     result, runs files in parallel when ``process_safe`` is true, and names the columns
     ``<component>.<feature>``. Heavy libraries are imported inside ``extract``, not at module
     level; the object is pickled to worker processes, so create models lazily.
+
+    Optional: ``prepare(self) -> None`` is called once in the parent process before it starts
+    worker processes. Import the libraries ``extract`` needs there: forked workers inherit them
+    instead of each importing them again. It must leave the object picklable.
     """
 
     process_safe: ClassVar[bool]

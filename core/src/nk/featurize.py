@@ -305,6 +305,9 @@ def extract(
     n_jobs = max(1, min(n_jobs, len(todo) // 4))  # a pool's start-up only pays with some work
     payload = b""
     if n_jobs > 1:
+        prepare = getattr(featurizer, "prepare", None)
+        if callable(prepare):  # imports made here are inherited by the forked workers
+            prepare()
         try:
             payload = pickle.dumps(featurizer)
         except Exception as exc:

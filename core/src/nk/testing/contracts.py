@@ -83,6 +83,10 @@ class FeaturizerContract(_Contract):
         featurizer = self.build(nk_pm)
         if not getattr(featurizer, "process_safe", False):
             pytest.skip("not process-safe: runs in the main process only")
+        prepare = getattr(featurizer, "prepare", None)
+        if prepare is not None:  # nk calls it in the parent before pickling to the workers
+            assert callable(prepare), "prepare must be a method taking no arguments"
+            prepare()
         featurizer.extract(signal, 16000)  # lazily created state must not break pickling
         clone = pickle.loads(pickle.dumps(featurizer))
         np.testing.assert_allclose(clone.extract(signal, 16000), featurizer.extract(signal, 16000))

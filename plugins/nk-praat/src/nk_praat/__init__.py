@@ -134,6 +134,12 @@ class Praat:
     def feature_names(self) -> Sequence[str]:
         return list(FEATURE_NAMES)
 
+    def prepare(self) -> None:
+        """Called by nk before it forks extraction workers: they inherit these imports."""
+        from nk_praat._extract import prepare
+
+        prepare()
+
     def extract(self, signal: np.ndarray, sampling_rate: int) -> np.ndarray:
         from nk_praat._extract import extract
 

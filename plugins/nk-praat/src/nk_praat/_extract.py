@@ -68,6 +68,11 @@ def _hnr_db(strength: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(r / (1.0 - r))
 
 
+def prepare() -> None:
+    """Import what extraction needs beyond parselmouth: scipy.signal takes about 0.5 s."""
+    import scipy.signal  # noqa: F401
+
+
 def _cpps(values: np.ndarray, sampling_rate: int, floor: float, ceiling: float, step: float) -> float:
     """Praat's CPPS of a PowerCepstrogram (0-5000 Hz), with Praat's defaults but the frame step.
 
