@@ -194,9 +194,138 @@ def test_lld_featurizer_pickles_after_use(nk_pm):
     smile = _build(nk_pm, "compare", **LLD)
     signal = _tone(0.5)
     before = smile.extract(signal, 16000)
+    assert smile.__dict__["_instances_"]  # the reusable openSMILE instance exists ...
     clone = pickle.loads(pickle.dumps(smile))
-    assert "_smile_" not in clone.__dict__
+    assert "_smile_" not in clone.__dict__ and "_instances_" not in clone.__dict__  # ... unpickled
     np.testing.assert_array_equal(clone.extract(signal, 16000), before)
+
+
+# --- the reused openSMILE instance gives what a fresh opensmile.Smile gives -------------------
+
+def _signals() -> list[np.ndarray]:
+    """Signals of different lengths and content, one with full-scale samples (clipped)."""
+    rng = np.random.default_rng(7)
+    loud = np.clip(1.5 * _tone(0.7, amplitude=1.0, f0=90.0), -1.2, 1.2)
+    return [_tone(1.0), _tone(0.25, f0=220.0), (0.3 * rng.standard_normal(9601)).astype(np.float32),
+            _tone(2.0, amplitude=0.05, f0=110.0), loud, _tone(0.4, amplitude=0.5, f0=300.0),
+            _tone(1.3, f0=180.0)]
+
+
+def _reference(feature_set: FeatureSet, level: FeatureLevel, signal: np.ndarray,
+               sampling_rate: int = 16000) -> np.ndarray:
+    """(features, frames) from a fresh ``opensmile.Smile`` call, as nk clips the samples."""
+    import opensmile
+
+    smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set.name),
+                            feature_level=getattr(opensmile.FeatureLevel, level.name))
+    return smile(np.clip(signal, -1.0, 32767 / 32768), sampling_rate)[0]
+
+
+@pytest.fixture
+def count_openSMILE(monkeypatch):
+    """How many openSMILE instances the test initialises, and how many of those it frees.
+
+    Both opensmile.Smile's and nk's count; instances of earlier tests that the garbage
+    collector frees meanwhile do not.
+    """
+    from opensmile.core.lib import OpenSMILE
+
+    counts = {"initialize": 0, "free": 0}
+    created: list[object] = []
+    initialize, free = OpenSMILE.initialize, OpenSMILE.free
+
+    def counted_initialize(inst, *args, **kwargs):
+        counts["initialize"] += 1
+        created.append(inst)
+        return initialize(inst, *args, **kwargs)
+
+    def counted_free(inst):
+        if inst._smileobj is not None and any(inst is c for c in created):
+            counts["free"] += 1
+        return free(inst)
+
+    monkeypatch.setattr(OpenSMILE, "initialize", counted_initialize)
+    monkeypatch.setattr(OpenSMILE, "free", counted_free)
+    return counts
+
+
+def test_reused_instance_gives_smiles_functionals_bit_for_bit(nk_pm, count_openSMILE):
+    smile = _build(nk_pm, "egemaps")
+    signals = _signals()
+    got = [smile.extract(x, 16000) for x in signals]
+    # one instance for the feature names (freed by opensmile.Smile), one reused for every signal
+    assert count_openSMILE == {"initialize": 2, "free": 1}
+    for i, (x, values) in enumerate(zip(signals, got, strict=True)):
+        expected = _reference(FeatureSet.eGeMAPSv02, FeatureLevel.Functionals, x)[:, 0]
+        assert values.dtype == np.float32 and values.shape == (88,)
+        assert np.array_equal(values, expected, equal_nan=True), i
+    assert not np.array_equal(got[0], got[1])  # the signals differ, and so do their features
+
+
+def test_reused_instance_gives_smiles_pooled_llds_bit_for_bit(nk_pm):
+    from nk_opensmile.pooling import pool
+
+    stats = [Stat.mean, Stat.std, Stat.q05, Stat.median, Stat.kurtosis]
+    smile = _build(nk_pm, "egemaps", **LLD, stats=stats)
+    for i, x in enumerate(_signals()):
+        frames = _reference(FeatureSet.eGeMAPSv02, FeatureLevel.LowLevelDescriptors, x).T
+        assert frames.shape[0] > 1
+        expected = pool(frames, [s.name for s in stats])
+        assert np.array_equal(smile.extract(x, 16000), expected, equal_nan=True), i
+
+
+def test_too_short_signal_between_others_fails_alone(nk_pm):
+    for params in ({}, LLD):
+        smile = _build(nk_pm, "egemaps", **params)
+        signals = _signals()
+        first = [smile.extract(x, 16000) for x in signals[:3]]
+        with pytest.raises(ValueError, match=r"gave no values for a 30 ms signal.*too short"):
+            smile.extract(_tone(0.03), 16000)
+        after = [smile.extract(x, 16000) for x in signals[3:]]
+        for i, (x, values) in enumerate(zip(signals, first + after, strict=True)):
+            alone = _build(nk_pm, "egemaps", **params).extract(x, 16000)  # a fresh instance
+            assert np.array_equal(values, alone, equal_nan=True), (params, i)
+
+
+def test_failed_reset_discards_the_instance(nk_pm, monkeypatch, count_openSMILE):
+    from opensmile.core.lib import smileapi
+
+    signals = _signals()
+    expected = _reference(FeatureSet.eGeMAPSv02, FeatureLevel.Functionals, signals[1])[:, 0]
+    smile = _build(nk_pm, "egemaps")
+    before = smile.extract(signals[0], 16000)
+    initialised, freed = count_openSMILE["initialize"], count_openSMILE["free"]
+    reset = smileapi.smile_reset
+    monkeypatch.setattr(smileapi, "smile_reset", lambda obj: -1)
+    with pytest.raises(RuntimeError, match="could not be reset"):
+        smile.extract(signals[1], 16000)
+    assert count_openSMILE["free"] == freed + 1 and not smile.__dict__["_instances_"]
+    monkeypatch.setattr(smileapi, "smile_reset", reset)
+    assert np.array_equal(smile.extract(signals[0], 16000), before)
+    assert count_openSMILE["initialize"] == initialised + 1  # a fresh instance ...
+    assert np.array_equal(smile.extract(signals[1], 16000), expected, equal_nan=True)
+    assert count_openSMILE["initialize"] == initialised + 1  # ... reused again
+
+
+def test_one_instance_per_sampling_rate(nk_pm):
+    smile = _build(nk_pm, "egemaps")
+    signals = _signals()
+    for rate, x in zip([16000, 8000, 16000, 44100, 8000, 16000], signals, strict=False):
+        expected = _reference(FeatureSet.eGeMAPSv02, FeatureLevel.Functionals, x, rate)[:, 0]
+        assert np.array_equal(smile.extract(x, rate), expected, equal_nan=True), rate
+    assert sorted(smile.__dict__["_instances_"]) == [8000, 16000, 44100]
+
+
+def test_instances_are_freed_with_the_featurizer(nk_pm, count_openSMILE):
+    import gc
+
+    smile = _build(nk_pm, "egemaps")
+    for rate in (16000, 8000):
+        smile.extract(_tone(0.5), rate)
+    freed = count_openSMILE["free"]
+    del smile
+    gc.collect()
+    assert count_openSMILE["free"] == freed + 2
 
 
 def test_egemaps_svm_on_demo_is_learnable_but_not_trivial(nk_compose, nk_pm, tmp_path):

@@ -82,46 +82,43 @@ def _default_stats() -> list[Stat]:
 
 
 @dataclass
-class EgemapsConfig:
-    feature_set: FeatureSet = param(FeatureSet.eGeMAPSv02, help=_SET_HELP)
-    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help=_LEVEL_HELP)
-    stats: list[Stat] = param(default_factory=_default_stats, help=_STATS_HELP)
-
-
-@dataclass
-class GemapsConfig:
-    feature_set: FeatureSet = param(FeatureSet.GeMAPSv01b, help=_SET_HELP)
-    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help=_LEVEL_HELP)
-    stats: list[Stat] = param(default_factory=_default_stats, help=_STATS_HELP)
-
-
-@dataclass
-class CompareConfig:
-    feature_set: FeatureSet = param(FeatureSet.ComParE_2016, help=_SET_HELP)
-    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help=_LEVEL_HELP)
-    stats: list[Stat] = param(default_factory=_default_stats, help=_STATS_HELP)
-
-
-@dataclass
-class EmobaseConfig:
-    feature_set: FeatureSet = param(FeatureSet.emobase, help=_SET_HELP)
-    feature_level: FeatureLevel = param(FeatureLevel.Functionals, help=_LEVEL_HELP)
-    stats: list[Stat] = param(default_factory=_default_stats, help=_STATS_HELP)
-
-
-@dataclass
 class OpenSmileConfig:
+    """The parameters of every openSMILE component; the subclasses change the default set only."""
+
     feature_set: FeatureSet = param(FeatureSet.eGeMAPSv02, help=_SET_HELP)
     feature_level: FeatureLevel = param(FeatureLevel.Functionals, help=_LEVEL_HELP)
     stats: list[Stat] = param(default_factory=_default_stats, help=_STATS_HELP)
+
+
+@dataclass
+class EgemapsConfig(OpenSmileConfig):
+    feature_set: FeatureSet = param(FeatureSet.eGeMAPSv02, help=_SET_HELP)
+
+
+@dataclass
+class GemapsConfig(OpenSmileConfig):
+    feature_set: FeatureSet = param(FeatureSet.GeMAPSv01b, help=_SET_HELP)
+
+
+@dataclass
+class CompareConfig(OpenSmileConfig):
+    feature_set: FeatureSet = param(FeatureSet.ComParE_2016, help=_SET_HELP)
+
+
+@dataclass
+class EmobaseConfig(OpenSmileConfig):
+    feature_set: FeatureSet = param(FeatureSet.emobase, help=_SET_HELP)
 
 
 class OpenSmile:
-    """One openSMILE configuration; the ``opensmile.Smile`` object is created lazily per process.
+    """One openSMILE configuration; openSMILE itself is set up lazily, once per process.
 
-    ``extract`` returns the functionals, or the LLD frames pooled with ``stats``. Samples are
-    clipped to the int16 range first: openSMILE converts to int16 without clipping, so a
-    full-scale sample (1.0) would wrap around to -1.0.
+    ``extract`` returns the functionals, or the LLD frames pooled with ``stats``. It gives the
+    values ``opensmile.Smile`` gives, but reuses one initialised openSMILE instance per sampling
+    rate (reset after every signal) instead of parsing the configuration for every file, and
+    skips ``Smile``'s DataFrames. Samples are clipped to the int16 range first: openSMILE
+    converts to int16 without clipping, so a full-scale sample (1.0) would wrap around to -1.0.
+    The ``opensmile.Smile`` object (feature names, options) and the instances are never pickled.
     """
 
     process_safe: ClassVar[bool] = True
@@ -202,8 +199,44 @@ class OpenSmile:
             self.__dict__["_smile_"] = smile
         return smile
 
+    def _instance(self, sampling_rate: int) -> Any:
+        """An initialised openSMILE instance for ``sampling_rate``, taken out of the pool.
+
+        The options are the ones ``Smile._extract`` passes; the caller gives the instance back
+        with :meth:`_return` after a run and a successful reset, or frees it.
+        """
+        instances = self._instances()
+        inst = instances.pop(sampling_rate, None)
+        if inst is not None:
+            return inst
+        import os
+
+        from opensmile.core.config import config
+
+        smile = self._smile()
+        options = smile._options()
+        options["source"] = os.path.join(smile.default_config_root, config.EXTERNAL_INPUT_CONFIG)
+        options["sampleRate"] = sampling_rate
+        options["nBits"] = 16
+        return smile._smile(options=options)
+
+    def _instances(self) -> dict[int, Any]:
+        """Idle instances by sampling rate; freed when this object is garbage-collected."""
+        instances = self.__dict__.get("_instances_")
+        if instances is None:
+            import weakref
+
+            instances = self.__dict__["_instances_"] = {}
+            weakref.finalize(self, _free_instances, instances)
+        return instances
+
+    def _return(self, sampling_rate: int, inst: Any) -> None:
+        spare = self._instances().setdefault(sampling_rate, inst)
+        if spare is not inst:  # another thread returned one meanwhile
+            inst.free()
+
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_smile_"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_smile_", "_instances_")}
 
     def feature_names(self) -> Sequence[str]:
         names = list(self._smile().feature_names)
@@ -213,27 +246,49 @@ class OpenSmile:
         return [f"{lld}_{stat}" for lld in names for stat in stats]
 
     def extract(self, signal: np.ndarray, sampling_rate: int) -> np.ndarray:
-        import warnings
-
         import numpy as np
+        from opensmile.core.config import config
+        from opensmile.core.lib import smileapi
 
-        smile = self._smile()
         # openSMILE scales by 32768 and casts to int16 without clipping (1.0 → -32768)
         x = np.clip(np.asarray(signal, dtype=np.float32), -1.0, 32767 / 32768)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Segment too short", category=UserWarning)
-            # Smile.__call__ skips the DataFrame process_signal builds: (channels, features, frames)
-            values = smile(x, sampling_rate)[0]
-        if not np.isfinite(values).all():
+        samples = (x * 32768).astype(np.int16)  # as Smile._extract, in float32
+        rows: list[np.ndarray] = []
+        inst = self._instance(sampling_rate)
+        try:
+            # reset() drops the callback: it must be set before every run
+            inst.external_sink_set_callback_ex(config.EXTERNAL_OUTPUT_COMPONENT,
+                                               lambda data, meta: rows.append(data.copy()))
+            if not inst.external_audio_source_write_data(config.EXTERNAL_SOURCE_COMPONENT,
+                                                         samples.tobytes()):
+                raise RuntimeError("openSMILE did not accept the samples (input buffer full)")
+            inst.external_audio_source_set_eoi(config.EXTERNAL_SOURCE_COMPONENT)
+            inst.run()
+            code = smileapi.smile_reset(inst._smileobj)
+            if code != 0:
+                raise RuntimeError(f"openSMILE could not be reset for the next signal (code {code})")
+            # the wrapper keeps every callback it was given; the reset one is no longer used
+            inst._callbacks.clear()
+        except BaseException:
+            inst.free()  # the next signal gets a fresh instance
+            raise
+        self._return(sampling_rate, inst)
+        values = np.vstack(rows) if rows else np.empty((0, 0), np.float32)  # (frames, features)
+        if not rows or not np.isfinite(values).all():
             raise ValueError(
                 f"openSMILE {self._set().name} {self._level().name} gave no values for a "
                 f"{1000 * len(x) / sampling_rate:.0f} ms signal; segments shorter than about "
                 "100 ms are too short")
         if not self._pooled():
-            return np.asarray(values[:, 0], dtype=np.float32)
+            return np.asarray(values[0], dtype=np.float32)
         from nk_opensmile.pooling import pool
 
-        return pool(values.T, self._stat_names())
+        return pool(values, self._stat_names())
+
+
+def _free_instances(instances: dict[int, Any]) -> None:
+    while instances:
+        instances.popitem()[1].free()
 
 
 class Egemaps(OpenSmile):
