@@ -363,6 +363,37 @@ def test_level_and_n_resamples_are_reported():
     assert _width(wide) > _width(narrow)
 
 
+@pytest.mark.parametrize(
+    ("metrics", "data"),
+    [
+        pytest.param(
+            classification_metrics,
+            _speaker_correlated_classification,
+            id="classification",
+        ),
+        pytest.param(
+            regression_metrics, _speaker_correlated_regression, id="regression"
+        ),
+    ],
+)
+@pytest.mark.parametrize("n_groups", [1, 40], ids=["one-speaker", "speakers"])
+def test_zero_resamples_gives_the_same_metrics_without_ci(metrics, data, n_groups):
+    truth, pred, groups = data(seed=4)
+    groups = np.minimum(groups, n_groups - 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        full = metrics(truth, pred, groups=groups, n_resamples=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no bootstrap: no one-speaker fallback warning either
+        bare = metrics(truth, pred, groups=groups, n_resamples=0)
+    primary = full["primary"]
+    assert bare[primary] == {"value": full[primary]["value"]}
+    assert {k: v for k, v in bare.items() if k != primary} == {
+        k: v for k, v in full.items() if k != primary
+    }
+    assert json.loads(json.dumps(bare, allow_nan=False)) == bare
+
+
 # --------------------------------------------------------------------------
 # plots
 # --------------------------------------------------------------------------
@@ -437,9 +468,9 @@ def test_plot_truth_vs_prediction_writes_png(tmp_path, truth, pred):
             {"truth": [0, 1], "pred": [0, 1], "level": 1.0}, "level", id="bad-level"
         ),
         pytest.param(
-            {"truth": [0, 1], "pred": [0, 1], "n_resamples": 0},
+            {"truth": [0, 1], "pred": [0, 1], "n_resamples": -1},
             "n_resamples",
-            id="bad-n-resamples",
+            id="negative-n-resamples",
         ),
     ],
 )
@@ -470,6 +501,11 @@ def test_classification_bad_input_raises(kwargs, match):
             {"truth": [0.0, 1.0], "pred": [0.0, 1.0], "level": 0},
             "level",
             id="bad-level",
+        ),
+        pytest.param(
+            {"truth": [0.0, 1.0], "pred": [0.0, 1.0], "n_resamples": -1},
+            "n_resamples",
+            id="negative-n-resamples",
         ),
     ],
 )

@@ -7,8 +7,10 @@ Two entry points return JSON-serialisable result dicts:
 * :func:`regression_metrics`: primary metric is CCC (Lin's concordance
   correlation coefficient).
 
-The primary metric gets a seeded percentile-bootstrap confidence interval.
-With ``groups`` (speaker ids) whole speakers are resampled with replacement
+The primary metric gets a seeded percentile-bootstrap confidence interval;
+``n_resamples=0`` skips it (for scores that only select a model, where the
+interval would be thrown away) and the primary entry is then just
+``{"value": ...}``. With ``groups`` (speaker ids) whole speakers are resampled with replacement
 (cluster bootstrap, ``ci_unit="speaker"``); otherwise samples are resampled
 (``ci_unit="sample"``). If ``groups`` holds a single speaker, a cluster
 bootstrap is meaningless (every resample equals the data), so the function
@@ -116,8 +118,8 @@ def _check_bootstrap_args(n_resamples: int, level: float) -> None:
     """Validate bootstrap parameters."""
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)):
         raise ValueError(f"n_resamples must be an integer, got {n_resamples!r}")
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    if n_resamples < 0:
+        raise ValueError(f"n_resamples must be >= 0 (0: no confidence interval), got {n_resamples}")
     if not (isinstance(level, (int, float, np.floating)) and 0.0 < float(level) < 1.0):
         raise ValueError(
             f"level must be a number strictly between 0 and 1, got {level!r}"
@@ -269,6 +271,11 @@ def _percentile_interval(
     return Interval(float(low), float(high), float(level), int(n_resamples), unit)
 
 
+def _primary_entry(value: float, interval: Interval | None) -> dict[str, Any]:
+    """The primary metric's JSON entry: with its interval, or only the value (no CI)."""
+    return {"value": float(value)} if interval is None else interval.as_metric(value)
+
+
 def _uar(correct: np.ndarray, total: np.ndarray) -> np.ndarray:
     """UAR along the last axis: mean recall over classes with nonzero support."""
     present = total > 0
@@ -307,41 +314,17 @@ def _confusion(truth_idx: np.ndarray, pred_idx: np.ndarray, k: int) -> np.ndarra
     return np.bincount(truth_idx * k + pred_idx, minlength=k * k).reshape(k, k)
 
 
-def classification_metrics(
-    truth: ArrayLike,
-    pred: ArrayLike,
-    *,
-    labels: ArrayLike | None = None,
-    groups: ArrayLike | None = None,
-    n_resamples: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Classification metrics with a bootstrap CI on UAR (the primary metric).
-
-    ``labels`` fixes the label order (default: sorted union of truth and pred);
-    ``per_class`` is keyed by ``str(label)`` so the dict survives a JSON round
-    trip. ``macro_f1`` averages F1 over all labels (as scikit-learn's
-    ``f1_score(average="macro", labels=labels, zero_division=0)``).
-    """
-    t_raw, p_raw = _as_1d(truth, "truth"), _as_1d(pred, "pred")
-    n = _check_pair(t_raw, p_raw)
-    _check_bootstrap_args(n_resamples, level)
-    label_list, t, p = _encode_labels(t_raw, p_raw, labels)
-    k = len(label_list)
-    group_codes, n_groups = _encode_groups(groups, n)
-    codes, unit = _resampling_unit(group_codes, n_groups)
-
-    cm = _confusion(t, p, k)
-    tp = np.diag(cm).astype(np.float64)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
-    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
-    f1_denom = support + predicted  # 2tp + fp + fn
-    f1 = np.divide(2.0 * tp, f1_denom, out=np.zeros(k), where=f1_denom > 0)
-    uar = float(_uar(tp, support.astype(np.float64)))
-
+def _uar_interval(
+    t: np.ndarray,
+    p: np.ndarray,
+    k: int,
+    codes: np.ndarray | None,
+    unit: str,
+    n_resamples: int,
+    level: float,
+    seed: int,
+) -> Interval:
+    """Bootstrap interval of UAR over samples (``codes`` None) or speakers."""
     rng = np.random.default_rng(seed)
     correct = (t == p).astype(np.int64)
     if codes is None:
@@ -359,14 +342,53 @@ def classification_metrics(
         corr = np.bincount(flat, weights=correct, minlength=size).reshape(-1, k)
         tot = np.bincount(flat, minlength=size).reshape(-1, k)
         sums = _resampled_sums(rng, np.hstack([corr, tot]), None, n_resamples)
-    interval = _percentile_interval(
-        _uar(sums[:, :k], sums[:, k:]), level, n_resamples, unit
-    )
+    return _percentile_interval(_uar(sums[:, :k], sums[:, k:]), level, n_resamples, unit)
+
+
+def classification_metrics(
+    truth: ArrayLike,
+    pred: ArrayLike,
+    *,
+    labels: ArrayLike | None = None,
+    groups: ArrayLike | None = None,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Classification metrics with a bootstrap CI on UAR (the primary metric).
+
+    ``n_resamples=0`` computes no CI: ``result["uar"]`` is then ``{"value": ...}``.
+
+    ``labels`` fixes the label order (default: sorted union of truth and pred);
+    ``per_class`` is keyed by ``str(label)`` so the dict survives a JSON round
+    trip. ``macro_f1`` averages F1 over all labels (as scikit-learn's
+    ``f1_score(average="macro", labels=labels, zero_division=0)``).
+    """
+    t_raw, p_raw = _as_1d(truth, "truth"), _as_1d(pred, "pred")
+    n = _check_pair(t_raw, p_raw)
+    _check_bootstrap_args(n_resamples, level)
+    label_list, t, p = _encode_labels(t_raw, p_raw, labels)
+    k = len(label_list)
+    group_codes, n_groups = _encode_groups(groups, n)
+
+    cm = _confusion(t, p, k)
+    tp = np.diag(cm).astype(np.float64)
+    support = cm.sum(axis=1)
+    predicted = cm.sum(axis=0)
+    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
+    f1_denom = support + predicted  # 2tp + fp + fn
+    f1 = np.divide(2.0 * tp, f1_denom, out=np.zeros(k), where=f1_denom > 0)
+    uar = float(_uar(tp, support.astype(np.float64)))
+    interval = None
+    if n_resamples > 0:
+        codes, unit = _resampling_unit(group_codes, n_groups)
+        interval = _uar_interval(t, p, k, codes, unit, n_resamples, level, seed)
 
     return {
         "task": "classification",
         "primary": "uar",
-        "uar": interval.as_metric(uar),
+        "uar": _primary_entry(uar, interval),
         "accuracy": float(tp.sum() / n),
         "macro_f1": float(f1.mean()),
         "per_class": {
@@ -398,6 +420,27 @@ def _ccc_pcc(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(np.clip(ccc, -1.0, 1.0)), float(np.clip(pcc, -1.0, 1.0))
 
 
+def _ccc_interval(
+    x: np.ndarray,
+    y: np.ndarray,
+    codes: np.ndarray | None,
+    unit: str,
+    n_resamples: int,
+    level: float,
+    seed: int,
+) -> Interval:
+    """Bootstrap interval of CCC over samples (``codes`` None) or speakers."""
+    # Centre both series by the same constant (CCC is invariant to a common
+    # shift) so the raw-moment sums below do not lose precision.
+    centre = 0.5 * (x.mean() + y.mean())
+    xc, yc = x - centre, y - centre
+    stats = np.column_stack([np.ones(len(x)), xc, yc, xc * xc, yc * yc, xc * yc])
+    if codes is not None:
+        stats = np.column_stack([np.bincount(codes, weights=col) for col in stats.T])
+    sums = _resampled_sums(np.random.default_rng(seed), stats, None, n_resamples)
+    return _percentile_interval(_ccc_from_sums(sums), level, n_resamples, unit)
+
+
 def regression_metrics(
     truth: ArrayLike,
     pred: ArrayLike,
@@ -409,6 +452,8 @@ def regression_metrics(
 ) -> dict[str, Any]:
     """Regression metrics with a bootstrap CI on CCC (the primary metric).
 
+    ``n_resamples=0`` computes no CI: ``result["ccc"]`` is then ``{"value": ...}``.
+
     CCC and PCC use population (1/n) moments; see the module docstring for
     the conventions on constant inputs.
     """
@@ -416,7 +461,6 @@ def regression_metrics(
     n = _check_pair(x, y)
     _check_bootstrap_args(n_resamples, level)
     group_codes, n_groups = _encode_groups(groups, n)
-    codes, unit = _resampling_unit(group_codes, n_groups)
 
     ccc, pcc = _ccc_pcc(x, y)
     err = y - x
@@ -424,21 +468,15 @@ def regression_metrics(
     ss_res = float(np.sum(err**2))
     ss_tot = float(np.sum((x - x.mean()) ** 2))
     r2 = (1.0 if ss_res == 0 else 0.0) if ss_tot == 0 else 1.0 - ss_res / ss_tot
-
-    # Centre both series by the same constant (CCC is invariant to a common
-    # shift) so the raw-moment sums below do not lose precision.
-    centre = 0.5 * (x.mean() + y.mean())
-    xc, yc = x - centre, y - centre
-    stats = np.column_stack([np.ones(n), xc, yc, xc * xc, yc * yc, xc * yc])
-    if codes is not None:
-        stats = np.column_stack([np.bincount(codes, weights=col) for col in stats.T])
-    sums = _resampled_sums(np.random.default_rng(seed), stats, None, n_resamples)
-    interval = _percentile_interval(_ccc_from_sums(sums), level, n_resamples, unit)
+    interval = None
+    if n_resamples > 0:
+        codes, unit = _resampling_unit(group_codes, n_groups)
+        interval = _ccc_interval(x, y, codes, unit, n_resamples, level, seed)
 
     return {
         "task": "regression",
         "primary": "ccc",
-        "ccc": interval.as_metric(ccc),
+        "ccc": _primary_entry(ccc, interval),
         "pcc": pcc,
         "mae": float(np.mean(np.abs(err))),
         "mse": mse,

@@ -439,8 +439,11 @@ class Experiment:
                   *, with_ci: bool = True) -> dict[str, Any]:
         import warnings
 
-        groups = frame.loc[pred.index, "speaker"].astype(str).to_numpy() if "speaker" in frame.columns else None
-        boot = {"n_resamples": int(self.cfg.bootstrap.n_resamples) if with_ci else 100,
+        # with_ci=False: per-fold and model-selection scores use only the value, so no bootstrap
+        # (and no speaker ids, which only the bootstrap resamples)
+        with_groups = with_ci and "speaker" in frame.columns
+        groups = frame.loc[pred.index, "speaker"].astype(str).to_numpy() if with_groups else None
+        boot = {"n_resamples": int(self.cfg.bootstrap.n_resamples) if with_ci else 0,
                 "level": float(self.cfg.bootstrap.level), "seed": self.ctx.seed}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # one-speaker folds: CI by samples
