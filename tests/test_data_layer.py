@@ -401,6 +401,28 @@ def test_cross_validation_pools_out_of_fold_predictions(method, extra, n_folds, 
     assert "±" in out
 
 
+def test_only_reported_metrics_get_a_bootstrap_ci(nk_run, monkeypatch):
+    """Per-fold scores and the dev scores of a grid search use only the value: no bootstrap."""
+    from nk import evaluate
+
+    real = evaluate.classification_metrics
+    resamples: list[int] = []
+
+    def recording(*args, **kwargs):  # a spy: records n_resamples, computes with the real function
+        resamples.append(kwargs["n_resamples"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "classification_metrics", recording)
+    code, _, err, results = nk_run("data.demo.n_utterances=2", *FAST, "split.method=lsgo",
+                                   "split.n_folds=3", "split.dev_size=0.25",
+                                   "search.params={n_neighbors: [1, 3]}")
+    assert code == 0, err
+    # pooled test and pooled dev are reported with their CI; 3 folds + 3 × 2 dev scores are not
+    assert sorted(resamples) == [0] * 9 + [1000, 1000]
+    assert results["test"]["uar"]["n_resamples"] == 1000 and "ci" in results["dev"]["uar"]
+    assert all(set(f) == {"fold", "n_test", "uar"} for f in results["cv"]["folds"])
+
+
 def test_speaker_split_is_stratified_and_balanced_split_balances(nk_run):
     _, _, _, r = nk_run("data.demo.n_utterances=1", *FAST)
     assert r["data"]["gender"]["test"] == {"female": 8, "male": 8}  # 2 + 2 of 12 speakers × 4

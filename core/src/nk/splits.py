@@ -116,6 +116,9 @@ def _speaker_table(frame: pd.DataFrame, target: str, task: str) -> pd.DataFrame:
     return speakers
 
 
+_PARTS = np.array(["train", "dev", "test"], dtype=object)  # the part codes of _draw
+
+
 def _stratified(speakers: pd.DataFrame, stratify: list[str], test_size: float, dev_size: float,
                 seed: int) -> dict[Any, str]:
     """Speaker-disjoint split, proportional in each stratum.
@@ -124,16 +127,34 @@ def _stratified(speakers: pd.DataFrame, stratify: list[str], test_size: float, d
     speakers have a single label), strata are laid end to end, and test/dev speakers are picked
     at evenly spaced positions, so every stratum contributes its share.
     """
-    rng = np.random.default_rng(seed)
+    parts = _draw(_strata(speakers, stratify), test_size, dev_size, np.random.default_rng(seed))
+    return dict(zip(speakers.index, _PARTS[parts], strict=True))
+
+
+def _strata(speakers: pd.DataFrame, stratify: list[str]) -> list[np.ndarray]:
+    """The strata of :func:`_stratified`: positions in ``speakers``, each stratum sorted by str(id)."""
     keys = [c for c in stratify if c in speakers.columns]
     if "_single_label" in speakers.columns and speakers["_single_label"].mean() >= 0.8:
         keys = ["_label", *keys]
-    order: list[Any] = []
-    groups = speakers.groupby(keys, sort=True, observed=True, dropna=False) if keys else [(None, speakers)]
+    numbered = speakers.assign(_pos=np.arange(len(speakers)))
+    groups = numbered.groupby(keys, sort=True, observed=True, dropna=False) if keys else [(None, numbered)]
+    strata = []
     for _, members in groups:
-        ids = np.array(sorted(members.index, key=str), dtype=object)
+        ids = [str(spk) for spk in members.index]
+        by_id = sorted(range(len(ids)), key=ids.__getitem__)  # stable, like sorted(index, key=str)
+        strata.append(members["_pos"].to_numpy()[by_id])
+    return strata
+
+
+def _draw(strata: list[np.ndarray], test_size: float, dev_size: float,
+          rng: np.random.Generator) -> np.ndarray:
+    """One seeded split of :func:`_stratified`: a part code (index into _PARTS) per speaker position."""
+    shuffled = []
+    for stratum in strata:
+        ids = stratum.copy()
         rng.shuffle(ids)
-        order.extend(ids)
+        shuffled.append(ids)
+    order = np.concatenate(shuffled) if shuffled else np.zeros(0, dtype=np.intp)
     n = len(order)
     n_test = round(test_size * n) if test_size > 0 else 0
     n_test = max(n_test, 1) if test_size > 0 else 0
@@ -146,14 +167,12 @@ def _stratified(speakers: pd.DataFrame, stratify: list[str], test_size: float, d
             todo="lower split.test_size / split.dev_size, use more speakers, or use "
             "cross-validation (split.method=loso)",
         )
-    assignment = {spk: "train" for spk in order}
-    taken = _spaced(n, n_test, offset=rng.random())
-    for i in taken:
-        assignment[order[i]] = "test"
-    rest = [i for i in range(n) if i not in taken]
-    for j in _spaced(len(rest), n_dev, offset=rng.random()):
-        assignment[order[rest[j]]] = "dev"
-    return assignment
+    parts = np.zeros(n, dtype=np.int8)  # train
+    taken = sorted(_spaced(n, n_test, offset=rng.random()))
+    parts[order[taken]] = 2  # test
+    rest = np.setdiff1d(np.arange(n), taken)
+    parts[order[rest[sorted(_spaced(len(rest), n_dev, offset=rng.random()))]]] = 1  # dev
+    return parts
 
 
 def _spaced(n: int, k: int, *, offset: float) -> set[int]:
@@ -170,10 +189,37 @@ def _random_split(frame: pd.DataFrame, test_size: float, dev_size: float, seed: 
     return pd.Series(labels, index=frame.index)
 
 
-def _distance(frame: pd.DataFrame, split: pd.Series, columns: list[str]) -> float:
-    """How differently train and the held-out parts are distributed over ``columns``."""
-    total = 0.0
-    parts = [p for p in ("train", "dev", "test") if (split == p).any()]
+def _balanced(frame: pd.DataFrame, speakers: pd.DataFrame, target: str, covariates: list[str],
+              cfg: Any, seed: int) -> dict[Any, str]:
+    """The speaker-disjoint split (of 500 seeded candidates) that best balances target and covariates.
+
+    The first candidate with the lowest :func:`_distances` wins.
+    """
+    strata = _strata(speakers, [])
+    candidates = np.stack([
+        _draw(strata, float(cfg.test_size), float(cfg.dev_size), np.random.default_rng(seed * 1000 + i))
+        for i in range(500)
+    ])
+    speaker_of_row = speakers.index.get_indexer(frame["speaker"])
+    scores = _distances(frame, speaker_of_row, candidates, [target, *covariates])
+    return dict(zip(speakers.index, _PARTS[candidates[int(np.argmin(scores))]], strict=True))
+
+
+def _distances(frame: pd.DataFrame, speaker_of_row: np.ndarray, candidates: np.ndarray,
+               columns: list[str]) -> np.ndarray:
+    """How differently train and the held-out parts are distributed over ``columns``, per candidate.
+
+    ``candidates`` (candidates × speakers) holds part codes; ``speaker_of_row`` each row's speaker
+    position. For every column and every part a candidate uses, the score adds the total variation
+    distance between the part's and the whole corpus's distribution of the column's values
+    (numeric columns with more than 10 values: their quartiles). Counts come from one
+    speakers × values matrix, so a candidate costs a matrix product; the arithmetic (and so
+    every tie) is that of pandas' ``value_counts(normalize=True)`` per part.
+    """
+    n_speakers = candidates.shape[1]
+    total = np.zeros(len(candidates))
+    in_part = [candidates == code for code in range(len(_PARTS))]
+    used = [member.any(axis=1) for member in in_part]  # every speaker has rows
     for col in columns:
         if col not in frame.columns:
             continue
@@ -182,24 +228,23 @@ def _distance(frame: pd.DataFrame, split: pd.Series, columns: list[str]) -> floa
         if numeric:
             values = pd.qcut(values.rank(method="first"), 4, labels=False)
         overall = values.value_counts(normalize=True)
-        for part in parts:
-            dist = values[split == part].value_counts(normalize=True).reindex(overall.index, fill_value=0)
-            total += 0.5 * float(np.abs(dist - overall).sum())
+        share = overall.to_numpy(dtype=np.float64, na_value=np.nan)
+        k = len(overall)
+        code = overall.index.get_indexer(values)
+        known = code >= 0  # value_counts leaves missing values out
+        counts = np.bincount(speaker_of_row[known] * k + code[known],
+                             minlength=n_speakers * k).reshape(n_speakers, k).astype(np.float64)
+        # a part whose rows all lack the value: what pandas gives (dtype-dependent, e.g. categorical)
+        missing = values[values.isna()]
+        empty = 0.5 * float(np.abs(missing.value_counts(normalize=True).reindex(
+            overall.index, fill_value=0) - overall).sum()) if len(missing) else 0.0
+        for member, use in zip(in_part, used, strict=True):
+            part = member.astype(np.float64) @ counts  # candidates × values
+            n_part = part.sum(axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                dist = 0.5 * np.nansum(np.abs(part / n_part - share), axis=1)
+            total += np.where(use, np.where(n_part[:, 0] > 0, dist, empty), 0.0)
     return total
-
-
-def _balanced(frame: pd.DataFrame, speakers: pd.DataFrame, target: str, covariates: list[str],
-              cfg: Any, seed: int) -> dict[Any, str]:
-    """The speaker-disjoint split (of 500 seeded candidates) that best balances target and covariates."""
-    columns = [target, *covariates]
-    best: tuple[float, dict[Any, str]] | None = None
-    for i in range(500):
-        candidate = _stratified(speakers, [], float(cfg.test_size), float(cfg.dev_size), seed * 1000 + i)
-        score = _distance(frame, frame["speaker"].map(candidate), columns)
-        if best is None or score < best[0]:
-            best = (score, candidate)
-    assert best is not None
-    return best[1]
 
 
 def _cv_folds(frame: pd.DataFrame, fixed: pd.Series, target: str, task: str, method: SplitMethod,
@@ -302,7 +347,11 @@ def _check_pooled(frame: pd.DataFrame, folds: list[Fold], target: str, task: str
 
 
 def _check_duplicate_audio(frame: pd.DataFrame, fold: Fold, ctx: RunContext) -> None:
-    """Warn when identical audio content appears in more than one split."""
+    """Warn when identical audio content appears in more than one split.
+
+    Only files of equal size can be identical, and only a size group whose files lie in more
+    than one split can leak: only those files are hashed, in blocks (memory stays flat).
+    """
     import os
 
     files = (frame.index.get_level_values("file") if isinstance(frame.index, pd.MultiIndex)
@@ -316,16 +365,24 @@ def _check_duplicate_audio(frame: pd.DataFrame, fold: Fold, ctx: RunContext) -> 
             continue
     by_hash: dict[str, list[str]] = defaultdict(list)
     for same in by_size.values():
-        if len(same) < 2:
+        if len({split_of[f] for f in same}) < 2:  # a single file, or all in one split
             continue
         for file in same:
-            with open(file, "rb") as fh:
-                by_hash[hashlib.sha1(fh.read()).hexdigest()].append(file)
+            by_hash[_file_sha1(file)].append(file)
     clashes = [group for group in by_hash.values() if len({split_of[f] for f in group}) > 1]
     if clashes:
         listing = "; ".join(" = ".join(f"{f} ({split_of[f]})" for f in group) for group in clashes[:10])
         ctx.log.warning("Identical audio in more than one split (%d groups): %s", len(clashes), listing)
         ctx.stash.setdefault("nk", {})["duplicate_audio"] = [list(g) for g in clashes]
+
+
+def _file_sha1(path: str, block: int = 1 << 20) -> str:
+    """SHA-1 of a file's content, read in blocks of ``block`` bytes."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def summary(frame: pd.DataFrame, split: pd.Series, target: str, task: str) -> dict[str, Any]:
