@@ -147,6 +147,32 @@ def test_scikit_learn_tools_accept_the_estimators():
     assert clone(XgbClassifier(max_depth=2)).get_params()["max_depth"] == 2
 
 
+def test_classifier_parameters_are_the_regressors_plus_class_weight():
+    import inspect
+
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    shared = set(XgbRegressor().get_params())
+    assert set(XgbClassifier().get_params()) == shared | {"class_weight"}
+    signature = inspect.signature(XgbClassifier.__init__).parameters
+    assert {name: p.default for name, p in signature.items() if name != "self"} == {
+        **XgbRegressor().get_params(), "class_weight": False}
+    model = XgbClassifier(max_depth=2, class_weight=True)
+    assert repr(model) == "XgbClassifier(class_weight=True, max_depth=2)"  # only what differs
+    copy = clone(model.set_params(reg_alpha=0.5, class_weight=False))
+    assert copy.get_params() == {**XgbClassifier().get_params(), "max_depth": 2, "reg_alpha": 0.5}
+    with pytest.raises(TypeError, match="max_dept"):
+        XgbClassifier(max_dept=2)
+    with pytest.raises(ValueError, match="max_dept"):
+        XgbClassifier().set_params(max_dept=2)
+    X, y = _noisy(120, 0)
+    search = GridSearchCV(XgbClassifier(n_estimators=5, n_jobs=1, random_state=0),
+                          {"max_depth": [1, 2], "class_weight": [False, True]}, cv=2).fit(X, y)
+    assert set(search.best_params_) == {"max_depth", "class_weight"}
+    assert search.best_estimator_.get_params()["max_depth"] == search.best_params_["max_depth"]
+
+
 def _expected_failures(estimator):
     if isinstance(estimator, XgbClassifier):
         # class_weight is a switch (balanced or not), as in nk's other learners, not a dict

@@ -6,12 +6,15 @@ inside ``fit``, so unpickling a fitted model imports it only when the booster is
 
 from __future__ import annotations
 
+import inspect
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+_Estimator = TypeVar("_Estimator", bound=BaseEstimator)
 
 
 def _threads(n_jobs: int | None) -> int:
@@ -51,6 +54,24 @@ def _balanced(codes: np.ndarray, n_classes: int) -> np.ndarray:
     weight = np.zeros(n_classes)
     weight[present] = len(codes) / (present.sum() * counts[present])
     return weight[codes]
+
+
+def _adds_parameters(cls: type[_Estimator]) -> type[_Estimator]:
+    """Class decorator for an estimator whose ``__init__(self, *, own..., **params)`` passes
+    ``params`` on to its base class: its signature then lists the base's parameters and its own.
+
+    scikit-learn reads an estimator's parameters from its ``__init__`` signature (``get_params``,
+    ``set_params``, ``clone``, grid search, ``repr``), so the base's are declared only once.
+    """
+    init: Any = cls.__init__
+    own = inspect.signature(init)
+    base = list(inspect.signature(super(cls, cls).__init__).parameters.values())
+    added = [p for p in own.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    clash = {p.name for p in base} & {p.name for p in added}
+    if clash:
+        raise TypeError(f"{cls.__name__} redeclares parameters of its base class: {sorted(clash)}")
+    init.__signature__ = own.replace(parameters=[*base, *added])
+    return cls
 
 
 class _XgbBase(BaseEstimator):
@@ -163,6 +184,7 @@ class _XgbBase(BaseEstimator):
         return validate_data(self, X_dev, reset=False, dtype=np.float32, ensure_all_finite="allow-nan")
 
 
+@_adds_parameters
 class XgbClassifier(ClassifierMixin, _XgbBase):
     """XGBoost classifier for any labels (strings included).
 
@@ -173,28 +195,8 @@ class XgbClassifier(ClassifierMixin, _XgbBase):
     ``class_weight=True`` every class weighs the same in training and in the dev loss.
     """
 
-    def __init__(
-        self,
-        *,
-        n_estimators: int = 300,
-        max_depth: int = 4,
-        learning_rate: float = 0.1,
-        subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
-        min_child_weight: float = 1.0,
-        reg_lambda: float = 1.0,
-        reg_alpha: float = 0.0,
-        early_stopping_rounds: int | None = 20,
-        class_weight: bool = False,
-        n_jobs: int = -1,
-        random_state: Any = None,
-    ) -> None:
-        super().__init__(
-            n_estimators=n_estimators, max_depth=max_depth, learning_rate=learning_rate,
-            subsample=subsample, colsample_bytree=colsample_bytree, min_child_weight=min_child_weight,
-            reg_lambda=reg_lambda, reg_alpha=reg_alpha, early_stopping_rounds=early_stopping_rounds,
-            n_jobs=n_jobs, random_state=random_state,
-        )
+    def __init__(self, *, class_weight: bool = False, **params: Any) -> None:
+        super().__init__(**params)
         self.class_weight = class_weight
 
     def _objective(self) -> dict[str, Any]:
