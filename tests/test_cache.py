@@ -26,8 +26,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from nk import audio
-from nk import hookimpl
+from nk import audio, hookimpl
 from nk.cache import FeatureCache, RowRef
 from nk.cli import main
 from nk.context import RunContext
