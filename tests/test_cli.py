@@ -51,6 +51,8 @@ def test_plugins_shows_a_components_parameters(run_nk):
     pytest.param(["model.kernel=foo"], ["foo", "linear, rbf, poly, sigmoid"], id="bad-enum"),
     pytest.param(["model.C=abc"], ["abc", "model.C"], id="bad-type"),
     pytest.param(["feats=[mfcc,nope]"], ["Unknown feats 'nope'", "egemaps", "mfcc"], id="unknown-feats"),
+    pytest.param(["experiment=polsh"], ["Unknown experiment 'polsh'", "polish, polish_loso", "conf/experiment/polsh.yaml"],
+                 id="unknown-experiment"),
     pytest.param(["nope=1"], ["nope", "top-level keys"], id="unknown-top-key"),
     pytest.param(["model=svm,"], ["parse", "override"], id="bad-syntax"),
     pytest.param(["target=nope", *SMALL], ["'nope' is not in the data", "emotion"], id="unknown-target"),

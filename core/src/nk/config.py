@@ -312,7 +312,10 @@ def _translate(exc: Exception, overrides: list[str], pm: PluginManager) -> UserE
             f"Unknown {group} {given!r}" if group else given,
             where=f"config group {group}" if group else None,
             allowed=", ".join(options) if options else "none installed",
-            todo="choose one of the allowed options, or install the plugin that provides it "
+            todo=("choose one of the allowed presets, or write your own as "
+                  f"./conf/experiment/{given}.yaml (README: 'Your own presets')")
+            if group == "experiment" else
+            "choose one of the allowed options, or install the plugin that provides it "
             "(`nk plugins` lists what is installed)",
         )
     if isinstance(exc, OverrideParseException):
