@@ -57,6 +57,9 @@ def test_plugins_shows_a_components_parameters(run_nk):
     pytest.param(["model=svm,"], ["parse", "override"], id="bad-syntax"),
     pytest.param(["target=nope", *SMALL], ["'nope' is not in the data", "emotion"], id="unknown-target"),
     pytest.param(["model=svr", *SMALL], ["'svr' does regression", "classification"], id="wrong-task"),
+    pytest.param(["target=age", "data.demo.n_speakers=8", *SMALL],
+                 ["occur in test but not in train", "'age' is numeric but classified", "model=svr"],
+                 id="numeric-target-classified"),
 ])
 def test_user_errors_are_one_paragraph_exit_2(run_nk, args, expected):
     out = run_nk("run", *args)

@@ -51,6 +51,28 @@ def test_regression_run(run):
     assert (run_dir / "truth_vs_prediction.png").stat().st_size > 1000
 
 
+def test_auto_task_of_a_numeric_target_follows_the_model(run):
+    """8 speakers: 8 ages, few enough to look like classes; a regression model decides."""
+    few = [*SMALL, "data.demo.n_speakers=8", "target=age"]
+    results, _ = run([*few, "model=svr"])
+    assert results["task"] == "regression"
+    results, _ = run([*few, "model=knn", "split.method=random"])  # ages per speaker: random rows
+    assert results["task"] == "classification"
+
+
+def test_detect_task():
+    import pandas as pd
+
+    from nk.data import detect_task
+
+    few, many = pd.Series([20, 30, 40] * 10), pd.Series(range(100))
+    assert detect_task(few) == "classification" and detect_task(many) == "regression"
+    assert detect_task(few, "regression") == "regression"
+    assert detect_task(many, "classification") == "classification"
+    words = pd.Series(["a", "b"] * 50)
+    assert detect_task(words, "regression") == "classification"  # the model check then objects
+
+
 def test_same_seed_same_results_other_seed_other_split(run):
     a, _ = run(SMALL)
     b, _ = run(SMALL)

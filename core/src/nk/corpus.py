@@ -38,8 +38,10 @@ class LoadReport:
 
 
 
-def load_corpus(ctx: RunContext) -> tuple[pd.DataFrame, str, str, LoadReport]:
-    """Return (frame, target, task, report) for the run's databases."""
+def load_corpus(ctx: RunContext, model_task: str | None = None,
+                ) -> tuple[pd.DataFrame, str, str, LoadReport]:
+    """Return (frame, target, task, report) for the run's databases; ``model_task`` (what the
+    run's model does, if known) decides ``task=auto`` for a numeric target."""
     cfg = ctx.cfg
     report = LoadReport()
     frames = []
@@ -98,7 +100,7 @@ def load_corpus(ctx: RunContext) -> tuple[pd.DataFrame, str, str, LoadReport]:
     frame = _check_target(frame, target)
     frame = _check_audio(frame, ctx, report)
     frame = _apply_filters(frame, ctx, report)
-    frame, task = _prepare_target(frame, target, ctx)
+    frame, task = _prepare_target(frame, target, ctx, model_task)
     check_corpus(frame, "load stage", target=target)
     return frame, target, task, report
 
@@ -265,7 +267,8 @@ def _need_column(frame: pd.DataFrame, column: str, key: str) -> None:
                         allowed=", ".join(map(str, frame.columns)), todo="use an existing column")
 
 
-def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext) -> tuple[pd.DataFrame, str]:
+def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext,
+                    model_task: str | None) -> tuple[pd.DataFrame, str]:
     cfg = ctx.cfg
     bins = cfg.bins
     task_cfg = as_enum(cfg.task, Task)
@@ -273,7 +276,7 @@ def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext) -> tuple[
         frame = frame.assign(**{target: _binned(frame[target], bins, target)})
         task = "classification"
     else:
-        task = detect_task(frame[target]) if task_cfg is Task.auto else task_cfg.value
+        task = detect_task(frame[target], model_task) if task_cfg is Task.auto else task_cfg.value
     if task == "regression":
         values = pd.to_numeric(frame[target], errors="coerce")
         bad = values.isna()

@@ -76,11 +76,13 @@ class Experiment:
 
     # --- row stages --------------------------------------------------------------------------
 
-    def load(self) -> tuple[pd.DataFrame, str, str, dict[str, Any]]:
+    def load(self, model_task: str | None = None) -> tuple[pd.DataFrame, str, str, dict[str, Any]]:
+        """The corpus; ``model_task`` (see :meth:`_model_task`) decides ``task=auto`` for a numeric
+        target (``nk explore`` has no model and passes none)."""
         from nk.corpus import load_corpus
 
         t = time.perf_counter()
-        frame, target, task, report = load_corpus(self.ctx)
+        frame, target, task, report = load_corpus(self.ctx, model_task)
         self._stage_end("load", time.perf_counter() - t, rows=len(frame), target=target, task=task)
         return frame, target, task, report.as_dict()
 
@@ -205,7 +207,7 @@ class Experiment:
         from nk.preprocess import handle_missing
 
         ctx = self.ctx
-        frame, target, task, load_report = self.load()
+        frame, target, task, load_report = self.load(self._model_task())
         frame = self.segment(frame)
         folds = self.split(frame, target, task)
         frame, folds = self.augment(frame, folds)
@@ -407,6 +409,13 @@ class Experiment:
         pred = pd.DataFrame({"truth": y_dev, "pred": model.predict(X_dev)}, index=index)
         metrics = self._evaluate(evaluate, pred, frame, task, with_ci=False)
         return float(metrics[metrics["primary"]]["value"])
+
+    def _model_task(self) -> str | None:
+        """What the run's model does: 'classification', 'regression', or None (not known)."""
+        from sklearn.base import is_classifier, is_regressor
+
+        (_, _, model, _), = self._build("model")
+        return "classification" if is_classifier(model) else "regression" if is_regressor(model) else None
 
     def _check_model_task(self, name: str, model: Any, task: str) -> None:
         from sklearn.base import is_classifier, is_regressor

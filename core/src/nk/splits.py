@@ -325,9 +325,12 @@ def _check_fold(frame: pd.DataFrame, fold: Fold, target: str, task: str, method:
     for part in ("dev", "test"):
         absent = sorted(set(frame.loc[split == part, target]) - train_classes)
         if absent:
-            raise UserError(
-                f"Classes {absent} occur in {part} but not in train ({fold.name})",
-                where="the split", todo="use more speakers, another seed, or split.method=balanced")
+            todo = "use more speakers, another seed, or split.method=balanced"
+            if pd.to_numeric(pd.Series(sorted(train_classes | set(absent))), errors="coerce").notna().all():
+                todo = (f"{target!r} is numeric but classified: to predict numbers choose a regression "
+                        f"model (e.g. model=svr), or group the values with bins.edges; or {todo}")
+            raise UserError(f"Classes {absent} occur in {part} but not in train ({fold.name})",
+                            where="the split", todo=todo)
     if not cv:
         missing = sorted(set(frame[target]) - set(frame.loc[split == "test", target]))
         if missing:
