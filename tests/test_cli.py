@@ -54,6 +54,7 @@ def test_plugins_shows_a_components_parameters(run_nk):
     pytest.param(["experiment=polsh"], ["Unknown experiment 'polsh'", "polish, polish_loso", "conf/experiment/polsh.yaml"],
                  id="unknown-experiment"),
     pytest.param(["nope=1"], ["nope", "top-level keys"], id="unknown-top-key"),
+    pytest.param(["n_jobs=0"], ["n_jobs=0", "-1 for all cores"], id="zero-jobs"),
     pytest.param(["model=svm,"], ["parse", "override"], id="bad-syntax"),
     pytest.param(["target=nope", *SMALL], ["'nope' is not in the data", "emotion"], id="unknown-target"),
     pytest.param(["model=svr", *SMALL], ["'svr' does regression", "classification"], id="wrong-task"),

@@ -171,7 +171,7 @@ class NkConfig:
     seed: int = param(42, help="seed for splits, sampling, learners and bootstrap")
     results_root: str = param("results", help="folder that holds every run's folder")
     cache_dir: str | None = param(None, help="feature cache; None: $NK_CACHE_DIR or ~/.cache/nk")
-    n_jobs: int = param(-1, help="worker processes for extraction; -1: all cores")
+    n_jobs: int = param(-1, help="worker processes for extraction; -1: all cores, -2: all but one")
     sampling_rate: int = param(16000, gt=0, help="audio is resampled to this rate (Hz)")
     audio: AudioConfig = field(default_factory=AudioConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
@@ -441,6 +441,10 @@ def _check_top_level(cfg: DictConfig) -> None:
                     allowed=f"{info.allowed()} ({info.help})",
                     todo=f"set {key} to an allowed value",
                 )
+    if cfg.n_jobs == 0:
+        raise UserError("n_jobs=0 would extract with no process", where="config key n_jobs",
+                        allowed="a positive number of processes, or -1 for all cores (-2: all but one)",
+                        todo="set n_jobs=-1 (the default) or n_jobs=1")
     bins = cfg.bins
     if bins.edges is not None and bins.quantiles is not None:
         raise UserError("bins.edges and bins.quantiles are both set", where="config key bins",
