@@ -106,6 +106,7 @@ def test_handle_missing_without_nan_is_a_no_op():
 
 
 @pytest.mark.parametrize("scale", [s.value for s in Scaling])
+@pytest.mark.filterwarnings("error:n_quantiles:UserWarning")  # quantile: no more quantiles than rows
 def test_every_scaling_runs(run, scale):
     results = run(["feats=mfcc", f"scale={scale}"])
     assert results["preprocessing"]["scale"] == scale

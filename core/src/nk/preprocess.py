@@ -18,7 +18,8 @@ from nk.config import Balancing, MissingPolicy, Scaling, SelectScore
 from nk.errors import UserError
 
 
-def _scaler(kind: Scaling) -> Any:
+def _scaler(kind: Scaling, n_rows: int) -> Any:
+    """The scikit-learn scaler for ``kind`` (None for ``none``/``speaker``), for ``n_rows`` rows."""
     from sklearn import preprocessing
 
     factories = {
@@ -27,8 +28,9 @@ def _scaler(kind: Scaling) -> Any:
         Scaling.minmax: preprocessing.MinMaxScaler,
         Scaling.maxabs: preprocessing.MaxAbsScaler,
         Scaling.power: lambda: preprocessing.PowerTransformer(method="yeo-johnson"),
-        Scaling.quantile: lambda: preprocessing.QuantileTransformer(output_distribution="normal",
-                                                                    n_quantiles=100),
+        # at most one quantile per training row (scikit-learn would lower it with a warning)
+        Scaling.quantile: lambda: preprocessing.QuantileTransformer(
+            output_distribution="normal", n_quantiles=max(1, min(100, n_rows))),
     }
     return factories[kind]() if kind in factories else None
 
@@ -92,7 +94,7 @@ class Preprocessor:
         self.means_ = np.nanmean(values, axis=0) if len(values) else np.zeros(len(names))
         self.means_ = np.where(np.isnan(self.means_), 0.0, self.means_)
         values = self._impute(values)
-        self.scaler_ = _scaler(self.scale)
+        self.scaler_ = _scaler(self.scale, len(values))
         if self.scaler_ is not None:
             values = self.scaler_.fit_transform(values)
         self.selector_ = None
