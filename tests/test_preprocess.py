@@ -152,6 +152,33 @@ def test_balancing_applies_to_train_only(run):
     assert test_rows == results["data"]["rows"]["test"]  # test is never re-sampled
 
 
+def test_balancing_that_removes_a_class_is_a_user_error(nk_context, caplog):
+    from nk.pipeline import Experiment
+
+    experiment = Experiment(nk_context)
+    before = np.array(["a"] * 5 + ["b"] * 5 + ["c"] * 2)
+    with pytest.raises(UserError, match=r"removed every training row of \['c'\].*c 2→0"):
+        experiment._check_balanced(before, np.array(["a"] * 5 + ["b"] * 2), "speaker")
+    with caplog.at_level("INFO", logger=nk_context.log.name):
+        experiment._check_balanced(before, np.array(["a"] * 2 + ["b"] * 2 + ["c"] * 2), "speaker")
+    assert "a 5→2, b 5→2, c 2→2" in caplog.text  # the counts are logged
+
+
+@pytest.mark.filterwarnings("error")  # scikit-learn would warn about folds lacking a class
+def test_svm_calibration_folds_follow_the_smallest_class():
+    from nk.builtin.learners import svm
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (20, 3)), rng.normal(4, 1, (20, 3)), rng.normal(-4, 1, (3, 3))])
+    y = np.array(["a"] * 20 + ["b"] * 20 + ["c"] * 3)
+    model = svm(C=1.0, kernel="rbf", gamma=None, degree=3, class_weight=False).fit(X, y)
+    assert model.cv is None  # the parameter is unchanged; 3 folds were used
+    assert len(model.calibrated_classifiers_) == 1 and model.predict_proba(X).shape == (43, 3)
+    assert (model.predict(X) == y).mean() > 0.9
+    with pytest.raises(UserError, match=r"at least 2 training rows per class; \['c'\] has 1"):
+        svm(C=1.0, kernel="rbf", gamma=None, degree=3, class_weight=False).fit(X[:41], y[:41])
+
+
 def test_balancing_a_regression_target_is_a_user_error(run):
     with pytest.raises(UserError, match="needs a classification target"):
         run(["feats=mfcc", "target=age", "model=svr", "balance=smote"])

@@ -328,6 +328,7 @@ class Experiment:
                 raise UserError(f"balance={as_enum(cfg.balance, Balancing).value} failed: {exc}",
                                 where="config key balance",
                                 todo="choose another method (e.g. ros), or use more data per class") from None
+            self._check_balanced(y[train], y_train, fold.name)
         timing["scale"] += time.perf_counter() - t
 
         t = time.perf_counter()
@@ -409,6 +410,20 @@ class Experiment:
         pred = pd.DataFrame({"truth": y_dev, "pred": model.predict(X_dev)}, index=index)
         metrics = self._evaluate(evaluate, pred, frame, task, with_ci=False)
         return float(metrics[metrics["primary"]]["value"])
+
+    def _check_balanced(self, before: np.ndarray, after: np.ndarray, fold: str) -> None:
+        """Log the class counts balancing left in train; a class it removed entirely is an error."""
+        method = as_enum(self.cfg.balance, Balancing).value
+        counts_before = pd.Series(before).value_counts().sort_index()
+        counts_after = pd.Series(after).value_counts().reindex(counts_before.index, fill_value=0)
+        listing = ", ".join(f"{label} {a}→{b}" for label, a, b in
+                            zip(counts_before.index, counts_before, counts_after, strict=True))
+        self.ctx.log.info("balance=%s (%s): train rows per class %s", method, fold, listing)
+        gone = [str(label) for label, n in counts_after.items() if n == 0]
+        if gone:
+            raise UserError(f"balance={method} removed every training row of {gone} ({fold}): "
+                            f"{listing}", where="config key balance",
+                            todo="choose an over-sampling method (e.g. ros, smote), or use more data")
 
     def _model_task(self) -> str | None:
         """What the run's model does: 'classification', 'regression', or None (not known)."""
