@@ -268,6 +268,57 @@ def test_prepare_runs_in_the_parent_before_the_workers_fork(nk_pm, nk_register_p
     assert (frame["prepared.prepared"] == 1).all()  # which inherited the import
 
 
+class Versioned:
+    """Its values depend on a library's version (numpy here, monkeypatched in the test)."""
+
+    process_safe = False
+    sampling_rate = None
+    cache_dependencies = ("numpy",)
+
+    def feature_names(self):
+        return ["peak"]
+
+    def extract(self, signal, sampling_rate):
+        return np.array([np.abs(signal).max()], dtype=np.float32)
+
+
+class VersionedPlugin:
+    @hookimpl
+    def nk_register_featurizers(self, register):
+        register("versioned", Versioned, PreparedConfig, description="depends on numpy (test)")
+
+
+def test_an_upgraded_library_recomputes(nk_pm, nk_register_plugin, nk_compose, tmp_path, monkeypatch):
+    import importlib.metadata
+
+    nk_register_plugin(VersionedPlugin(), name="nk-versioned-test")
+    index = write_tiny_corpus(tmp_path / "audio").index
+    cfg = nk_compose(["feats=versioned", "n_jobs=1", f"cache_dir={tmp_path / 'cache'}"])
+    records = Records()
+    log = logging.getLogger("nk.test-versioned")
+    log.setLevel(logging.INFO)
+    log.addHandler(records)
+    ctx = RunContext(cfg=cfg, run_dir=tmp_path, pm=nk_pm, log=log, console=Console(quiet=True))
+    comp = nk_pm.registry.get("feats", "versioned")
+    real = importlib.metadata.version
+
+    def run(numpy_version):
+        monkeypatch.setattr(importlib.metadata, "version",
+                            lambda dist: numpy_version if dist == "numpy" else real(dist))
+        records.records.clear()
+        extract(comp, comp.build({}), {}, index, ctx)
+        return records.counts()
+
+    try:
+        assert run("1.0") == (len(index), 0)
+        assert run("1.0") == (0, len(index))  # same version: reused
+        assert run("2.0") == (len(index), 0)  # upgraded: recomputed
+        specs = (tmp_path / "cache" / "features" / "versioned").glob("*/spec.json")
+        assert sorted(json.loads(p.read_text())["libraries"]["numpy"] for p in specs) == ["1.0", "2.0"]
+    finally:
+        log.removeHandler(records)
+
+
 # --- subprocesses: SIGKILL and resume, concurrent runs ---------------------------------------------
 
 SLOW_PLUGIN = '''

@@ -52,6 +52,10 @@ class Featurizer(Protocol):
     ``<component>.<feature>``. Heavy libraries are imported inside ``extract``, not at module
     level; the object is pickled to worker processes, so create models lazily.
 
+    Optional: ``cache_dependencies: ClassVar[tuple[str, ...]]`` names the distributions whose
+    installed versions the feature cache key includes (the library that computes the values, e.g.
+    ``("opensmile",)``), so that upgrading one recomputes the features.
+
     Optional: ``prepare(self) -> None`` is called once in the parent process before it starts
     worker processes. Import the libraries ``extract`` needs there: forked workers inherit them
     instead of each importing them again. It must leave the object picklable.

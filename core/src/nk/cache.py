@@ -11,8 +11,9 @@ Layout::
         .used                  its mtime is when the entry was last used
 
 The *spec key* hashes the component's name, provider (distribution), version, every
-parameter and the sampling rate: a changed parameter gets a different folder and can never
-reuse stale features. Each *row key* hashes the audio file's absolute path, size and mtime
+parameter, the sampling rate and the installed versions of the libraries the featurizer lists
+in ``cache_dependencies`` (e.g. opensmile): a changed parameter or an upgraded library gets a
+different folder and can never reuse stale features. Each *row key* hashes the audio file's absolute path, size and mtime
 (plus a sha256 of its content with ``NK_CACHE_CONTENT_HASH=1`` or
 ``FeatureCache(content_hash=True)``) and the segment's start and end. Rows are looked up one by
 one, so an interrupted extraction resumes with the rows it had committed, and a grown corpus

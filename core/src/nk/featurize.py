@@ -253,6 +253,22 @@ def _run_pool(payload: bytes, rate: int, n_jobs: int, batches: _Batches, sink: _
         executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _library_versions(featurizer: Any, component: Component) -> dict[str, str]:
+    """Installed versions of the distributions the featurizer's values depend on (its
+    ``cache_dependencies``): upgrading e.g. openSMILE then recomputes instead of reusing."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for dist in getattr(featurizer, "cache_dependencies", ()):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            raise UserError(f"{component.name} lists {dist!r} in cache_dependencies, which is not "
+                            "installed", where=f"featurizer {component.name!r} ({component.provider})",
+                            todo=f"install {dist}, or fix the plugin's cache_dependencies") from None
+    return out
+
+
 def extract(
     component: Component, featurizer: Any, params: dict[str, Any], index: pd.Index, ctx: RunContext
 ) -> pd.DataFrame:
@@ -266,6 +282,9 @@ def extract(
         "params": params,
         "sampling_rate": rate,
     }
+    libraries = _library_versions(featurizer, component)
+    if libraries:  # absent otherwise, so that such featurizers keep their keys
+        spec["libraries"] = libraries
     cache = FeatureCache(ctx.cache_dir)
     entry = cache.entry(spec)
     refs = [_row_ref(row) for row in index]

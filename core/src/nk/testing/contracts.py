@@ -79,6 +79,13 @@ class FeaturizerContract(_Contract):
         featurizer = self.build(nk_pm)
         np.testing.assert_array_equal(featurizer.extract(signal, 16000), featurizer.extract(signal, 16000))
 
+    def test_cache_dependencies_are_installed(self, nk_pm: Any) -> None:
+        from importlib.metadata import version
+
+        featurizer = self.build(nk_pm)
+        for dist in getattr(featurizer, "cache_dependencies", ()):
+            assert version(dist), f"cache_dependencies lists {dist!r}, which is not installed"
+
     def test_process_safe_featurizer_pickles(self, nk_pm: Any, signal: np.ndarray) -> None:
         featurizer = self.build(nk_pm)
         if not getattr(featurizer, "process_safe", False):

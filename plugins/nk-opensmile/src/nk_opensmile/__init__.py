@@ -122,6 +122,7 @@ class OpenSmile:
     """
 
     process_safe: ClassVar[bool] = True
+    cache_dependencies: ClassVar[tuple[str, ...]] = ("opensmile",)  # its version keys the cache
     sampling_rate = 16000
     config_key: ClassVar[str] = "feats.opensmile"  # where the user sets the parameters
 

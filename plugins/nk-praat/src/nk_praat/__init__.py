@@ -101,6 +101,7 @@ class Praat:
     """
 
     process_safe: ClassVar[bool] = True
+    cache_dependencies: ClassVar[tuple[str, ...]] = ("praat-parselmouth",)  # Praat's version
     may_return_nan: ClassVar[bool] = True  # the core imputes NaN by its policy (train statistics)
     sampling_rate = 16000
 
