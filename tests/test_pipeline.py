@@ -67,10 +67,15 @@ def test_detect_task():
 
     few, many = pd.Series([20, 30, 40] * 10), pd.Series(range(100))
     assert detect_task(few) == "classification" and detect_task(many) == "regression"
-    assert detect_task(few, "regression") == "regression"
-    assert detect_task(many, "classification") == "classification"
+    assert detect_task(few, lambda: "regression") == "regression"
+    assert detect_task(many, lambda: "classification") == "classification"
+    assert detect_task(many, lambda: None) == "regression"  # a model that does neither
+
+    def never():
+        raise AssertionError("the model is not asked about a text target")
+
     words = pd.Series(["a", "b"] * 50)
-    assert detect_task(words, "regression") == "classification"  # the model check then objects
+    assert detect_task(words, never) == "classification"  # a regression model: the model check objects
 
 
 def test_same_seed_same_results_other_seed_other_split(run):

@@ -38,9 +38,9 @@ class LoadReport:
 
 
 
-def load_corpus(ctx: RunContext, model_task: str | None = None,
+def load_corpus(ctx: RunContext, model_task: Callable[[], str | None] | None = None,
                 ) -> tuple[pd.DataFrame, str, str, LoadReport]:
-    """Return (frame, target, task, report) for the run's databases; ``model_task`` (what the
+    """Return (frame, target, task, report) for the run's databases; ``model_task()`` (what the
     run's model does, if known) decides ``task=auto`` for a numeric target."""
     cfg = ctx.cfg
     report = LoadReport()
@@ -268,7 +268,7 @@ def _need_column(frame: pd.DataFrame, column: str, key: str) -> None:
 
 
 def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext,
-                    model_task: str | None) -> tuple[pd.DataFrame, str]:
+                    model_task: Callable[[], str | None] | None) -> tuple[pd.DataFrame, str]:
     cfg = ctx.cfg
     bins = cfg.bins
     task_cfg = as_enum(cfg.task, Task)

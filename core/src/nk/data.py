@@ -9,6 +9,7 @@ Predictions hold ``truth``, ``pred`` and ``proba.<class>`` columns, indexed like
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,13 +112,14 @@ def check_predictions(pred: pd.DataFrame, index: pd.Index, component: str) -> No
         raise ContractError(f"{component}: the prediction index differs from the input index")
 
 
-def detect_task(values: pd.Series, model_task: str | None = None) -> str:
+def detect_task(values: pd.Series, model_task: Callable[[], str | None] | None = None) -> str:
     """The task ``task=auto`` means for a target: a non-numeric target is classified; a numeric
-    one gets the model's task when the model does one (``model_task``), else regression when it
-    has many distinct values and classification otherwise."""
+    one gets the model's task when the model does one (``model_task()``, asked only for numeric
+    targets), else regression when it has many distinct values and classification otherwise."""
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric and model_task is not None:
-        return model_task
+    task = model_task() if numeric and model_task is not None else None
+    if task is not None:
+        return task
     if numeric and values.nunique() > max(10, int(0.05 * len(values))):
         return "regression"
     return "classification"

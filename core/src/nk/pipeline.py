@@ -76,8 +76,9 @@ class Experiment:
 
     # --- row stages --------------------------------------------------------------------------
 
-    def load(self, model_task: str | None = None) -> tuple[pd.DataFrame, str, str, dict[str, Any]]:
-        """The corpus; ``model_task`` (see :meth:`_model_task`) decides ``task=auto`` for a numeric
+    def load(self, model_task: Callable[[], str | None] | None = None,
+             ) -> tuple[pd.DataFrame, str, str, dict[str, Any]]:
+        """The corpus; ``model_task()`` (:meth:`_model_task`) decides ``task=auto`` for a numeric
         target (``nk explore`` has no model and passes none)."""
         from nk.corpus import load_corpus
 
@@ -207,7 +208,8 @@ class Experiment:
         from nk.preprocess import handle_missing
 
         ctx = self.ctx
-        frame, target, task, load_report = self.load(self._model_task())
+        # a callable: the model (and scikit-learn) is built here only for a numeric target
+        frame, target, task, load_report = self.load(self._model_task)
         frame = self.segment(frame)
         folds = self.split(frame, target, task)
         frame, folds = self.augment(frame, folds)
