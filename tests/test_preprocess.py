@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +74,19 @@ def test_missing_impute_adds_indicators_and_reports(run):
     assert report["policy"] == "impute" and report["rows_with_missing"] > 0
     assert list(report["features_with_missing"]) == ["gappy.f0"]
     assert results["n_features"] == 3  # rms, f0, f0.missing
+
+
+def test_missing_values_are_summarised_on_the_console(nk_pm, nk_register_plugin, tmp_path, monkeypatch, capsys):
+    from nk.cli import main
+
+    nk_register_plugin(GappyPlugin(), name="nk-gappy")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NK_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["run", *SMALL, "feats=gappy", "document.pdf=never"], pm=nk_pm) == 0
+    results = json.loads(next(tmp_path.glob("results/*/*/results.json")).read_text())
+    n = results["missing"]["rows_with_missing"]
+    out = " ".join(capsys.readouterr().out.split())  # undo the console's line wrapping
+    assert f"Undefined features in {n} of 96 rows (gappy.f0 {n}): filled with train means" in out
 
 
 def test_missing_drop_removes_rows_and_lists_them(run):

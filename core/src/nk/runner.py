@@ -100,6 +100,15 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
     for key in keys:
         table.add_row(key, f"{test[key]:.3f}", "")
     app.console.print(table)
+    missing = results.get("missing") or {}
+    if missing.get("rows_with_missing"):
+        worst = sorted(missing["features_with_missing"].items(), key=lambda kv: -kv[1])
+        listing = ", ".join(f"{name} {n}" for name, n in worst[:3]) + (", …" if len(worst) > 3 else "")
+        done = {"impute": "filled with train means, plus indicator columns",
+                "drop": "those rows dropped"}.get(missing["policy"], missing["policy"])
+        n_rows = sum(results.get("data", {}).get("rows", {}).values())
+        app.console.print(f"Undefined features in {missing['rows_with_missing']} of {n_rows} rows ({listing}): "
+                          f"{done} (missing={missing['policy']})", highlight=False, markup=False)
     app.console.print(f"Results in [bold]{results['run_dir']}[/] ({results['wall_seconds']:.1f} s)",
                       highlight=False)
     reports = [a for a in results.get("artefacts", []) if a.startswith("report.")]
