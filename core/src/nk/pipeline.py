@@ -51,6 +51,13 @@ def run_logging(run_dir: Path, console: Any) -> Iterator[logging.Logger]:
         file_handler.close()
 
 
+def model_task(model: Any) -> str | None:
+    """'classification' or 'regression' for a scikit-learn estimator, None when it is neither."""
+    from sklearn.base import is_classifier, is_regressor
+
+    return "classification" if is_classifier(model) else "regression" if is_regressor(model) else None
+
+
 class Experiment:
     """One run of the pipeline. ``run()`` returns the content of ``results.json``."""
 
@@ -185,22 +192,19 @@ class Experiment:
             self._stage_end("augment", time.perf_counter() - t, rows=len(extra))
         return frame, folds
 
-    def featurize(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, set[str]]:
+    def featurize(self, frame: pd.DataFrame) -> pd.DataFrame:
         from nk.featurize import extract
 
         t = time.perf_counter()
         parts = []
-        nan_allowed: set[str] = set()
         for name, comp, featurizer, params in self._build("feats"):
             feats = extract(comp, featurizer, params, frame.index, self.ctx)
-            allow = bool(getattr(featurizer, "may_return_nan", False))
-            check_features(feats, frame.index, f"{name}", allow_nan=allow)
-            if allow:
-                nan_allowed.add(name)
+            check_features(feats, frame.index, f"{name}",
+                           allow_nan=bool(getattr(featurizer, "may_return_nan", False)))
             parts.append(feats)
         features = pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]
         self._stage_end("featurize", time.perf_counter() - t, rows=features.shape[0], features=features.shape[1])
-        return features, nan_allowed
+        return features
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -213,14 +217,13 @@ class Experiment:
         frame = self.segment(frame)
         folds = self.split(frame, target, task)
         frame, folds = self.augment(frame, folds)
-        features, _ = self.featurize(frame)
+        features = self.featurize(frame)
         features, missing_report = handle_missing(features, as_enum(self.cfg.missing, MissingPolicy), ctx.log)
         if len(features) < len(frame):
             frame = frame.loc[features.index]
             folds = [Fold(f.name, f.split.loc[features.index]) for f in folds]
 
-        (model_name, model_comp, _, model_params), = self._build("model")
-        probe = model_comp.build(model_params)
+        (model_name, model_comp, probe, model_params), = self._build("model")
         self._check_model_task(model_name, probe, task)
         selects = "X_dev" in inspect.signature(probe.fit).parameters
         if as_enum(self.cfg.balance, Balancing) is not Balancing.none and task != "classification":
@@ -230,13 +233,14 @@ class Experiment:
 
         timing = {"scale": 0.0, "fit": 0.0, "predict": 0.0}
         fold_results = []
+        candidates = self._search_grid(model_comp, model_params)  # the same in every fold
         from rich.progress import Progress
 
         with Progress(console=ctx.console, transient=True, disable=len(folds) < 2) as progress:
             task_id = progress.add_task("Cross-validation folds", total=len(folds))
             for fold in folds:
                 fold_results.append(self._fit_fold(fold, frame, features, target, task, model_comp,
-                                                   model_params, timing))
+                                                   candidates, model_params, timing))
                 progress.advance(task_id)
         self._stage_end("scale", timing["scale"], scaling=as_enum(self.cfg.scale, Scaling).value,
                         balance=as_enum(self.cfg.balance, Balancing).value)
@@ -273,9 +277,8 @@ class Experiment:
             if chosen:  # the setting the folds' dev splits chose most often
                 most: tuple[tuple[str, Any], ...] = max(set(chosen), key=lambda c: chosen.count(c))
                 refit_params.update(dict(most))
-            final = self._fit_fold(everything, frame, features, target, task, model_comp, refit_params,
-                                   {"scale": 0.0, "fit": 0.0, "predict": 0.0}, predict=False,
-                                   search_grid=False)
+            final = self._fit_fold(everything, frame, features, target, task, model_comp, [refit_params],
+                                   refit_params, {"scale": 0.0, "fit": 0.0, "predict": 0.0}, predict=False)
             final["search"] = [{"fold": f.name, "chosen": r["chosen"], "trials": r["search"]}
                                for f, r in zip(folds, fold_results, strict=True) if r["search"]]
         else:
@@ -305,8 +308,9 @@ class Experiment:
         return results
 
     def _fit_fold(self, fold: Fold, frame: pd.DataFrame, features: pd.DataFrame, target: str, task: str,
-                  model_comp: Any, model_params: dict[str, Any], timing: dict[str, float],
-                  *, predict: bool = True, search_grid: bool = True) -> dict[str, Any]:
+                  model_comp: Any, candidates: list[dict[str, Any]], model_params: dict[str, Any],
+                  timing: dict[str, float], *, predict: bool = True) -> dict[str, Any]:
+        """Preprocess, fit each candidate parameter set (choosing on dev when several), predict."""
         from nk.preprocess import Preprocessor, sampler
 
         cfg = self.cfg
@@ -335,7 +339,7 @@ class Experiment:
 
         t = time.perf_counter()
         dev = split == "dev"
-        candidates = self._search_grid(model_comp, model_params) if search_grid else [model_params]
+        search_keys = self._search_keys()
         search: list[dict[str, Any]] = []
         if len(candidates) > 1 and not dev.any():
             raise UserError(
@@ -350,7 +354,7 @@ class Experiment:
                 best = (0.0, model, candidate)
                 break
             score = self._dev_score(model, X[dev], y[dev], frame.index[dev], frame, task)
-            changed = {k: v for k, v in candidate.items() if model_params.get(k) != v or k in self._search_keys()}
+            changed = {k: v for k, v in candidate.items() if model_params.get(k) != v or k in search_keys}
             search.append({"params": changed, "dev_score": score})
             if best is None or score > best[0]:
                 best = (score, model, candidate)
@@ -368,7 +372,7 @@ class Experiment:
         timing["predict"] += time.perf_counter() - t
         return {"model": model, "preprocessor": prep, "predictions": predictions,
                 "n_train": len(y_train), "n_features": int(X.shape[1]), "search": search,
-                "chosen": {k: best[2][k] for k in self._search_keys() if k in best[2]}}
+                "chosen": {k: best[2][k] for k in search_keys if k in best[2]}}
 
     def _search_keys(self) -> list[str]:
         params = self.cfg.search.params
@@ -428,21 +432,16 @@ class Experiment:
                             todo="choose an over-sampling method (e.g. ros, smote), or use more data")
 
     def _model_task(self) -> str | None:
-        """What the run's model does: 'classification', 'regression', or None (not known)."""
-        from sklearn.base import is_classifier, is_regressor
-
+        """What the run's model does (see :func:`model_task`)."""
         (_, _, model, _), = self._build("model")
-        return "classification" if is_classifier(model) else "regression" if is_regressor(model) else None
+        return model_task(model)
 
     def _check_model_task(self, name: str, model: Any, task: str) -> None:
-        from sklearn.base import is_classifier, is_regressor
-
-        kind = "classification" if is_classifier(model) else "regression" if is_regressor(model) else None
+        kind = model_task(model)
         if kind is not None and kind != task:
             registry = self.ctx.pm.registry
-            check = is_classifier if task == "classification" else is_regressor
             suitable = [n for n in registry.names("model")
-                        if check(registry.get("model", n).build(registry.get("model", n).defaults()))]
+                        if model_task(registry.get("model", n).build(registry.get("model", n).defaults())) == task]
             raise UserError(
                 f"The model {name!r} does {kind}, but the target calls for {task}",
                 where="config group model",

@@ -88,7 +88,6 @@ class Preprocessor:
             names = [n for n in names if not _matches(n, self.exclude)]
             if not names:
                 raise UserError("select.exclude removes every feature", where="config key select.exclude")
-        self.input_columns_ = list(X.columns)
         self.columns_ = names
         values = X[names].to_numpy(dtype=np.float64)
         self.means_ = np.nanmean(values, axis=0) if len(values) else np.zeros(len(names))

@@ -188,7 +188,7 @@ class Explorer:
         features = None
         if Analysis.features in self.analyses or Analysis.scatter in self.analyses:
             t = time.perf_counter()
-            features, _ = experiment.featurize(frame)
+            features = experiment.featurize(frame)
             self._timed("featurize", t)
 
         self.result = {
