@@ -276,7 +276,7 @@ def _primary_entry(value: float, interval: Interval | None) -> dict[str, Any]:
     return {"value": float(value)} if interval is None else interval.as_metric(value)
 
 
-def _uar(correct: np.ndarray, total: np.ndarray) -> np.ndarray:
+def uar_from_counts(correct: np.ndarray, total: np.ndarray) -> np.ndarray:
     """UAR along the last axis: mean recall over classes with nonzero support."""
     present = total > 0
     recall = np.divide(
@@ -342,7 +342,7 @@ def _uar_interval(
         corr = np.bincount(flat, weights=correct, minlength=size).reshape(-1, k)
         tot = np.bincount(flat, minlength=size).reshape(-1, k)
         sums = _resampled_sums(rng, np.hstack([corr, tot]), None, n_resamples)
-    return _percentile_interval(_uar(sums[:, :k], sums[:, k:]), level, n_resamples, unit)
+    return _percentile_interval(uar_from_counts(sums[:, :k], sums[:, k:]), level, n_resamples, unit)
 
 
 def classification_metrics(
@@ -379,7 +379,7 @@ def classification_metrics(
     recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
     f1_denom = support + predicted  # 2tp + fp + fn
     f1 = np.divide(2.0 * tp, f1_denom, out=np.zeros(k), where=f1_denom > 0)
-    uar = float(_uar(tp, support.astype(np.float64)))
+    uar = float(uar_from_counts(tp, support.astype(np.float64)))
     interval = None
     if n_resamples > 0:
         codes, unit = _resampling_unit(group_codes, n_groups)
@@ -407,7 +407,7 @@ def classification_metrics(
     }
 
 
-def _ccc_pcc(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def ccc_pcc(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Point CCC and PCC with the module's degenerate-case conventions."""
     mx, my = x.mean(), y.mean()
     const_x, const_y = np.ptp(x) == 0, np.ptp(y) == 0
@@ -462,7 +462,7 @@ def regression_metrics(
     _check_bootstrap_args(n_resamples, level)
     group_codes, n_groups = _encode_groups(groups, n)
 
-    ccc, pcc = _ccc_pcc(x, y)
+    ccc, pcc = ccc_pcc(x, y)
     err = y - x
     mse = float(np.mean(err**2))
     ss_res = float(np.sum(err**2))
@@ -491,7 +491,7 @@ def regression_metrics(
 # --------------------------------------------------------------------------
 
 
-def _save_figure(fig: Any, path: Path) -> None:
+def save_figure(fig: Any, path: Path) -> None:
     """Render a Figure with the Agg canvas and write it as PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
@@ -545,7 +545,7 @@ def plot_confusion_matrix(
     ax.set_ylabel("True")
     if title:
         ax.set_title(title)
-    _save_figure(fig, path)
+    save_figure(fig, path)
 
 
 def plot_truth_vs_prediction(
@@ -579,4 +579,4 @@ def plot_truth_vs_prediction(
     ax.legend(loc="upper left")
     if title:
         ax.set_title(title)
-    _save_figure(fig, path)
+    save_figure(fig, path)

@@ -29,29 +29,18 @@ class ImportanceResult:
     baseline: dict[str, Any] = field(default_factory=dict)
 
 
-def ccc(truth: np.ndarray, pred: np.ndarray) -> float:
-    """Lin's concordance correlation coefficient."""
-    truth = np.asarray(truth, dtype=float)
-    pred = np.asarray(pred, dtype=float)
-    mx, my = truth.mean(), pred.mean()
-    vx, vy = truth.var(), pred.var()
-    cov = ((truth - mx) * (pred - my)).mean()
-    denom = vx + vy + (mx - my) ** 2
-    return float(2 * cov / denom) if denom > 0 else 1.0
-
-
-def uar(truth: np.ndarray, pred: np.ndarray) -> float:
-    """Unweighted average recall over the classes present in ``truth`` (NumPy, no validation
-    overhead: the permutation importance calls it thousands of times)."""
-    classes, truth_idx = np.unique(truth, return_inverse=True)
-    hit = (np.asarray(truth) == np.asarray(pred)).astype(float)
-    correct = np.bincount(truth_idx, weights=hit, minlength=len(classes))
-    total = np.bincount(truth_idx, minlength=len(classes))
-    return float((correct / total).mean())
-
-
 def _score(task: str, truth: np.ndarray, pred: np.ndarray) -> float:
-    return uar(truth, pred) if task == "classification" else ccc(truth, pred)
+    """UAR (over the classes present in ``truth``) or CCC, as :mod:`nk.evaluate` computes them
+    (without its input checks: the permutation importance calls this thousands of times)."""
+    from nk.evaluate import ccc_pcc, uar_from_counts
+
+    if task == "classification":
+        classes, truth_idx = np.unique(truth, return_inverse=True)
+        hit = (np.asarray(truth) == np.asarray(pred)).astype(float)
+        correct = np.bincount(truth_idx, weights=hit, minlength=len(classes))
+        total = np.bincount(truth_idx, minlength=len(classes)).astype(float)
+        return float(uar_from_counts(correct, total))
+    return ccc_pcc(np.asarray(truth, dtype=float), np.asarray(pred, dtype=float))[0]
 
 
 def permutation_importance(model: Any, X_test: np.ndarray, y_test: np.ndarray, task: str, n_repeats: int,

@@ -70,21 +70,6 @@ def save(fig: Any, folder: Path, stem: str, formats: Sequence[str], dpi: int) ->
     return paths
 
 
-def warm_up() -> None:
-    """Draw a small figure with text in memory: loads matplotlib's fonts and lazy submodules."""
-    import io
-
-    fig = _figure(1.0, 1.0)
-    ax = fig.subplots()
-    ax.bar([0, 1], [1, 2])
-    _title(ax, "warm-up")
-    save_to = io.BytesIO()
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    fig.savefig(save_to, format="png", dpi=50)
-
-
 def render(job: PlotJob, folder: Path, formats: Sequence[str], dpi: int) -> list[Path]:
     """Draw one job and write its files."""
     fig = globals()[job.function](**job.kwargs)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from nk import report as nk_report
 from nk.explore import stats
+from nk.report.run import document_option
 
 if TYPE_CHECKING:
     from nk.explore.run import Explorer
@@ -41,7 +43,7 @@ Rows of one speaker are not independent, so p-values of speaker-level columns (g
 optimistic; judge them by their effect sizes."""
 
 
-def _figures(explorer: Explorer, section: str, nk_report: Any) -> list[Any]:
+def _figures(explorer: Explorer, section: str) -> list[nk_report.Figure]:
     out = []
     for job in explorer.jobs:
         if job.section == section:
@@ -61,15 +63,12 @@ def _round(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return frame.round(digits)
 
 
-def build_document(explorer: Explorer, nk_report: Any) -> Any:
+def build_document(explorer: Explorer) -> nk_report.ReportDoc:
     """Title and author from ``document``; one section per analysis run; notes; the config."""
-    from omegaconf import OmegaConf
-
     cfg = explorer.cfg
     result = explorer.result
-    document = cfg.get("document")
-    title = (document.get("title") if document is not None else None) or f"{cfg.name}: data exploration"
-    author = document.get("author") if document is not None else None
+    title = document_option(cfg, "title") or f"{cfg.name}: data exploration"
+    author = document_option(cfg, "author")
     subtitle = (f"target {result['target']} ({result['task']}), {result['rows']} rows"
                 + (f", {result['speakers']} speakers" if result.get("speakers") else ""))
     sections = []
@@ -123,10 +122,12 @@ def build_document(explorer: Explorer, nk_report: Any) -> Any:
             ratio = result["scatter"]["pca"]["explained_variance_ratio"]
             text += f" The first two principal components explain {ratio[0]:.0%} and {ratio[1]:.0%} of the variance."
         sections.append(nk_report.Section(heading, text=text, tables=tables,
-                                          figures=_figures(explorer, key, nk_report)))
+                                          figures=_figures(explorer, key)))
     notes = result.get("notes", [])
     if notes:
         sections.append(nk_report.Section("Notes", text="\n".join(f"- {n}" for n in notes)))
+    from omegaconf import OmegaConf
+
     sections.append(nk_report.Section("Configuration", text="The composed configuration of this run.",
                                       code=OmegaConf.to_yaml(cfg)))
     metadata = dict(nk_report.environment_info(explorer.ctx.pm))

@@ -15,7 +15,6 @@ programs kept the cores busy: then ``explore.plot_jobs=1`` is as fast.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ import pandas as pd
 from nk.config import as_enum
 from nk.errors import UserError
 from nk.explore import stats
-from nk.explore.config import Analysis, DistributionPlot, ExploreConfig, PlotFormat, ScatterMethod
+from nk.explore.config import Analysis, DistributionPlot, PlotFormat, ScatterMethod
 from nk.explore.plots import PlotJob
 
 if TYPE_CHECKING:
@@ -48,42 +47,18 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("_") or "column"
 
 
-def check_explore_config(cfg: DictConfig) -> None:
-    """Bounds of the ``explore`` section (declared with param() like every other section)."""
-    checks = {"ge": lambda v, b: v >= b, "gt": lambda v, b: v > b,
-              "le": lambda v, b: v <= b, "lt": lambda v, b: v < b}
-    words = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
-    node = cfg.explore
-    for f in dataclasses.fields(ExploreConfig):
-        value = node.get(f.name)
-        for bound, symbol in words.items():
-            limit = f.metadata.get(bound)
-            if limit is not None and isinstance(value, (int, float)) and not isinstance(value, bool) \
-                    and not checks[bound](value, limit):
-                raise UserError(
-                    f"The value of explore.{f.name} must be {symbol} {limit}. Got {value!r} instead",
-                    where=f"config key explore.{f.name}",
-                    allowed=f"{symbol} {limit} ({f.metadata.get('help', '')})",
-                    todo=f"set explore.{f.name} to an allowed value",
-                )
-
-
 def explore_command(overrides: list[str], app: App, *, show_cfg: bool) -> int:
     """The ``nk explore`` handler: returns the exit code."""
     from omegaconf import OmegaConf
 
     from nk.config import compose
+    from nk.report import check_pdf_possible
+    from nk.report.run import document_option
     from nk.results import new_run_dir
 
-    cfg = compose(overrides, app.pm)
-    check_explore_config(cfg)
-    if cfg.explore.report and cfg.get("document") is not None:
-        try:
-            from nk.report import check_pdf_possible
-        except ImportError:  # an nk without the report module: the report is skipped with a note
-            pass
-        else:
-            check_pdf_possible(cfg.document.pdf)  # document.pdf=always without LaTeX: fail now
+    cfg = compose(overrides, app.pm)  # also checks the bounds of the explore section
+    if cfg.explore.report:
+        check_pdf_possible(document_option(cfg, "pdf", "auto"))  # document.pdf=always without LaTeX: fail now
     if show_cfg:
         app.console.print(OmegaConf.to_yaml(cfg), highlight=False, markup=False)
         return 0
@@ -524,15 +499,14 @@ class Explorer:
         default; dev joins train; the first fold of a cross-validation), or, without speakers,
         a seeded random third as test. None (with a note) when no usable split exists."""
         from nk.config import SplitMethod
-        from nk.splits import make_folds
+        from nk.splits import _random_split, make_folds
 
         method = as_enum(self.cfg.split.method, SplitMethod)
         if not self.has_speaker and method not in (SplitMethod.random, SplitMethod.given):
             self.note(f"no speaker column: feature importance uses a random split instead of "
                       f"split.method={method.value} (held-out rows share speakers with training rows)")
-            rng = np.random.default_rng(self.ctx.seed)
-            test = rng.random(len(self.frame)) < max(0.2, float(self.cfg.split.test_size))
-            return np.where(test, "test", "train")
+            return _random_split(self.frame, max(0.2, float(self.cfg.split.test_size)), 0.0,
+                                 self.ctx.seed).to_numpy()
         try:
             folds = make_folds(self.frame, self.target, self.task, self.ctx)
         except UserError as exc:
@@ -545,10 +519,9 @@ class Explorer:
 
     @staticmethod
     def _model_fits(comp: Any, values: dict[str, Any], task: str) -> bool:
-        from sklearn.base import is_classifier, is_regressor
+        from nk.pipeline import model_task
 
-        model = comp.build(values)
-        kind = "classification" if is_classifier(model) else "regression" if is_regressor(model) else None
+        kind = model_task(comp.build(values))
         return kind is None or kind == task
 
     # --- scatter ---------------------------------------------------------------------------
@@ -581,9 +554,7 @@ class Explorer:
         from nk.explore.project import NotInstalled, project
 
         frame, target, ecfg = self.frame, self.target, self.ecfg
-        if not hasattr(self, "scatter_input"):
-            self._start_projections(features)
-        X, sample = self.scatter_input
+        X, sample = self.scatter_input  # set by _start_projections, before the analyses
         colourings: dict[str, Any] = {}
         for name in ecfg.colour_by:
             column = target if name == "target" else str(name)
@@ -693,17 +664,12 @@ class Explorer:
         return sorted(files, key=lambda p: (order.get(p.stem, len(order)), p.suffix))
 
     def _report(self) -> dict[str, Any]:
-        try:
-            from nk import report as nk_report
-        except ImportError:
-            self.note("report skipped: nk.report is not available in this nk installation")
-            return {}
         from nk.explore.report import build_document
+        from nk.report import write_reports
+        from nk.report.run import document_option
 
-        document = self.cfg.get("document")
-        pdf = nk_report.pdf_mode(document.pdf) if document is not None and "pdf" in document else "auto"
-        doc = build_document(self, nk_report)
-        written = nk_report.write_reports(doc, self.ctx.run_dir, stem="report", pdf=pdf)
+        doc = build_document(self)
+        written = write_reports(doc, self.ctx.run_dir, stem="report", pdf=document_option(self.cfg, "pdf", "auto"))
         return {k: str(Path(v).relative_to(self.ctx.run_dir)) for k, v in written.items()}
 
 

@@ -30,8 +30,9 @@ def plot_ranking(ranking: pd.DataFrame, path: Path, *, metric: str, level: int,
                  chance: float | None = None) -> Path:
     """Horizontal error bars: each run's metric with its CI, best at the top."""
     import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure as MplFigure
+
+    from nk.evaluate import save_figure
 
     order = ranking.sort_values("value", ascending=True, kind="stable")  # bottom to top
     labels = [f"{int(r['rank'])}. {_short(str(r['overrides']) or 'defaults')}" for _, r in order.iterrows()]
@@ -40,7 +41,6 @@ def plot_ranking(ranking: pd.DataFrame, path: Path, *, metric: str, level: int,
                      order["ci_high"].to_numpy(dtype=float) - values]).clip(min=0)
     y = np.arange(len(order))
     fig = MplFigure(figsize=(8.0, 1.2 + 0.42 * len(order)), layout="constrained")
-    FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.errorbar(values, y, xerr=err, fmt="o", color="#1f5fa8", ecolor="#6b8fbf", elinewidth=2, capsize=4,
                 markersize=6)
@@ -52,8 +52,7 @@ def plot_ranking(ranking: pd.DataFrame, path: Path, *, metric: str, level: int,
     ax.set_xlabel(f"{metric.upper()} on test, with {level} % confidence interval")
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(f"{len(order)} runs ranked by {metric.upper()}", fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=120)
+    save_figure(fig, path)
     return path
 
 
