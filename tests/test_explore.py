@@ -227,6 +227,9 @@ def _latest(results: Path) -> Path:
     return max(results.glob("*/*-explore"), key=lambda p: p.name)
 
 
+SECRET = "hf_do_not_leak_0123456789"
+
+
 @pytest.fixture(scope="module")
 def confound_run(shared_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every analysis on a small demo with an injected gender–emotion confound."""
@@ -236,7 +239,7 @@ def confound_run(shared_cache: Path, tmp_path_factory: pytest.TempPathFactory) -
     results = work / "results"
     code = main(["explore", *SMALL, "data.demo.confound=0.8", f"cache_dir={shared_cache}",
                  f"results_root={results}", "explore.scatter=[pca,tsne]", "explore.top_k=3",
-                 "document.pdf=never"], pm=PluginManager())
+                 "document.pdf=never", f"+hf_token={SECRET}"], pm=PluginManager())
     assert code == 0
     return _latest(results)
 
@@ -264,6 +267,13 @@ def test_command_writes_plots_tables_json_and_report(confound_run: Path):
     assert "gender" in text and "p_holm" in text
     html = (run / "report.html").read_text()
     assert "Bias and confounds" in html and "strongly associated with gender" in html
+
+
+def test_report_shows_the_redacted_config(confound_run: Path):
+    html = (confound_run / "report.html").read_text()
+    assert "hf_token" in html and "***" in html  # the Configuration section lists the key, redacted
+    assert SECRET not in html
+    assert SECRET not in (confound_run / "config.yaml").read_text()
 
 
 def test_injected_gender_confound_is_ranked_first(confound_run: Path):

@@ -126,10 +126,11 @@ def build_document(explorer: Explorer) -> nk_report.ReportDoc:
     notes = result.get("notes", [])
     if notes:
         sections.append(nk_report.Section("Notes", text="\n".join(f"- {n}" for n in notes)))
-    from omegaconf import OmegaConf
-
-    sections.append(nk_report.Section("Configuration", text="The composed configuration of this run.",
-                                      code=OmegaConf.to_yaml(cfg)))
+    config_path = Path(explorer.ctx.run_dir) / "config.yaml"  # written redacted by run_in_folder
+    config_text = config_path.read_text(encoding="utf-8") if config_path.exists() else ""
+    sections.append(nk_report.Section("Configuration", text="The composed configuration of this run "
+                                      "(config.yaml; values of secret-looking keys are replaced by ***).",
+                                      code=config_text))
     metadata = dict(nk_report.environment_info(explorer.ctx.pm))
     metadata["data hash (sha256)"] = nk_report.data_hash(explorer.frame)
     metadata["results folder"] = str(Path(explorer.ctx.run_dir))
