@@ -135,18 +135,26 @@ class OpenSmile:
     # --- parameters --------------------------------------------------------------------------
 
     def _set(self) -> FeatureSet:
-        value = self.feature_set
-        return value if isinstance(value, FeatureSet) else FeatureSet[str(value)]
+        from nk.config import as_enum  # not at module level: nk.config imports omegaconf
+
+        return as_enum(self.feature_set, FeatureSet)
 
     def _level(self) -> FeatureLevel:
-        value = self.feature_level
-        return value if isinstance(value, FeatureLevel) else FeatureLevel[str(value)]
+        from nk.config import as_enum
+
+        return as_enum(self.feature_level, FeatureLevel)
 
     def _pooled(self) -> bool:
         return self._level() is not FeatureLevel.Functionals
 
-    def _stat_names(self) -> list[str]:
-        """The statistics as strings, checked (the config schema has checked each value)."""
+    def _stat_names(self) -> tuple[str, ...]:
+        """The statistics as strings, checked once (the config schema has checked each value)."""
+        names = self.__dict__.get("_stat_names_")
+        if names is None:
+            names = self.__dict__["_stat_names_"] = tuple(self._checked_stat_names())
+        return names
+
+    def _checked_stat_names(self) -> list[str]:
         key = f"config key {self.config_key}.stats"
         allowed = ", ".join(m.name for m in Stat)
         names = []

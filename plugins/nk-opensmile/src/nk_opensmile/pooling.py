@@ -16,6 +16,12 @@ _QUANTILES: dict[str, tuple[float, ...]] = {
     "q95": (0.95,),
     "iqr": (0.25, 0.75),
 }
+# central moments each moment-based statistic needs
+_MOMENTS: dict[str, tuple[int, ...]] = {
+    "std": (2,),
+    "skew": (2, 3),
+    "kurtosis": (2, 4),
+}
 
 
 def pool(frames: np.ndarray, stats: Sequence[str]) -> np.ndarray:
@@ -32,10 +38,11 @@ def pool(frames: np.ndarray, stats: Sequence[str]) -> np.ndarray:
     probs = sorted({p for s in stats for p in _QUANTILES.get(s, ())})
     quant = dict(zip(probs, np.quantile(x, probs, axis=0), strict=True)) if probs else {}
     mean = x.mean(axis=0)
+    orders = sorted({k for s in stats for k in _MOMENTS.get(s, ())})
     moments: dict[int, np.ndarray] = {}
-    if {"std", "skew", "kurtosis"} & set(stats):
+    if orders:
         dev = x - mean
-        moments = {k: (dev**k).mean(axis=0) for k in (2, 3, 4)}
+        moments = {k: (dev**k).mean(axis=0) for k in orders}
     out = []
     for stat in stats:
         if stat == "mean":

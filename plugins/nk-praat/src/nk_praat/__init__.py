@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from nk.errors import UserError
 from nk.hookspecs import hookimpl
 from nk.registry import Register, param
 
@@ -120,11 +121,19 @@ class Praat:
         min_pause: float,
         min_dip_db: float,
     ) -> None:
+        floor, ceiling = float(pitch_floor), float(pitch_ceiling)
+        if ceiling <= floor:  # a config error: checked once per run here, not once per file
+            raise UserError(
+                f"pitch_ceiling ({ceiling:g} Hz) of feats 'praat' must exceed pitch_floor ({floor:g} Hz)",
+                where="config keys feats.praat.pitch_floor and feats.praat.pitch_ceiling",
+                allowed="pitch_floor < pitch_ceiling, e.g. 75 and 600 Hz",
+                todo="raise feats.praat.pitch_ceiling or lower feats.praat.pitch_floor",
+            )
         self.pitch_floor = pitch_floor
         self.pitch_ceiling = pitch_ceiling
-        self.pitch_method = pitch_method
+        self.pitch_method = PitchMethod(pitch_method)
         self.time_step = time_step
-        self.hnr_method = hnr_method
+        self.hnr_method = HnrMethod(hnr_method)
         self.cpps_time_step = cpps_time_step
         self.max_formant = max_formant
         self.number_of_formants = number_of_formants

@@ -15,8 +15,6 @@ import numpy as np
 import parselmouth
 from parselmouth.praat import call
 
-from nk.errors import UserError
-
 if TYPE_CHECKING:
     from nk_praat import Praat
 
@@ -73,11 +71,12 @@ def prepare() -> None:
     import scipy.signal  # noqa: F401
 
 
-def _cpps(values: np.ndarray, sampling_rate: int, floor: float, ceiling: float, step: float) -> float:
+def _cpps(sound: Any, values: np.ndarray, sampling_rate: int, floor: float, ceiling: float, step: float) -> float:
     """Praat's CPPS of a PowerCepstrogram (0-5000 Hz), with Praat's defaults but the frame step.
 
     The cepstrogram analyses 0-5000 Hz, so Praat would resample to 10 kHz first; a polyphase
     resampler does that several times faster with the same CPPS (r = 1.000 on the demo corpus).
+    ``sound`` is the Sound of ``values``: analysed as it is at 10 kHz or less.
     """
     from fractions import Fraction
 
@@ -87,8 +86,6 @@ def _cpps(values: np.ndarray, sampling_rate: int, floor: float, ceiling: float, 
 
         sound = parselmouth.Sound(resample_poly(values, ratio.numerator, ratio.denominator),
                                   sampling_frequency=float(CEPSTRUM_RATE))
-    else:
-        sound = parselmouth.Sound(values, sampling_frequency=float(sampling_rate))
     cepstrogram = call(sound, "To PowerCepstrogram", floor, step, CEPSTRUM_RATE / 2.0, 50.0)
     # Subtract tilt before smoothing; average over 20 ms and 0.5 ms of quefrency; peak searched
     # in the configured pitch range, parabolic interpolation; robust straight tilt line fitted
@@ -185,14 +182,8 @@ def extract(praat: Praat, signal: np.ndarray, sampling_rate: int) -> np.ndarray:
     """The feature vector of :data:`nk_praat.FEATURE_NAMES` for one mono signal."""
     from nk_praat import FEATURE_NAMES, HnrMethod, PitchMethod
 
+    # Praat.__init__ has checked pitch_floor < pitch_ceiling and converted the methods to enums.
     floor, ceiling, step = float(praat.pitch_floor), float(praat.pitch_ceiling), float(praat.time_step)
-    if ceiling <= floor:
-        raise UserError(
-            f"pitch_ceiling ({ceiling:g} Hz) of feats 'praat' must exceed pitch_floor ({floor:g} Hz)",
-            where="config keys feats.praat.pitch_floor and feats.praat.pitch_ceiling",
-            allowed="pitch_floor < pitch_ceiling, e.g. 75 and 600 Hz",
-            todo="raise feats.praat.pitch_ceiling or lower feats.praat.pitch_floor",
-        )
     values = np.asarray(signal, dtype=np.float64).reshape(-1)
     duration = values.size / sampling_rate
     # The longest window (intensity: 6.4 periods of the pitch floor) must fit: shorter input has
@@ -201,7 +192,7 @@ def extract(praat: Praat, signal: np.ndarray, sampling_rate: int) -> np.ndarray:
         return np.full(len(FEATURE_NAMES), np.nan, dtype=np.float32)
 
     sound = parselmouth.Sound(values, sampling_frequency=float(sampling_rate))
-    if PitchMethod(praat.pitch_method) is PitchMethod.cc:
+    if praat.pitch_method is PitchMethod.cc:
         pitch = sound.to_pitch_cc(step, floor, pitch_ceiling=ceiling)
     else:
         pitch = sound.to_pitch_ac(step, floor, pitch_ceiling=ceiling)
@@ -217,13 +208,13 @@ def extract(praat: Praat, signal: np.ndarray, sampling_rate: int) -> np.ndarray:
     else:
         features += [NAN] * 7
 
-    if HnrMethod(praat.hnr_method) is HnrMethod.cc:
+    if praat.hnr_method is HnrMethod.cc:
         hnr = np.asarray(sound.to_harmonicity_cc(step, floor, 0.1, 1.0).values).reshape(-1)
         hnr = hnr[hnr > -200.0]  # -200 dB marks silent frames
     else:
         hnr = _hnr_db(np.asarray(selected["strength"])[voiced])
     features.append(float(hnr.mean()) if hnr.size else NAN)
-    features.append(_cpps(values, sampling_rate, floor, ceiling, float(praat.cpps_time_step)))
+    features.append(_cpps(sound, values, sampling_rate, floor, ceiling, float(praat.cpps_time_step)))
 
     max_formant = float(praat.max_formant)
     # Burg resamples to twice the formant ceiling itself; resampling first with a shallower sinc

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 _Estimator = TypeVar("_Estimator", bound=BaseEstimator)
@@ -45,15 +46,6 @@ def _weights(sample_weight: Any, n: int) -> np.ndarray | None:
     if not weight.any():
         raise ValueError("sample_weight is zero for every row: nothing to learn from")
     return weight
-
-
-def _balanced(codes: np.ndarray, n_classes: int) -> np.ndarray:
-    """Weights n / (k · count(class)) per row: every class weighs the same in total."""
-    counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
-    present = counts > 0
-    weight = np.zeros(n_classes)
-    weight[present] = len(codes) / (present.sum() * counts[present])
-    return weight[codes]
 
 
 def _adds_parameters(cls: type[_Estimator]) -> type[_Estimator]:
@@ -218,7 +210,8 @@ class XgbClassifier(ClassifierMixin, _XgbBase):
         codes = self.label_encoder_.transform(y)
         weight = _weights(sample_weight, len(y))
         if self.class_weight:
-            balanced = _balanced(codes, len(self.classes_))
+            # n / (k · count(class)) per row, k the classes present: every class weighs the same
+            balanced = compute_sample_weight("balanced", codes)
             weight = balanced if weight is None else weight * balanced
         dev = None
         X_dev = self._check_dev(X_dev, y_dev)
@@ -228,7 +221,7 @@ class XgbClassifier(ClassifierMixin, _XgbBase):
             if unseen:
                 raise ValueError(f"y_dev holds labels that y lacks: {unseen[:5]}")
             dev_codes = self.label_encoder_.transform(y_dev)
-            dev_weight = _balanced(dev_codes, len(self.classes_)) if self.class_weight else None
+            dev_weight = compute_sample_weight("balanced", dev_codes) if self.class_weight else None
             dev = (X_dev, dev_codes.astype(np.float32), dev_weight)
         self._train(X, codes.astype(np.float32), weight, dev)
         return self
