@@ -37,20 +37,24 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from types import EllipsisType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
+from nk.results import sha256_file
+
+if TYPE_CHECKING:  # numpy and pyarrow are imported where used: `nk cache ls` needs neither
+    import numpy as np
 
 FORMAT = 1
 CONTENT_HASH_ENV = "NK_CACHE_CONTENT_HASH"
 ROW_KEY_RECIPE = ("sha256 of JSON [absolute path, size in bytes, mtime in ns, sha256 of the "
                   "content (only with content hashing), segment start s, segment end s]")
-_META_COLUMNS = ("_key", "_file", "_start", "_end")
 _log = logging.getLogger("nk.cache")
 
 
@@ -82,7 +86,8 @@ def _canonical(value: Any) -> Any:
         return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
-    if isinstance(value, np.generic):
+    numpy = sys.modules.get("numpy")  # a numpy scalar implies numpy is imported
+    if numpy is not None and isinstance(value, numpy.generic):
         return value.item()
     return str(value)
 
@@ -91,14 +96,6 @@ def spec_key(spec: Mapping[str, Any]) -> str:
     """Hex key of a featurizer spec (component, provider, version, params, sampling rate)."""
     text = json.dumps(_canonical(spec), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _env_flag(name: str) -> bool:
@@ -118,6 +115,24 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def _now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes of a file, or of every file below a folder (files vanishing meanwhile count 0)."""
+    if not path.is_dir():
+        with contextlib.suppress(OSError):
+            return path.stat().st_size
+        return 0
+    size = 0
+    for item in path.rglob("*"):
+        with contextlib.suppress(OSError):
+            size += item.stat().st_size if item.is_file() else 0
+    return size
+
+
+def _feature_names(sidecar: Mapping[str, Any] | None) -> list[str] | None:
+    names = sidecar.get("feature_names") if sidecar else None
+    return [str(n) for n in names] if isinstance(names, list) else None
 
 
 @dataclass
@@ -158,7 +173,7 @@ class CacheEntry:
         return self.folder / "index.jsonl"
 
     def exists(self) -> bool:
-        return self.sidecar_path.exists() or self.chunks_dir.exists()
+        return self.sidecar_path.exists() or self.chunks_dir.is_dir()
 
     @contextlib.contextmanager
     def _locked(self, *, exclusive: bool, create: bool = False) -> Iterator[bool]:
@@ -211,16 +226,13 @@ class CacheEntry:
 
     def feature_names(self) -> list[str] | None:
         """Feature names recorded in the sidecar (None when there is no valid sidecar)."""
-        side = self.sidecar()
-        names = side.get("feature_names") if side else None
-        return [str(n) for n in names] if isinstance(names, list) else None
+        return _feature_names(self.sidecar())
 
     def touch(self) -> None:
         """Record that the entry was used now (``nk cache ls``/``prune --older-than`` read it)."""
         used = self.folder / ".used"
         with contextlib.suppress(OSError):
-            used.touch()
-            os.utime(used)
+            used.touch()  # sets the mtime of an existing file too
 
     def last_used(self) -> float:
         for path in (self.folder / ".used", self.sidecar_path, self.folder):
@@ -275,7 +287,7 @@ class CacheEntry:
         unindexed = sorted(on_disk - set(indexed))
         for name in unindexed:  # written by a run that died before indexing it, or a lost index
             try:
-                keys, _ = self._read_chunk(name, n_features=None, keys_only=True)
+                keys, _ = self._parse_chunk(self._load_table(name), n_features=None, keys_only=True)
             except FileNotFoundError:
                 continue
             except DamagedChunk as exc:
@@ -306,10 +318,12 @@ class CacheEntry:
         except Exception as exc:  # any parquet/arrow failure means the file is damaged
             raise DamagedChunk(f"parquet cannot read it: {type(exc).__name__}: {exc}") from None
 
-    def _read_chunk(self, name: str, n_features: int | None, *, keys_only: bool = False
-                    ) -> tuple[list[str], np.ndarray | None]:
-        """(row keys, values matrix) of one chunk; raises DamagedChunk when it cannot be trusted."""
-        table = self._load_table(name)
+    @staticmethod
+    def _parse_chunk(table: Any, n_features: int | None, *, keys_only: bool = False
+                     ) -> tuple[list[str], np.ndarray | None]:
+        """(row keys, values matrix) of a chunk's table; raises DamagedChunk when it cannot be trusted."""
+        import numpy as np
+
         try:
             keys = [str(k) for k in table.column("_key").to_pylist()]
             if keys_only:
@@ -343,19 +357,16 @@ class CacheEntry:
                   log: logging.Logger | None = None) -> set[str]:
         """Copy the cached rows of ``positions`` (row key → rows of ``out``) into ``out``.
 
-        Returns the keys found. Reads one chunk at a time, and only chunks holding wanted rows.
+        Returns the keys found. Reads one chunk at a time, and only chunks holding wanted rows
+        (memory stays flat; chunks missing from the index are read once more for their keys).
         """
         found: set[str] = set()
         if not positions:
             return found
-        wanted_by_chunk: dict[str, int] = {}
-        for name, keys in self.chunk_map(log).items():
-            hits = sum(1 for k in keys if k in positions)
-            if hits:
-                wanted_by_chunk[name] = hits
-        for name in sorted(wanted_by_chunk):
+        wanted = sorted(name for name, keys in self.chunk_map(log).items() if any(k in positions for k in keys))
+        for name in wanted:
             try:
-                keys, values = self._read_chunk(name, n_features=out.shape[1])
+                keys, values = self._parse_chunk(self._load_table(name), n_features=out.shape[1])
             except FileNotFoundError:  # pruned meanwhile: recompute
                 continue
             except DamagedChunk as exc:
@@ -372,6 +383,7 @@ class CacheEntry:
     def commit(self, keys: Sequence[str], refs: Sequence[RowRef], values: np.ndarray,
                feature_names: Sequence[str]) -> str:
         """Write one chunk of rows (atomically) and index it; returns the chunk's name."""
+        import numpy as np
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -407,41 +419,50 @@ class CacheEntry:
 
     # --- inspection and removal ------------------------------------------------------------------
 
-    def stats(self) -> EntryStats:
-        """Rows (distinct keys), chunks and bytes on disk, last use and creation time."""
-        import pyarrow.parquet as pq
+    def stats(self, rows: int | None = None) -> EntryStats:
+        """Rows (distinct keys), chunks and bytes on disk, last use and creation time.
 
-        with self._locked(exclusive=False) as present:
-            indexed, _ = self._read_index() if present else ({}, 0)
+        :param rows: the row count when the caller knows it already (from :meth:`verify`),
+            which spares counting it.
+        """
+        if rows is None:
+            with self._locked(exclusive=False) as present:
+                indexed, _ = self._read_index() if present else ({}, 0)
+                on_disk = self._listing()
+            keys: set[str] = set()
+            extra = 0
+            for name in on_disk:
+                if name in indexed:
+                    keys.update(indexed[name])
+                else:
+                    import pyarrow.parquet as pq
+
+                    with contextlib.suppress(Exception):
+                        extra += pq.read_metadata(self.chunks_dir / name).num_rows
+            rows = len(keys) + extra
+        else:
             on_disk = self._listing()
-        keys: set[str] = set()
-        extra = 0
-        for name in on_disk:
-            if name in indexed:
-                keys.update(indexed[name])
-            else:
-                with contextlib.suppress(Exception):
-                    extra += pq.read_metadata(self.chunks_dir / name).num_rows
-        size = 0
-        for path in self.folder.rglob("*"):
-            with contextlib.suppress(OSError):
-                size += path.stat().st_size if path.is_file() else 0
         try:
             created = self.sidecar_path.stat().st_mtime
         except OSError:
             created = 0.0
-        return EntryStats(len(keys) + extra, len(on_disk), size, self.last_used(), created)
+        return EntryStats(rows, len(on_disk), disk_usage(self.folder), self.last_used(), created)
 
-    def verify(self) -> dict[str, Any]:
-        """Read every chunk: rows, distinct files, damaged chunks (reported, not removed)."""
-        n_features = len(self.feature_names() or []) or None
+    def verify(self, sidecar: Mapping[str, Any] | EllipsisType | None = ...) -> dict[str, Any]:
+        """Read every chunk: rows, distinct files, damaged chunks (reported, not removed).
+
+        :param sidecar: the entry's :meth:`sidecar` when the caller has read it already.
+        """
+        names = self.feature_names() if isinstance(sidecar, EllipsisType) else _feature_names(sidecar)
+        n_features = len(names or []) or None
         files: set[str] = set()
         keys: set[str] = set()
         damaged: dict[str, str] = {}
         for name in sorted(self._listing()):
             try:
-                chunk_keys, _ = self._read_chunk(name, n_features)
-                chunk_files = self._load_table(name).column("_file").to_pylist()
+                table = self._load_table(name)
+                chunk_keys, _ = self._parse_chunk(table, n_features)
+                chunk_files = table.column("_file").to_pylist()
             except (DamagedChunk, OSError) as exc:
                 damaged[name] = str(exc)
                 continue
@@ -486,9 +507,10 @@ class FeatureCache:
             if not component.is_dir() or component.name.startswith("."):
                 continue
             for folder in sorted(component.iterdir()):
-                if folder.is_dir() and not folder.name.startswith(".") and (
-                        (folder / "spec.json").exists() or (folder / "chunks").is_dir()):
-                    out.append(CacheEntry(folder))
+                if folder.is_dir() and not folder.name.startswith("."):
+                    entry = CacheEntry(folder)
+                    if entry.exists():
+                        out.append(entry)
         return out
 
     def row_keys(self, refs: Sequence[RowRef]) -> tuple[list[str | None], dict[int, str]]:
@@ -504,7 +526,7 @@ class FeatureCache:
                     st = os.stat(path)
                     ident = [path, st.st_size, st.st_mtime_ns]
                     if self.content_hash:
-                        ident.append(_sha256_file(path))
+                        ident.append(sha256_file(path))
                 except OSError as exc:
                     ident = f"cannot read the file: {exc.strerror or exc}"
                 identities[ref.file] = ident
@@ -516,11 +538,14 @@ class FeatureCache:
             keys.append(hashlib.sha256(text.encode()).hexdigest()[:32])
         return keys, errors
 
-    def stray(self) -> list[Path]:
-        """Files and folders below ``features`` that are not spec folders (old formats, trash)."""
+    def stray(self, entries: Sequence[CacheEntry] | None = None) -> list[Path]:
+        """Files and folders below ``features`` that are not spec folders (old formats, trash).
+
+        :param entries: :meth:`entries` when the caller has just listed them.
+        """
         if not self.root.is_dir():
             return []
-        keep = {e.folder for e in self.entries()}
+        keep = {e.folder for e in (self.entries() if entries is None else entries)}
         out = []
         for path in sorted(self.root.iterdir()):
             if path.is_dir() and not path.name.startswith("."):

@@ -253,9 +253,12 @@ def _run_pool(payload: bytes, rate: int, n_jobs: int, batches: _Batches, sink: _
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _library_versions(featurizer: Any, component: Component) -> dict[str, str]:
+def library_versions(featurizer: Any, component: Component) -> dict[str, str]:
     """Installed versions of the distributions the featurizer's values depend on (its
-    ``cache_dependencies``): upgrading e.g. openSMILE then recomputes instead of reusing."""
+    ``cache_dependencies``): upgrading e.g. openSMILE then recomputes instead of reusing.
+
+    Raises :class:`UserError` naming the featurizer when one of them is not installed.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -282,7 +285,7 @@ def extract(
         "params": params,
         "sampling_rate": rate,
     }
-    libraries = _library_versions(featurizer, component)
+    libraries = library_versions(featurizer, component)
     if libraries:  # absent otherwise, so that such featurizers keep their keys
         spec["libraries"] = libraries
     cache = FeatureCache(ctx.cache_dir)

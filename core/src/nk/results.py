@@ -31,7 +31,8 @@ def new_run_dir(root: Path, name: str, *, label: str | None = None) -> Path:
     raise UserError(f"Cannot create a new run folder below {base}", todo="clean up old runs")
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's content, read in blocks of 1 MiB (memory stays flat)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -46,7 +47,7 @@ def save_model(folder: Path, bundle: dict[str, Any]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / MODEL_FILE
     joblib.dump(bundle, path)
-    manifest = {"files": {MODEL_FILE: _sha256(path)}, "keys": sorted(bundle)}
+    manifest = {"files": {MODEL_FILE: sha256_file(path)}, "keys": sorted(bundle)}
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
     return path
 
@@ -60,7 +61,7 @@ def load_model(folder: Path) -> dict[str, Any]:
         raise UserError(f"No model manifest in {folder}", todo="point to a run's model folder")
     manifest = json.loads(manifest_path.read_text())
     for file, expected in manifest["files"].items():
-        if _sha256(folder / file) != expected:
+        if sha256_file(folder / file) != expected:
             raise UserError(
                 f"The model file {folder / file} does not match its manifest checksum",
                 todo="it was modified after the run; re-run the experiment instead of loading it",

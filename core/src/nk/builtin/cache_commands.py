@@ -99,7 +99,8 @@ def _ls(args: argparse.Namespace, app: App) -> int:
     from nk.cache import size_text
 
     cache = _cache(args)
-    entries = [_describe(e) for e in cache.entries()]
+    listed = cache.entries()
+    entries = [_describe(e) for e in listed]
     if not entries:
         app.console.print(f"The feature cache {cache.root} is empty.", highlight=False)
     else:
@@ -120,7 +121,7 @@ def _ls(args: argparse.Namespace, app: App) -> int:
         total = sum(e["bytes"] for e in entries)
         noun = "entry" if len(entries) == 1 else "entries"
         app.console.print(f"{len(entries)} {noun}, {size_text(total)}", highlight=False)
-    stray = cache.stray()
+    stray = cache.stray(listed)
     if stray:
         app.console.print(f"{len(stray)} other files or folders (an older cache format, leftovers); "
                           "`nk cache prune --all` removes them", highlight=False)
@@ -156,8 +157,8 @@ def _info(args: argparse.Namespace, app: App) -> int:
 
     entry = _find(_cache(args), args.key)
     side = entry.sidecar()
-    stats = entry.stats()
-    check = entry.verify()
+    check = entry.verify(side)
+    stats = entry.stats(rows=check["rows"])
     app.console.print(f"[bold]{entry.folder.parent.name}[/] {entry.key}  ({entry.folder})", highlight=False)
     if side is None:
         app.console.print("[yellow]spec.json is missing or damaged[/]")
@@ -190,7 +191,7 @@ def _prune(args: argparse.Namespace, app: App) -> int:
     import shutil
     import time
 
-    from nk.cache import size_text
+    from nk.cache import disk_usage, size_text
     from nk.errors import UserError
 
     if not (args.all or args.older_than is not None or args.component):
@@ -225,10 +226,9 @@ def _prune(args: argparse.Namespace, app: App) -> int:
             app.console.print(f"removed {info['component']} {entry.key[:12]} ({info['params']}; "
                               f"{info['rows']} rows, {info['size']}, last used {info['last used']})",
                               highlight=False)
-    if args.all:
+    if args.all:  # listed afresh: an entry another run created meanwhile is not stray
         for path in cache.stray():
-            freed += sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() \
-                else path.stat().st_size
+            freed += disk_usage(path)
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
