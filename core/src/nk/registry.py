@@ -75,16 +75,26 @@ def param(
     gt: float | None = None,
     le: float | None = None,
     lt: float | None = None,
+    secret: bool = False,
+    key: bool = True,
     default_factory: Callable[[], Any] | Any = dataclasses.MISSING,
 ) -> Any:
     """A config field with a help text and optional numeric bounds, checked before building.
+
+    :param secret: the value is never written anywhere (``config.yaml``, ``nk.log``, the
+        cache's ``spec.json``, reports, error messages, saved model specs); it is supplied again
+        when a saved model is loaded.
+    :param key: whether the value enters the feature cache key. Parameters that change how,
+        not what, is computed (device, batch size, worker counts, tokens) say ``key=False``.
+        A secret is never part of the key.
 
     >>> from dataclasses import dataclass
     >>> @dataclass
     ... class SvmConfig:
     ...     C: float = param(1.0, gt=0, help="inverse regularisation strength")
     """
-    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt}
+    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "secret": secret,
+            "key": key and not secret}
     if default_factory is not dataclasses.MISSING:
         return field(default_factory=default_factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -99,6 +109,8 @@ class ParamInfo:
     default: Any
     help: str
     bounds: dict[str, float]
+    secret: bool = False
+    key: bool = True
 
     def within_bounds(self, value: Any) -> bool:
         """Whether a number respects the declared bounds (None and non-numbers always do)."""
@@ -179,6 +191,16 @@ class Component:
             kwargs[key] = value
         return kwargs
 
+    def secret_params(self) -> frozenset[str]:
+        """Names of the parameters marked ``secret`` (never persisted or logged)."""
+        return frozenset(p.name for p in self.params() if p.secret)
+
+    def key_params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The part of ``values`` that identifies what is computed (the feature cache key):
+        without ``key=False`` and secret parameters."""
+        drop = {p.name for p in self.params() if not p.key or p.secret}
+        return {k: v for k, v in values.items() if k not in drop}
+
     def defaults(self) -> dict[str, Any]:
         """The config dataclass's default values (as the factory takes them)."""
         inst = self.config()
@@ -201,7 +223,9 @@ def dataclass_params(config: type) -> list[ParamInfo]:
             default = default.name
         bounds = {k: f.metadata[k] for k in ("ge", "gt", "le", "lt") if f.metadata.get(k) is not None}
         out.append(ParamInfo(f.name, _type_name(hints.get(f.name, f.type)), default,
-                             f.metadata.get("help", ""), bounds))
+                             f.metadata.get("help", ""), bounds,
+                             secret=bool(f.metadata.get("secret", False)),
+                             key=bool(f.metadata.get("key", True))))
     return out
 
 
