@@ -8,17 +8,27 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from nk import __version__
-from nk.config import Balancing, MissingPolicy, Scaling, SelectScore, SplitMethod, as_enum, redacted, selected
+from nk.config import (
+    Balancing,
+    MissingPolicy,
+    Scaling,
+    SelectScore,
+    SplitMethod,
+    as_enum,
+    redacted,
+    secret_values,
+    selected,
+)
 from nk.context import RunContext
 from nk.data import check_corpus, check_features, check_predictions
 from nk.errors import ContractError, UserError
@@ -27,9 +37,31 @@ from nk.results import save_model, write_json
 from nk.splits import Fold
 
 
+class _Redact(logging.Filter):
+    """Replaces secret values in log records by ``***`` (whatever code logged them)."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        text = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(secret, "***")
+        record.msg, record.args = text, None
+        return True
+
+
 @contextmanager
-def run_logging(run_dir: Path, console: Any) -> Iterator[logging.Logger]:
-    """The ``nk`` logger writes to ``run_dir/nk.log`` (and warnings to the console) for one run."""
+def run_logging(run_dir: Path, console: Any, secrets: Sequence[str] = ()) -> Iterator[logging.Logger]:
+    """The ``nk`` logger writes to ``run_dir/nk.log`` (and warnings to the console) for one run;
+    the values in ``secrets`` never reach either."""
     from rich.logging import RichHandler
 
     log = logging.getLogger("nk")
@@ -41,6 +73,8 @@ def run_logging(run_dir: Path, console: Any) -> Iterator[logging.Logger]:
     console_handler.setLevel(logging.WARNING)
     # user errors are printed once by the CLI; the log file keeps them too
     console_handler.addFilter(lambda record: not getattr(record, "file_only", False))
+    for handler in (file_handler, console_handler):
+        handler.addFilter(_Redact(secrets))
     log.addHandler(file_handler)
     log.addHandler(console_handler)
     try:
@@ -289,7 +323,7 @@ class Experiment:
         save_model(ctx.run_dir / "model", {
             "preprocessor": final["preprocessor"], "model": final["model"],
             "features": list(features.columns), "target": target, "task": task,
-            "nk_version": __version__, "config": redacted(self.cfg),
+            "nk_version": __version__, "config": redacted(self.cfg, ctx.pm),
         })
         report_input = {"predictions": test_pred, "metrics": metrics["test"],
                         "summary": results["summary"], "results": results}
@@ -380,22 +414,9 @@ class Experiment:
 
     def _search_grid(self, model_comp: Any, model_params: dict[str, Any]) -> list[dict[str, Any]]:
         """The candidate parameter sets of ``search.params`` (each validated), or just the config's."""
-        grid = self.cfg.search.params
-        if not grid:
-            return [model_params]
-        if not hasattr(grid, "items"):
-            raise UserError(f"search.params must be a mapping {{parameter: [values]}}; got {grid!r}",
-                            where="config key search.params", todo="write e.g. search.params={C: [0.1, 1, 10]}")
-        from itertools import product
+        from nk.config import search_candidates
 
-        keys = [str(k) for k in grid]
-        values = [list(v) if not isinstance(v, (str, int, float, bool)) else [v] for v in grid.values()]
-        out = []
-        for combo in product(*values):
-            candidate = {**model_params, **dict(zip(keys, combo, strict=True))}
-            model_comp.check_params(candidate)
-            out.append(candidate)
-        return out
+        return search_candidates(self.cfg, model_comp, model_params)
 
     def _fit_model(self, model_comp: Any, params: dict[str, Any], X: np.ndarray, X_train: np.ndarray,
                    y_train: np.ndarray, y: np.ndarray, dev: np.ndarray) -> Any:
@@ -547,11 +568,12 @@ def run_in_folder(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: An
     ``run_dir/nk.log``, call the lifecycle hooks around ``body(ctx)``, and log a failure."""
     import yaml
 
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(redacted(cfg), sort_keys=False))
-    with run_logging(run_dir, console) as log:
+    safe = redacted(cfg, pm)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(safe, sort_keys=False))
+    with run_logging(run_dir, console, secret_values(cfg, pm)) as log:
         ctx = RunContext(cfg=cfg, run_dir=run_dir, pm=pm, log=log, console=console)
         log.info("nk %s: %s %s in %s", __version__, what, cfg.name, run_dir)
-        log.info("config:\n%s", OmegaConf.to_yaml(cfg))
+        log.info("config (secrets redacted):\n%s", yaml.safe_dump(safe, sort_keys=False))
         pm.hook.nk_run_start(ctx=ctx)
         try:
             results = body(ctx)
