@@ -9,8 +9,13 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
+import re
+import signal
+import subprocess
 import sys
+import time
 import types
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +25,8 @@ from nk.env import env_flag
 from nk.errors import UserError
 from nk.fsutil import atomic_write_bytes, atomic_write_text
 from nk.plugins import PluginManager
+
+EXTRACTED = re.compile(r"extracted (\d+) new rows \((\d+) from the cache\)")
 
 # --- environment flags -------------------------------------------------------------------------
 
@@ -168,3 +175,105 @@ def test_init_worker_limits_threads_ignores_sigint_and_loads_the_payload(method)
         threads, handler, answer = pool.submit(_worker_report, 0).result()
     assert (threads, answer) == ("1", 42)
     assert handler is True
+
+
+# --- Ctrl-C during extraction ------------------------------------------------------------------
+
+SLOW_PLUGIN = '''
+"""A slow featurizer that counts its rows in a file (Ctrl-C tests)."""
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from nk import hookimpl
+from nk.registry import param
+
+
+@dataclass
+class SlowConfig:
+    delay: float = param(0.05, ge=0, help="seconds to sleep per row")
+
+
+class Slow:
+    process_safe = True
+    sampling_rate = None
+
+    def __init__(self, *, delay):
+        self.delay = delay
+
+    def feature_names(self):
+        return ["mean", "std", "peak"]
+
+    def extract(self, signal, sampling_rate):
+        with open(os.environ["NK_TEST_COUNTER"], "a") as fh:
+            fh.write("x\\n")
+        time.sleep(self.delay)
+        return np.array([signal.mean(), signal.std(), np.abs(signal).max()], dtype=np.float32)
+
+
+@hookimpl
+def nk_register_featurizers(register):
+    register("slow", Slow, SlowConfig, description="slow, counting featurizer")
+'''
+
+RUN_NK = ("import sys, slow_plugin; from nk.cli import main; from nk.plugins import PluginManager; "
+          "pm = PluginManager(autoload=False); pm.register(slow_plugin, name='nk-slow-test'); "
+          "sys.exit(main(sys.argv[1:], pm=pm))")
+
+
+def _run_slow(tmp_path: Path, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NK_")}
+    env.update(NK_CACHE_DIR=str(tmp_path / "cache"), NK_TEST_COUNTER=str(tmp_path / "count"),
+               PYTHONPATH=str(tmp_path), COLUMNS="200")
+    return subprocess.Popen(
+        [sys.executable, "-c", RUN_NK, "run", "data=demo", "data.demo.n_speakers=8",
+         "data.demo.n_utterances=2", "feats=slow", *args],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)  # its own process group: the signal reaches every process, as from a terminal
+
+
+def _count_rows(tmp_path: Path) -> int:
+    path = tmp_path / "count"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _last_log(tmp_path: Path) -> str:
+    logs = sorted((tmp_path / "results").rglob("nk.log"), key=lambda p: p.stat().st_mtime)
+    return logs[-1].read_text()
+
+
+@pytest.mark.parametrize("n_jobs", [pytest.param(2, id=f"pool-{i}") for i in range(3)]
+                         + [pytest.param(1, id="serial")])
+def test_one_ctrl_c_stops_extraction_promptly_and_the_rerun_resumes(tmp_path, n_jobs):
+    (tmp_path / "slow_plugin.py").write_text(SLOW_PLUGIN)
+    proc = _run_slow(tmp_path, f"n_jobs={n_jobs}")
+    try:
+        deadline = time.monotonic() + 180
+        while _count_rows(tmp_path) < 12:  # extraction has started (demo audio written, workers up)
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "extraction did not start"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole group
+        sent = time.monotonic()
+        out, err = proc.communicate(timeout=30)
+        waited = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 130, (out, err)
+    assert waited < 8, f"took {waited:.1f} s to stop"
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, err
+    assert err.strip().splitlines()[-1] == "Interrupted."
+    assert "interrupted (Ctrl-C)" in _last_log(tmp_path)
+
+    before = _count_rows(tmp_path)
+    proc = _run_slow(tmp_path, f"n_jobs={n_jobs}")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, (out, err)
+    new, cached = map(int, EXTRACTED.search(_last_log(tmp_path)).groups())
+    assert cached >= 1 and new + cached == 64
+    assert _count_rows(tmp_path) - before == new  # only the rows not committed were extracted again
