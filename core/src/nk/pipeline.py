@@ -579,7 +579,10 @@ def run_in_folder(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: An
             results = body(ctx)
         except BaseException as exc:
             user_error = isinstance(exc, UserError)
-            log.error("%s failed: %s", what, exc, exc_info=not user_error, extra={"file_only": user_error})
+            if isinstance(exc, KeyboardInterrupt):  # the CLI says "Interrupted."; no traceback
+                log.error("%s interrupted (Ctrl-C)", what, extra={"file_only": True})
+            else:
+                log.error("%s failed: %s", what, exc, exc_info=not user_error, extra={"file_only": user_error})
             pm.hook.nk_run_error(ctx=ctx, error=exc)
             raise
         pm.hook.nk_run_end(ctx=ctx, results=results)

@@ -3,8 +3,8 @@
 Environment:
 
 ``NK_DISABLE_PLUGIN_AUTOLOAD``
-    When set (to anything but ``0`` or empty), no entry points are loaded: only nk's built-ins
-    and plugins registered explicitly.
+    When on (``1``/``true``/``yes``/``on``; ``0``/``false``/``no``/``off`` or empty mean off),
+    no entry points are loaded: only nk's built-ins and plugins registered explicitly.
 ``NK_BLOCK_PLUGINS``
     Comma-separated entry-point or distribution names that are never loaded.
 """
@@ -22,6 +22,7 @@ from typing import Any
 import pluggy
 
 from nk import __version__, hookspecs
+from nk.env import env_flag
 from nk.errors import PluginError
 from nk.registry import AddSection, Register, Registry, Section
 
@@ -49,10 +50,6 @@ class PluginInfo:
     components: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")
-
-
 class PluginManager:
     """nk's plugin manager: a pluggy manager plus the component registry built from it."""
 
@@ -75,7 +72,7 @@ class PluginManager:
             for modname in BUILTIN_PLUGINS:
                 self.register(importlib.import_module(modname), name=modname)
         if autoload is None:
-            autoload = not _env_flag("NK_DISABLE_PLUGIN_AUTOLOAD")
+            autoload = not env_flag("NK_DISABLE_PLUGIN_AUTOLOAD")
         if autoload:
             self._load_entry_points()
         self.check_pending()
