@@ -1,4 +1,4 @@
-"""Tests for nk.evaluate."""
+"""Tests for nk.metrics (metrics with bootstrap CIs) and nk.plots (their figures)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from sklearn.metrics import (
     r2_score,
 )
 
-from nk import evaluate
+from nk import metrics, plots
 
-classification_metrics = evaluate.classification_metrics
-regression_metrics = evaluate.regression_metrics
+classification_metrics = metrics.classification_metrics
+regression_metrics = metrics.regression_metrics
 
 
 # --------------------------------------------------------------------------
@@ -413,7 +413,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 )
 def test_plot_confusion_matrix_writes_png(tmp_path, truth, pred, labels):
     path = tmp_path / "sub" / "cm.png"
-    evaluate.plot_confusion_matrix(truth, pred, labels, path, title="Confusion")
+    plots.plot_confusion_matrix(truth, pred, labels, path, title="Confusion")
     data = path.read_bytes()
     assert len(data) > 1000 and data.startswith(PNG_MAGIC)
 
@@ -427,7 +427,7 @@ def test_plot_confusion_matrix_writes_png(tmp_path, truth, pred, labels):
 )
 def test_plot_truth_vs_prediction_writes_png(tmp_path, truth, pred):
     path = tmp_path / "scatter.png"
-    evaluate.plot_truth_vs_prediction(truth, pred, path, title="Truth vs prediction")
+    plots.plot_truth_vs_prediction(truth, pred, path, title="Truth vs prediction")
     data = path.read_bytes()
     assert len(data) > 1000 and data.startswith(PNG_MAGIC)
 
@@ -516,8 +516,21 @@ def test_regression_bad_input_raises(kwargs, match):
 
 def test_plot_bad_input_raises(tmp_path):
     with pytest.raises(ValueError, match="same length"):
-        evaluate.plot_truth_vs_prediction([1.0, 2.0], [1.0], tmp_path / "x.png")
+        plots.plot_truth_vs_prediction([1.0, 2.0], [1.0], tmp_path / "x.png")
     with pytest.raises(ValueError, match="not in labels"):
-        evaluate.plot_confusion_matrix(
+        plots.plot_confusion_matrix(
             ["a", "b"], ["a", "c"], ["a", "b"], tmp_path / "y.png"
         )
+
+
+def test_metrics_and_plots_are_separate_modules_and_metrics_import_no_matplotlib():
+    """Metrics (nk.metrics) import no plotting library; nk.evaluate re-exports both for old code."""
+    import subprocess
+    import sys
+
+    code = ("import sys, nk.metrics, nk.plots, nk.evaluate as e; "
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported'; "
+            "assert e.classification_metrics is nk.metrics.classification_metrics; "
+            "assert e.plot_confusion_matrix is nk.plots.plot_confusion_matrix")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

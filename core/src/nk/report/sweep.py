@@ -32,7 +32,7 @@ def plot_ranking(ranking: pd.DataFrame, path: Path, *, metric: str, level: int,
     import numpy as np
     from matplotlib.figure import Figure as MplFigure
 
-    from nk.evaluate import save_figure
+    from nk.plots import save_figure
 
     order = ranking.sort_values("value", ascending=True, kind="stable")  # bottom to top
     labels = [f"{int(r['rank'])}. {_short(str(r['overrides']) or 'defaults')}" for _, r in order.iterrows()]
