@@ -20,6 +20,8 @@ from sklearn.metrics import (
 
 from nk import metrics, plots
 
+metrics_module = metrics
+
 classification_metrics = metrics.classification_metrics
 regression_metrics = metrics.regression_metrics
 
@@ -347,12 +349,73 @@ def test_speaker_resampling_is_wider_for_correlated_data(metrics, make_data):
     ],
 )
 def test_single_speaker_falls_back_to_sample_resampling(metrics, truth, pred):
-    with pytest.warns(UserWarning, match="single speaker"):
-        result = metrics(truth, pred, groups=["spk"] * len(truth))
+    result = metrics(truth, pred, groups=["spk"] * len(truth))
     entry = result[result["primary"]]
     assert entry["ci_unit"] == "sample"
+    assert entry["ci_method"] == "rows_within_speakers" and entry["n_speakers"] == 1
+    assert "a single speaker" in entry["ci_note"] and "not over other speakers" in entry["ci_note"]
     assert entry["ci"][1] > entry["ci"][0]
     assert result["n_groups"] == 1
+
+
+def _naive_within_speaker_ci(stat, truth, pred, groups, n_resamples, seed, level=0.95):
+    """Loop-based reference: rows drawn with replacement inside each speaker."""
+    rng = np.random.default_rng(seed)
+    units = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    values = []
+    for _ in range(n_resamples):
+        idx = np.concatenate([rng.choice(u, size=len(u), replace=True) for u in units])
+        values.append(stat(truth[idx], pred[idx]))
+    alpha = (1 - level) / 2
+    return np.quantile(values, [alpha, 1 - alpha])
+
+
+@pytest.mark.parametrize(
+    ("metrics", "make_data", "stat"),
+    [
+        pytest.param(classification_metrics, _speaker_correlated_classification, _naive_uar,
+                     id="classification"),
+        pytest.param(regression_metrics, _speaker_correlated_regression, _naive_ccc, id="regression"),
+    ],
+)
+@pytest.mark.parametrize("n_speakers", [2, 5, 9])
+def test_few_speakers_get_a_labelled_within_speaker_interval(metrics, make_data, stat, n_speakers):
+    """Issue 10: 2 test speakers gave a 'speaker bootstrap' CI from 3 possible resamples. Below
+    MIN_SPEAKERS the interval resamples rows within speakers and says what it does not cover."""
+    truth, pred, groups = make_data(seed=7, n_speakers=n_speakers, per_speaker=40)
+    result = metrics(truth, pred, groups=groups, n_resamples=2000, seed=3)
+    entry = result[result["primary"]]
+    assert metrics_module.MIN_SPEAKERS == 10
+    assert entry["ci_method"] == "rows_within_speakers" and entry["ci_unit"] == "sample"
+    assert entry["n_speakers"] == n_speakers
+    assert f"only {n_speakers} speakers" in entry["ci_note"] and "not over other speakers" in entry["ci_note"]
+    ref = _naive_within_speaker_ci(stat, np.asarray(truth), np.asarray(pred), groups, 2000, seed=4)
+    tolerance = 0.15 * (ref[1] - ref[0])
+    assert entry["ci"][0] == pytest.approx(ref[0], abs=tolerance)
+    assert entry["ci"][1] == pytest.approx(ref[1], abs=tolerance)
+    assert "within" in metrics_module.headline(result["primary"], entry)
+
+
+def test_min_speakers_sets_the_threshold_of_the_speaker_bootstrap():
+    truth, pred, groups = _speaker_correlated_classification(seed=1, n_speakers=10, per_speaker=20)
+    entry = classification_metrics(truth, pred, groups=groups, n_resamples=200)["uar"]
+    assert entry["ci_method"] == "speaker" and entry["n_speakers"] == 10 and entry["ci_note"] is None
+    few = classification_metrics(truth[groups < 4], pred[groups < 4], groups=groups[groups < 4],
+                                 n_resamples=200, min_speakers=4)["uar"]
+    assert few["ci_method"] == "speaker" and few["ci_unit"] == "speaker"
+    with pytest.raises(ValueError, match="min_speakers"):
+        classification_metrics(truth, pred, groups=groups, min_speakers=1)
+    from nk.config import BootstrapConfig
+
+    assert BootstrapConfig().min_speakers == metrics_module.MIN_SPEAKERS  # the config default
+
+
+def test_rows_without_speaker_ids_are_labelled():
+    truth, pred, _ = _speaker_correlated_classification(seed=1)
+    entry = classification_metrics(truth, pred, n_resamples=200)["uar"]
+    assert entry["ci_method"] == "rows" and entry["n_speakers"] is None
+    assert "as if independent" in entry["ci_note"]
+    assert metrics_module.ci_method_text(entry) == "rows, no speaker ids"
 
 
 def test_level_and_n_resamples_are_reported():

@@ -10,11 +10,21 @@ Two entry points return JSON-serialisable result dicts:
 The primary metric gets a seeded percentile-bootstrap confidence interval;
 ``n_resamples=0`` skips it (for scores that only select a model, where the
 interval would be thrown away) and the primary entry is then just
-``{"value": ...}``. With ``groups`` (speaker ids) whole speakers are resampled with replacement
-(cluster bootstrap, ``ci_unit="speaker"``); otherwise samples are resampled
-(``ci_unit="sample"``). If ``groups`` holds a single speaker, a cluster
-bootstrap is meaningless (every resample equals the data), so the function
-warns and falls back to sample resampling with ``ci_unit="sample"``.
+``{"value": ...}``. The interval's method depends on the speakers (``groups``):
+
+* ``ci_method="speaker"`` (``ci_unit="speaker"``): with at least ``min_speakers`` speakers
+  (default :data:`MIN_SPEAKERS`), whole speakers are resampled with replacement (cluster
+  bootstrap). The interval covers the variation over other speakers like these.
+* ``ci_method="rows_within_speakers"`` (``ci_unit="sample"``): with fewer speakers a speaker
+  bootstrap has only a handful of distinct resamples (2 speakers: 3) and gives intervals far
+  narrower than the data allow. Rows are then resampled within each speaker (a stratified
+  bootstrap, every speaker keeps its row count). This interval covers only the variation
+  over other recordings of *these* speakers, not over other speakers, and ``ci_note`` says so.
+* ``ci_method="rows"`` (``ci_unit="sample"``): no speaker ids; rows are resampled as if they
+  were independent, and ``ci_note`` says the interval is too narrow when a speaker has
+  several rows.
+
+Every entry with an interval also carries ``n_speakers`` (None without speaker ids).
 
 The bootstrap is vectorised: each resampling unit (speaker, or sample) is
 reduced to a row of additive sufficient statistics (per-class correct/total
@@ -40,7 +50,6 @@ Degenerate-case conventions (documented choices, never NaN):
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -49,6 +58,15 @@ import numpy as np
 import pandas as pd
 
 ArrayLike: TypeAlias = Sequence[Any] | np.ndarray | pd.Series
+
+MIN_SPEAKERS = 10
+"""Fewest speakers for a speaker-level (cluster) bootstrap interval.
+
+With n speakers a speaker bootstrap can draw only C(2n-1, n) distinct resamples (2 speakers: 3,
+5: 126, 10: 92,378), its variance shrinks by (n-1)/n, and cluster-resampling methods are known
+to give intervals that are too narrow with fewer than about 10 clusters. Below this count the
+interval is a row bootstrap within speakers, labelled as such (config ``bootstrap.min_speakers``).
+"""
 
 # Rough relative costs measured for numpy's Generator: one binomial draw inside
 # ``multinomial`` costs about as much as this many integer draws + bincount.
@@ -66,6 +84,9 @@ class Interval:
     level: float
     n_resamples: int
     unit: str  # "speaker" or "sample"
+    method: str = "rows"  # "speaker", "rows_within_speakers" or "rows" (see the module docstring)
+    n_speakers: int | None = None
+    note: str | None = None  # what the interval does not cover; None for a speaker bootstrap
 
     def as_metric(self, value: float) -> dict[str, Any]:
         """Return the JSON-ready metric entry ``{"value", "ci", ...}``."""
@@ -74,8 +95,48 @@ class Interval:
             "ci": [float(self.low), float(self.high)],
             "ci_level": float(self.level),
             "ci_unit": self.unit,
+            "ci_method": self.method,
+            "n_speakers": self.n_speakers,
+            "ci_note": self.note,
             "n_resamples": int(self.n_resamples),
         }
+
+
+@dataclass(frozen=True)
+class Resampling:
+    """How the bootstrap resamples: whole speakers, rows within each speaker, or rows."""
+
+    method: str  # "speaker", "rows_within_speakers", "rows"
+    codes: np.ndarray | None  # speaker codes 0..n_speakers-1 (None: no speaker ids)
+    n_speakers: int | None
+    note: str | None
+
+    @property
+    def unit(self) -> str:
+        return "speaker" if self.method == "speaker" else "sample"
+
+
+def ci_method_text(entry: dict[str, Any]) -> str:
+    """A short label of a metric entry's interval method, e.g. ``"speaker bootstrap"``."""
+    method = entry.get("ci_method") or ("speaker" if entry.get("ci_unit") == "speaker" else "rows")
+    n = entry.get("n_speakers")
+    if method == "speaker":
+        return f"speaker bootstrap, {n} speakers" if n else "speaker bootstrap"
+    if method == "rows_within_speakers":
+        return f"rows within {n} speaker{'s' if n != 1 else ''}"
+    return "rows, no speaker ids"
+
+
+def headline(primary: str, entry: dict[str, Any]) -> str:
+    """``"UAR 0.850 [0.790, 0.900]"``, marked when the interval is not a speaker bootstrap."""
+    text = f"{primary.upper()} {entry['value']:.3f}"
+    if "ci" not in entry:
+        return text
+    text += f" [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
+    if entry.get("ci_method") == "rows_within_speakers":
+        n = entry.get("n_speakers")
+        text += f" (CI within {n} speaker{'s' if n != 1 else ''} only)"
+    return text
 
 
 # --------------------------------------------------------------------------
@@ -191,21 +252,28 @@ def _encode_groups(
     return codes, len(uniques)
 
 
-def _resampling_unit(
-    codes: np.ndarray | None, n_groups: int | None
-) -> tuple[np.ndarray | None, str]:
-    """Decide between speaker and sample resampling (single group -> samples)."""
-    if codes is None:
-        return None, "sample"
-    if n_groups == 1:
-        warnings.warn(
-            "groups contains a single speaker; a speaker-level bootstrap is degenerate, "
-            "falling back to sample resampling (ci_unit='sample')",
-            UserWarning,
-            stacklevel=3,
-        )
-        return None, "sample"
-    return codes, "speaker"
+def _check_min_speakers(min_speakers: int) -> None:
+    if isinstance(min_speakers, bool) or not isinstance(min_speakers, (int, np.integer)) or min_speakers < 2:
+        raise ValueError(f"min_speakers must be an integer >= 2, got {min_speakers!r}")
+
+
+def _resampling(codes: np.ndarray | None, n_groups: int | None, min_speakers: int) -> Resampling:
+    """Speaker bootstrap with enough speakers, else rows within speakers; rows without ids."""
+    if codes is None or n_groups is None:
+        return Resampling("rows", None, None,
+                          "no speaker ids: rows are resampled as if independent; when speakers have "
+                          "several rows the interval is too narrow")
+    if n_groups >= min_speakers:
+        return Resampling("speaker", codes, n_groups, None)
+    who = "a single speaker" if n_groups == 1 else f"only {n_groups} speakers"
+    these = "this speaker" if n_groups == 1 else f"these {n_groups} speakers"
+    return Resampling(
+        "rows_within_speakers", codes, n_groups,
+        f"{who} (fewer than {min_speakers}, the minimum for a speaker bootstrap): the interval "
+        f"resamples rows within each speaker, so it shows the variation over other recordings of "
+        f"{these} only, not over other speakers; how the result carries over to new speakers is "
+        "not measured and can differ much more",
+    )
 
 
 def _as_float(values: ArrayLike, name: str) -> np.ndarray:
@@ -262,12 +330,34 @@ def _resampled_sums(
 
 
 def _percentile_interval(
-    samples: np.ndarray, level: float, n_resamples: int, unit: str
+    samples: np.ndarray, level: float, n_resamples: int, how: Resampling
 ) -> Interval:
     """Percentile bootstrap interval from resampled statistic values."""
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(samples, [alpha, 1.0 - alpha])
-    return Interval(float(low), float(high), float(level), int(n_resamples), unit)
+    return Interval(float(low), float(high), float(level), int(n_resamples), how.unit,
+                    how.method, how.n_speakers, how.note)
+
+
+def _stratified_sums(
+    rng: np.random.Generator,
+    rows: np.ndarray,
+    codes: np.ndarray,
+    n_resamples: int,
+    merge: bool,
+) -> np.ndarray:
+    """Resampled sums when rows are drawn with replacement within each speaker (``codes``):
+    every speaker keeps its row count, and the speakers' sums add up. ``merge`` collapses
+    identical rows of a speaker into types first (exact; see the module docstring)."""
+    out = np.zeros((n_resamples, rows.shape[1]), dtype=np.float64)
+    for code in range(int(codes.max()) + 1):
+        own = rows[codes == code]
+        if merge:
+            types, counts = np.unique(own, axis=0, return_counts=True)
+            out += _resampled_sums(rng, types, counts, n_resamples)
+        else:
+            out += _resampled_sums(rng, own, None, n_resamples)
+    return out
 
 
 def _primary_entry(value: float, interval: Interval | None) -> dict[str, Any]:
@@ -317,16 +407,22 @@ def _uar_interval(
     t: np.ndarray,
     p: np.ndarray,
     k: int,
-    codes: np.ndarray | None,
-    unit: str,
+    how: Resampling,
     n_resamples: int,
     level: float,
     seed: int,
 ) -> Interval:
-    """Bootstrap interval of UAR over samples (``codes`` None) or speakers."""
+    """Bootstrap interval of UAR over speakers, rows within speakers, or rows."""
     rng = np.random.default_rng(seed)
     correct = (t == p).astype(np.int64)
-    if codes is None:
+    codes = how.codes
+    if how.method == "rows_within_speakers":
+        assert codes is not None
+        rows = np.zeros((len(t), 2 * k))
+        rows[np.arange(len(t)), t] = correct
+        rows[np.arange(len(t)), k + t] = 1.0
+        sums = _stratified_sums(rng, rows, codes, n_resamples, merge=True)
+    elif how.method == "rows":
         # Sample unit types: (true class, correct?) -> at most 2k distinct rows.
         type_counts = np.bincount(t * 2 + correct, minlength=2 * k)
         present = np.flatnonzero(type_counts)
@@ -336,12 +432,13 @@ def _uar_interval(
         rows[np.arange(len(present)), k + cls] = 1.0
         sums = _resampled_sums(rng, rows, type_counts[present], n_resamples)
     else:
+        assert codes is not None
         flat = codes * k + t
         size = (int(codes.max()) + 1) * k  # codes are dense 0..n_groups-1
         corr = np.bincount(flat, weights=correct, minlength=size).reshape(-1, k)
         tot = np.bincount(flat, minlength=size).reshape(-1, k)
         sums = _resampled_sums(rng, np.hstack([corr, tot]), None, n_resamples)
-    return _percentile_interval(uar_from_counts(sums[:, :k], sums[:, k:]), level, n_resamples, unit)
+    return _percentile_interval(uar_from_counts(sums[:, :k], sums[:, k:]), level, n_resamples, how)
 
 
 def classification_metrics(
@@ -353,10 +450,13 @@ def classification_metrics(
     n_resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    min_speakers: int = MIN_SPEAKERS,
 ) -> dict[str, Any]:
     """Classification metrics with a bootstrap CI on UAR (the primary metric).
 
-    ``n_resamples=0`` computes no CI: ``result["uar"]`` is then ``{"value": ...}``.
+    ``n_resamples=0`` computes no CI: ``result["uar"]`` is then ``{"value": ...}``. With
+    ``groups`` of fewer than ``min_speakers`` speakers the CI resamples rows within speakers
+    (``ci_method``, ``ci_note``; see the module docstring).
 
     ``labels`` fixes the label order (default: sorted union of truth and pred);
     ``per_class`` is keyed by ``str(label)`` so the dict survives a JSON round
@@ -366,6 +466,7 @@ def classification_metrics(
     t_raw, p_raw = _as_1d(truth, "truth"), _as_1d(pred, "pred")
     n = _check_pair(t_raw, p_raw)
     _check_bootstrap_args(n_resamples, level)
+    _check_min_speakers(min_speakers)
     label_list, t, p = _encode_labels(t_raw, p_raw, labels)
     k = len(label_list)
     group_codes, n_groups = _encode_groups(groups, n)
@@ -381,8 +482,8 @@ def classification_metrics(
     uar = float(uar_from_counts(tp, support.astype(np.float64)))
     interval = None
     if n_resamples > 0:
-        codes, unit = _resampling_unit(group_codes, n_groups)
-        interval = _uar_interval(t, p, k, codes, unit, n_resamples, level, seed)
+        how = _resampling(group_codes, n_groups, min_speakers)
+        interval = _uar_interval(t, p, k, how, n_resamples, level, seed)
 
     return {
         "task": "classification",
@@ -422,22 +523,28 @@ def ccc_pcc(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 def _ccc_interval(
     x: np.ndarray,
     y: np.ndarray,
-    codes: np.ndarray | None,
-    unit: str,
+    how: Resampling,
     n_resamples: int,
     level: float,
     seed: int,
 ) -> Interval:
-    """Bootstrap interval of CCC over samples (``codes`` None) or speakers."""
+    """Bootstrap interval of CCC over speakers, rows within speakers, or rows."""
     # Centre both series by the same constant (CCC is invariant to a common
     # shift) so the raw-moment sums below do not lose precision.
     centre = 0.5 * (x.mean() + y.mean())
     xc, yc = x - centre, y - centre
     stats = np.column_stack([np.ones(len(x)), xc, yc, xc * xc, yc * yc, xc * yc])
-    if codes is not None:
-        stats = np.column_stack([np.bincount(codes, weights=col) for col in stats.T])
-    sums = _resampled_sums(np.random.default_rng(seed), stats, None, n_resamples)
-    return _percentile_interval(_ccc_from_sums(sums), level, n_resamples, unit)
+    rng = np.random.default_rng(seed)
+    codes = how.codes
+    if how.method == "rows_within_speakers":
+        assert codes is not None
+        sums = _stratified_sums(rng, stats, codes, n_resamples, merge=False)
+    else:
+        if how.method == "speaker":
+            assert codes is not None
+            stats = np.column_stack([np.bincount(codes, weights=col) for col in stats.T])
+        sums = _resampled_sums(rng, stats, None, n_resamples)
+    return _percentile_interval(_ccc_from_sums(sums), level, n_resamples, how)
 
 
 def regression_metrics(
@@ -448,10 +555,12 @@ def regression_metrics(
     n_resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    min_speakers: int = MIN_SPEAKERS,
 ) -> dict[str, Any]:
     """Regression metrics with a bootstrap CI on CCC (the primary metric).
 
-    ``n_resamples=0`` computes no CI: ``result["ccc"]`` is then ``{"value": ...}``.
+    ``n_resamples=0`` computes no CI: ``result["ccc"]`` is then ``{"value": ...}``. With
+    ``groups`` of fewer than ``min_speakers`` speakers the CI resamples rows within speakers.
 
     CCC and PCC use population (1/n) moments; see the module docstring for
     the conventions on constant inputs.
@@ -459,6 +568,7 @@ def regression_metrics(
     x, y = _as_float(truth, "truth"), _as_float(pred, "pred")
     n = _check_pair(x, y)
     _check_bootstrap_args(n_resamples, level)
+    _check_min_speakers(min_speakers)
     group_codes, n_groups = _encode_groups(groups, n)
 
     ccc, pcc = ccc_pcc(x, y)
@@ -469,8 +579,8 @@ def regression_metrics(
     r2 = (1.0 if ss_res == 0 else 0.0) if ss_tot == 0 else 1.0 - ss_res / ss_tot
     interval = None
     if n_resamples > 0:
-        codes, unit = _resampling_unit(group_codes, n_groups)
-        interval = _ccc_interval(x, y, codes, unit, n_resamples, level, seed)
+        how = _resampling(group_codes, n_groups, min_speakers)
+        interval = _ccc_interval(x, y, how, n_resamples, level, seed)
 
     return {
         "task": "regression",
