@@ -251,6 +251,79 @@ def test_environment_info(nk_pm, tmp_path, monkeypatch):
     assert git_revision() == head + " (modified)"
 
 
+def _library_model():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier(n_neighbors=3)
+
+
+_library_model.library_dependencies = ("pluggy",)  # a learner naming the library it computes with
+
+
+class _RecordPlugin:
+    from nk import hookimpl
+
+    @hookimpl
+    def nk_register_learners(self, register):
+        from dataclasses import dataclass
+
+        @dataclass
+        class NoParams:
+            """No parameters."""
+
+        register("libknn", _library_model, NoParams, description="knn that names its library")
+
+
+def test_results_json_and_report_hold_one_reproducibility_record(nk_compose, nk_pm, nk_register_plugin):
+    """Issue 10: results.json carried no environment, and the report listed no library that
+    computes the numbers. Both now show the same record: components' libraries and the seed."""
+    from importlib import metadata
+
+    from nk.cli import main
+    from nk.report import environment_table
+
+    nk_register_plugin(_RecordPlugin(), name="nk-record-test")
+    nk_compose([])
+    assert main(["run", *SMALL[:-1], "model=libknn", "seed=7", "results_root=res", "document.pdf=never"],
+                pm=nk_pm) == 0
+    (run_dir,) = Path("res/demo").iterdir()
+    record = json.loads((run_dir / "results.json").read_text())["environment"]
+    assert record["seed"] == 7 and record["nk"]
+    for dist in ("numpy", "pandas", "scikit-learn", "scipy", "hydra-core"):
+        assert record["libraries"][dist] == metadata.version(dist)
+    model = record["components"]["model.libknn"]
+    assert model["provider"] == "nk-record-test" and model["libraries"] == {"pluggy": metadata.version("pluggy")}
+    assert record["libraries"]["pluggy"] == metadata.version("pluggy")
+    assert "feats.mfcc" in record["components"] and record["python"] and record["platform"]
+    text = _html_text(run_dir / "report.html")
+    for key, value in environment_table(record).items():
+        if key not in ("working directory",):
+            assert f"{key} {value}" in text, key
+    assert "pluggy " + metadata.version("pluggy") + " (used by model.libknn)" in text
+
+
+def test_component_libraries_come_from_attributes_and_the_distributions_requirements():
+    from nk.registry import Component
+    from nk.report import component_libraries
+
+    class Feat:
+        cache_dependencies = ("numpy",)
+
+    comp = Component("feats", "f", Feat, object, "", "nk", "0")
+    assert component_libraries(comp) == {"numpy": np.__version__}
+    comp = Component("model", "m", Feat, object, "", "nk", "0")  # nk itself: its requirements are the base
+    assert set(component_libraries(comp)) == {"numpy"}
+    try:
+        from importlib import metadata
+
+        metadata.version("nk-xgboost")
+    except metadata.PackageNotFoundError:
+        return
+    comp = Component("model", "xgb", _library_model, object, "", "nk-xgboost", "0")
+    libs = component_libraries(comp)
+    assert "xgboost-cpu" in libs and "pluggy" in libs and "nk" not in libs
+
+
 # --- run and sweep reports -------------------------------------------------------------------------
 
 def test_run_writes_its_report(run):

@@ -6,7 +6,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nk.report import Figure, ReportDoc, Section, Table, data_hash, environment_info, write_reports
+from nk.report import (
+    Figure,
+    ReportDoc,
+    Section,
+    Table,
+    data_hash,
+    environment_table,
+    reproducibility_record,
+    write_reports,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -230,8 +239,7 @@ def build_run_doc(ctx: RunContext, results: dict[str, Any], frame: pd.DataFrame)
     metadata = {
         "created": datetime.now().astimezone().isoformat(timespec="seconds"),
         "run folder": str(ctx.run_dir),
-        "seed": str(cfg.seed),
-        **environment_info(ctx.pm),
+        **environment_table(results.get("environment") or reproducibility_record(ctx.pm, cfg)),
         "data table sha256": sha,
         "data table": f"{len(frame)} rows × {frame.shape[1]} columns (index: "
                       f"{', '.join(str(n) for n in frame.index.names)})",
@@ -274,12 +282,15 @@ def log_interval_notes(results: dict[str, Any], log: Any) -> None:
 def write_run_report(ctx: RunContext, results: dict[str, Any], frame: pd.DataFrame) -> list[Path]:
     """Write report.html, report.tex (and report.pdf) into the run folder; returns their paths.
 
-    Also records the data table's hash as ``results["data_sha256"]``. An unexpected error is
+    Also records the data table's hash as ``results["data_sha256"]`` and the reproducibility
+    record (:func:`nk.report.reproducibility_record`) as ``results["environment"]``. An unexpected error is
     logged (with its traceback, in nk.log) instead of failing the finished run.
     """
     from nk.errors import UserError
 
     log_interval_notes(results, ctx.log)
+    # the same record as the report's Environment table (results.json is written after this)
+    results["environment"] = reproducibility_record(ctx.pm, ctx.cfg)
     try:
         doc = build_run_doc(ctx, results, frame)
         results["data_sha256"] = doc.metadata["data table sha256"]
