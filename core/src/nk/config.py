@@ -160,6 +160,9 @@ class DocumentConfig:
 class BootstrapConfig:
     n_resamples: int = param(1000, ge=100, help="bootstrap resamples for the primary metric's CI")
     level: float = param(0.95, gt=0, lt=1, help="confidence level")
+    # 10 = nk.metrics.MIN_SPEAKERS (not imported here: config stays cheap to import)
+    min_speakers: int = param(10, ge=2, help="fewest test speakers for a speaker bootstrap; below it "
+                              "rows are resampled within speakers (labelled)")
 
 
 @dataclass

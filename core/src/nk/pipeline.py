@@ -490,7 +490,8 @@ class Experiment:
         with_groups = with_ci and "speaker" in frame.columns
         groups = frame.loc[pred.index, "speaker"].astype(str).to_numpy() if with_groups else None
         boot = {"n_resamples": int(self.cfg.bootstrap.n_resamples) if with_ci else 0,
-                "level": float(self.cfg.bootstrap.level), "seed": self.ctx.seed}
+                "level": float(self.cfg.bootstrap.level), "seed": self.ctx.seed,
+                "min_speakers": int(self.cfg.bootstrap.min_speakers)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # one-speaker folds: CI by samples
             if task == "classification":
@@ -507,8 +508,9 @@ class Experiment:
         test = metrics["test"]
         primary = test["primary"]
         value = test[primary]
-        summary_text = (f"{primary.upper()} {value['value']:.3f} "
-                        f"[{value['ci'][0]:.3f}, {value['ci'][1]:.3f}]")
+        from nk.metrics import headline
+
+        summary_text = headline(primary, value)  # marks an interval that is not over speakers
         cv = cv_report is not None
         has_dev = "dev" in metrics
         searched = bool(final.get("search"))

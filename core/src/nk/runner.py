@@ -88,8 +88,10 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
                   title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    from nk.metrics import ci_method_text
+
     level = round(test[primary]["ci_level"] * 100)
-    table.add_column(f"{level}% CI ({test[primary]['ci_unit']} bootstrap)", justify="right")
+    table.add_column(f"{level}% CI ({ci_method_text(test[primary])})", justify="right")
     table.add_row(primary.upper(), f"{test[primary]['value']:.3f}",
                   f"[{test[primary]['ci'][0]:.3f}, {test[primary]['ci'][1]:.3f}]", style="bold")
     if results.get("cv"):
@@ -100,6 +102,10 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
     for key in keys:
         table.add_row(key, f"{test[key]:.3f}", "")
     app.console.print(table)
+    from nk.report.run import interval_notes
+
+    for note in interval_notes(results):  # e.g. too few test speakers for a speaker bootstrap
+        app.console.print(f"Note: {note}.", style="yellow", highlight=False, markup=False)
     missing = results.get("missing") or {}
     if missing.get("rows_with_missing"):
         worst = sorted(missing["features_with_missing"].items(), key=lambda kv: -kv[1])
