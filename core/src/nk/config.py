@@ -621,6 +621,21 @@ def _check_seeds(node: Any, prefix: str = "") -> None:
         _check_seeds(value, f"{full}.")
 
 
+def _check_paths(cfg: DictConfig) -> None:
+    """The experiment name and the folders nk writes to, before anything is written."""
+    import os
+
+    from nk.paths import check_name, check_output_folder
+
+    if cfg.get("name") is not None:
+        check_name(str(cfg.name))
+    check_output_folder(str(cfg.results_root), "results_root", create=False)
+    if cfg.get("cache_dir"):
+        check_output_folder(str(cfg.cache_dir), "cache_dir", create=False)
+    elif os.environ.get("NK_CACHE_DIR"):
+        check_output_folder(os.environ["NK_CACHE_DIR"], "NK_CACHE_DIR (environment)", create=False)
+
+
 def _check_top_level(cfg: DictConfig) -> None:
     """Bounds of nk's own config sections (declared with param() like components' fields)."""
     import dataclasses
@@ -630,6 +645,7 @@ def _check_top_level(cfg: DictConfig) -> None:
 
     check_unknown_keys(cfg)
     _check_seeds(OmegaConf.to_container(cfg, resolve=True))
+    _check_paths(cfg)
     hints = typing.get_type_hints(NkConfig)
     sections: dict[str, type] = {"": NkConfig}
     sections.update({name: tp for name, tp in hints.items()
@@ -654,6 +670,20 @@ def _check_top_level(cfg: DictConfig) -> None:
     if bins.edges is not None and bins.quantiles is not None:
         raise UserError("bins.edges and bins.quantiles are both set", where="config key bins",
                         todo="set only one of them")
+    if (bins.edges is not None or bins.quantiles is not None) and as_enum(cfg.task, Task) is Task.regression:
+        raise UserError("bins turn the target into classes, but task=regression asks for numbers",
+                        where="config keys bins and task",
+                        todo="remove the bins.* keys to regress, or set task=classification (or auto) to "
+                        "classify the bins")
+    if cfg.labels is not None and len(cfg.labels) == 0:
+        raise UserError("labels=[] keeps no class", where="config key labels",
+                        allowed="a list of the target's classes, e.g. labels=[a,b]; or null for all",
+                        todo="list the classes to keep, or remove labels= (labels=null keeps all)")
+    if cfg.labels is not None and as_enum(cfg.task, Task) is Task.regression:
+        raise UserError("labels= keeps classes, but task=regression regresses the target",
+                        where="config keys labels and task",
+                        todo="remove labels= (filter.values={COLUMN: [...]} keeps rows by value), or "
+                        "set task=classification")
 
 
 def redacted(cfg: DictConfig) -> dict[str, Any]:

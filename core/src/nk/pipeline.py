@@ -547,7 +547,14 @@ def run_in_folder(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: An
     ``run_dir/nk.log``, call the lifecycle hooks around ``body(ctx)``, and log a failure."""
     import yaml
 
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(redacted(cfg), sort_keys=False))
+    from nk.paths import atomic_write_text
+    from nk.runner import mark_failed
+
+    try:  # atomic: a full disk leaves no 0-byte config.yaml
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(redacted(cfg), sort_keys=False))
+    except BaseException as exc:
+        mark_failed(run_dir, exc)
+        raise
     with run_logging(run_dir, console) as log:
         ctx = RunContext(cfg=cfg, run_dir=run_dir, pm=pm, log=log, console=console)
         log.info("nk %s: %s %s in %s", __version__, what, cfg.name, run_dir)
@@ -558,6 +565,7 @@ def run_in_folder(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: An
         except BaseException as exc:
             user_error = isinstance(exc, UserError)
             log.error("%s failed: %s", what, exc, exc_info=not user_error, extra={"file_only": user_error})
+            mark_failed(run_dir, exc)  # FAILED: the folder holds no results, and says why
             pm.hook.nk_run_error(ctx=ctx, error=exc)
             raise
         pm.hook.nk_run_end(ctx=ctx, results=results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -15,6 +16,39 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
     from nk.cli import App
+
+
+FAILED_FILE = "FAILED"
+
+
+def failure_text(exc: BaseException) -> str:
+    """One paragraph on why a run stopped, as the console says it (no traceback)."""
+    if isinstance(exc, UserError):
+        return exc.message
+    if isinstance(exc, KeyboardInterrupt):
+        return "Interrupted (Ctrl-C)."
+    if isinstance(exc, OSError):
+        from nk.paths import os_error
+
+        err = os_error(exc)
+        if err is not None:
+            return err.message
+    return f"{type(exc).__name__}: {exc} (an error inside nk or a plugin; nk.log has the traceback)"
+
+
+def mark_failed(run_dir: Path, exc: BaseException) -> None:
+    """Write ``run_dir/FAILED`` with the reason, so that neither users nor nk take the folder for
+    a result (a failed run keeps only config.yaml and nk.log). Best effort: a full disk may
+    refuse even this."""
+    from nk.paths import atomic_write_text
+
+    with contextlib.suppress(OSError):
+        atomic_write_text(run_dir / FAILED_FILE, f"This run failed; it holds no results.\n{failure_text(exc)}\n")
+
+
+def is_failed(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is the folder of a failed run (see :func:`mark_failed`)."""
+    return (Path(run_dir) / FAILED_FILE).exists()
 
 
 def expand_sweep(overrides: list[str]) -> list[list[str]]:
