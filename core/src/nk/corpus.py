@@ -216,7 +216,7 @@ def _common_cause(problems: dict[str, str], n_files: int) -> str | None:
         return None
     backslashed = [f for f in missing if "\\" in str(f)]
     if len(backslashed) >= max(1, len(missing) // 2):
-        return (f"{len(backslashed)} of {n_files} file paths contain backslashes (e.g. {backslashed[0]!r}): "
+        return (f"{len(backslashed)} of {n_files} file paths contain backslashes (e.g. '{backslashed[0]}'): "
                 "Windows-style paths. nk runs on Linux and macOS, where '\\' is part of a file name, not a "
                 "folder separator")
     if len(missing) == n_files and n_files > 1:
@@ -252,8 +252,7 @@ def _check_audio(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> pd
         cause = _common_cause(problems, len(files))
         if cause is not None:
             raise UserError(cause, where="the data's file column",
-                            todo="write the paths with '/' and relative to the table's folder (or set "
-                            "the loader's root), then run again"
+                            todo="write the paths with '/' (audio/a.wav, not audio\\a.wav), then run again"
                             if "backslash" in cause else
                             "check the paths' base folder (a CSV's paths are relative to its own folder "
                             "unless data.<db>.root is set)")
@@ -430,6 +429,20 @@ def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext,
         task = "classification"
     else:
         task = detect_task(frame[target], model_task) if task_cfg is Task.auto else task_cfg.value
+        if task_cfg is Task.auto and task == "classification" and model_task is not None \
+                and detect_task(frame[target]) == "regression":
+            # a continuous target (ages) and a classifier (the default svm): one class per value
+            # is never what was meant; say it before a split fails on it
+            model = str(cfg.model.get("name", "the model")) if cfg.get("model") is not None else "the model"
+            raise UserError(
+                f"The target {target!r} is numeric with {frame[target].nunique()} distinct values, but "
+                f"model {model} classifies (task=auto takes the model's task)",
+                where="config keys target, model and task",
+                allowed="a regression model (svr, knn_reg, tree_reg, lin_reg, xgr …) for numbers; "
+                "classes via bins.edges / bins.quantiles",
+                todo=f"add model=svr to predict {target!r} as a number, bins.quantiles=3 for classes, or "
+                "task=classification to treat every value as a class",
+            )
     if task == "regression" and cfg.labels is not None:
         raise UserError(
             f"labels= keeps classes, but the target {target!r} is regressed (task={task_cfg.value})",

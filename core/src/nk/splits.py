@@ -116,6 +116,8 @@ def _target_is_speaker(frame: pd.DataFrame, target: str) -> bool:
         return True
     if "speaker" not in frame.columns:
         return False
+    if pd.to_numeric(frame[target], errors="coerce").notna().all():  # ages, scores: not identities
+        return False
     pairs = frame[["speaker", target]].dropna().astype(str)
     return bool(len(pairs)) and pairs.groupby("speaker")[target].nunique().max() == 1 and \
         pairs.groupby(target)["speaker"].nunique().max() == 1 and pairs[target].nunique() > 2
