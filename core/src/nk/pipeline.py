@@ -563,7 +563,10 @@ def run_in_folder(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: An
         try:
             results = body(ctx)
         except BaseException as exc:
-            user_error = isinstance(exc, UserError)
+            from nk.paths import os_error
+
+            # a full disk or a protected folder is the user's to fix: no traceback on the console
+            user_error = isinstance(exc, UserError) or (isinstance(exc, OSError) and os_error(exc) is not None)
             log.error("%s failed: %s", what, exc, exc_info=not user_error, extra={"file_only": user_error})
             mark_failed(run_dir, exc)  # FAILED: the folder holds no results, and says why
             pm.hook.nk_run_error(ctx=ctx, error=exc)
