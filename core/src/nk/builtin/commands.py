@@ -76,7 +76,7 @@ def _plugins(args: argparse.Namespace, app: App) -> int:
         table.add_column(col, no_wrap=True, overflow="fold", min_width=max([len(col), *map(len, values)]))
     table.add_column("version", overflow="fold")
     table.add_column("hooks", overflow="fold")
-    table.add_column("components", overflow="fold", min_width=16)
+    table.add_column("components", overflow="fold")
     for info in infos:
         comps = "\n".join(f"{g}: {', '.join(sorted(n))}" for g, n in sorted(info.components.items()))
         table.add_row(info.name, info.distribution, info.version,
