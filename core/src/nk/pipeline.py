@@ -570,9 +570,17 @@ def run_in_folder(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: An
     ``run_dir/nk.log``, call the lifecycle hooks around ``body(ctx)``, and log a failure."""
     import yaml
 
+    from nk.fsutil import atomic_write_text
+    from nk.runner import mark_failed
+
     safe = redacted(cfg, pm)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(safe, sort_keys=False))
-    with run_logging(run_dir, console, secret_values(cfg, pm)) as log:
+    secrets = secret_values(cfg, pm)
+    try:  # atomic: a full disk leaves no 0-byte config.yaml
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(safe, sort_keys=False))
+    except BaseException as exc:
+        mark_failed(run_dir, exc, secrets)
+        raise
+    with run_logging(run_dir, console, secrets) as log:
         ctx = RunContext(cfg=cfg, run_dir=run_dir, pm=pm, log=log, console=console)
         log.info("nk %s: %s %s in %s", __version__, what, cfg.name, run_dir)
         log.info("config (secrets redacted):\n%s", yaml.safe_dump(safe, sort_keys=False))
@@ -580,11 +588,15 @@ def run_in_folder(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: An
         try:
             results = body(ctx)
         except BaseException as exc:
-            user_error = isinstance(exc, UserError)
+            from nk.paths import os_error
+
+            # a full disk or a protected folder is the user's to fix: no traceback on the console
+            user_error = isinstance(exc, UserError) or (isinstance(exc, OSError) and os_error(exc) is not None)
             if isinstance(exc, KeyboardInterrupt):  # the CLI says "Interrupted."; no traceback
                 log.error("%s interrupted (Ctrl-C)", what, extra={"file_only": True})
             else:
                 log.error("%s failed: %s", what, exc, exc_info=not user_error, extra={"file_only": user_error})
+            mark_failed(run_dir, exc, secrets)  # FAILED: the folder holds no results, and says why
             pm.hook.nk_run_error(ctx=ctx, error=exc)
             raise
         pm.hook.nk_run_end(ctx=ctx, results=results)
