@@ -31,6 +31,26 @@ class TestTreeReg(LearnerContract):
     params = {"max_depth": 4}
 
 
+class TestExtraTrees(LearnerContract):
+    name = "extra_trees"
+    params = {"n_estimators": 20}
+
+
+class TestExtraTreesReg(LearnerContract):
+    name = "extra_trees_reg"
+    params = {"n_estimators": 20}
+
+
+class TestRandomForest(LearnerContract):
+    name = "random_forest"
+    params = {"n_estimators": 20}
+
+
+class TestRandomForestReg(LearnerContract):
+    name = "random_forest_reg"
+    params = {"n_estimators": 20}
+
+
 class TestLogReg(LearnerContract):
     name = "log_reg"
 

@@ -618,7 +618,7 @@ def _failing_key(cfg: DictConfig) -> str | None:
     def walk(node: Any, prefix: str) -> str | None:
         keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
         for key in keys:
-            full = f"{prefix}{key}"
+            full = f"{prefix}{key!s}"
             try:
                 value = node[key]
             except Exception:
@@ -647,7 +647,7 @@ def check_unknown_keys(cfg: DictConfig, pm: PluginManager) -> None:
         hints = typing.get_type_hints(cls)
         names = [f.name for f in dataclasses.fields(cls)]
         for key in node.keys() if isinstance(node, DictConfig) else []:
-            full = f"{prefix}{key}"
+            full = f"{prefix}{key!s}"
             if key not in names:
                 close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
                 raise UserError(

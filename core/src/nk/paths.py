@@ -6,7 +6,6 @@ Everything here speaks of the path the user gave and of the fix, never of Python
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 from pathlib import Path
