@@ -365,3 +365,9 @@ def test_explore_is_a_subcommand_with_the_config_section(nk_pm, nk_compose, caps
     assert main(["explore", "--cfg", "explore.top_k=4"], pm=nk_pm) == 0
     out = capsys.readouterr().out
     assert "explore:" in out and "top_k: 4" in out and "analyses:" in out
+
+
+def test_report_explains_negative_permutation_importance(confound_run: Path):
+    """Issue 10: negative permutation importances were unexplained in the report."""
+    html = (confound_run / "report.html").read_text()
+    assert "negative permutation importance means that shuffling the feature made the held-out" in html

@@ -112,7 +112,10 @@ def build_document(explorer: Explorer) -> nk_report.ReportDoc:
                     f"features, and mean |SHAP| when shap is installed; features are ranked by "
                     f"{model.get('ranked_by', 'mean rank')}. The plots show the top "
                     f"{len(feats.get('top', []))} features per class with their effect size "
-                    "(Kruskal–Wallis epsilon², or Cohen's d for two classes; Holm-corrected over all features).")
+                    "(Kruskal–Wallis epsilon², or Cohen's d for two classes; Holm-corrected over all features). "
+                    "A negative permutation importance means that shuffling the feature made the held-out "
+                    "score better: the model gains nothing from the feature on those speakers (chance, or "
+                    "the feature misleads on new speakers).")
             if "feature_importance" in explorer.tables:
                 imp = pd.read_csv(explorer.tables["feature_importance"], index_col=0).head(int(explorer.ecfg.top_k))
                 keep = [c for c in ("rank", "permutation", "tree", "linear", "shap", "mean_rank", "target_effect",
