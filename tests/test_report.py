@@ -516,6 +516,36 @@ def test_the_ranking_plot_reads_like_the_table_when_values_tie():
     assert list(plot_order(ranking)["rank"]) == [4, 3, 2, 1]  # bottom to top: rank 1 at the top
 
 
+def test_console_says_once_why_there_is_no_pdf(nk_compose, nk_pm, capsys, monkeypatch):
+    """Issue 10: the console did not say why there was no PDF (no LaTeX installed)."""
+    from nk.cli import main
+
+    nk_compose([])
+    monkeypatch.setattr(latex, "find_engine", lambda: None)
+    assert main(["run", "-m", "model=knn,tree", *SMALL[:-1], "results_root=res"], pm=nk_pm) == 0
+    out = _sweep_out(capsys)
+    assert out.count("No PDF report: no LaTeX engine") == 1
+    assert "apt-get install texlive-latex-base" in out and "document.pdf=never" in out
+    assert main(["run", *SMALL, "results_root=res2", "document.pdf=never"], pm=nk_pm) == 0
+    assert "No PDF report" not in _sweep_out(capsys)
+
+
+def test_console_prints_the_parameters_a_grid_search_chose(nk_compose, nk_pm, capsys):
+    """Issue 10: a grid search's chosen parameters were not on the console."""
+    from nk.cli import main
+
+    nk_compose([])
+    assert main(["run", *SMALL, "split.dev_size=0.25", "search.params={n_neighbors: [1, 3, 5]}",
+                 "results_root=res", "document.pdf=never"], pm=nk_pm) == 0
+    out = _sweep_out(capsys)
+    (run_dir,) = Path("res/demo").iterdir()
+    search = json.loads((run_dir / "results.json").read_text())["search"]
+    best = max(t["dev_score"] for t in search["trials"])
+    assert (f"Grid search (search.params) chose on dev: n_neighbors={search['chosen']['n_neighbors']} "
+            f"(dev UAR {best:.3f}, best of 3 settings)") in out
+    assert "dev UAR interval: likewise rows within" in out  # the reason is given once, for test
+
+
 # --- rendering in a browser ------------------------------------------------------------------------
 
 @needs_chromium

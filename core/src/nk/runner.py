@@ -60,8 +60,24 @@ def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: boo
     if not multirun:
         results = _run_one(configs[0], app, None)
         _print_summary(results, app)
+        _print_pdf_note(configs, app)
         return 0
-    return _run_sweep(jobs, configs, app)
+    code = _run_sweep(jobs, configs, app)
+    _print_pdf_note(configs, app)
+    return code
+
+
+def _print_pdf_note(configs: list[DictConfig], app: App) -> None:
+    """Once per command: why the reports have no PDF when ``document.pdf=auto`` found no LaTeX."""
+    from nk.report import pdf_mode
+    from nk.report.latex import find_engine
+    from nk.report.run import document_option
+
+    if any(pdf_mode(document_option(cfg, "pdf", "auto")) == "auto" for cfg in configs) and find_engine() is None:
+        app.console.print("No PDF report: no LaTeX engine (pdflatex, lualatex or xelatex) is installed. Install "
+                          "one (Debian/Ubuntu: apt-get install texlive-latex-base texlive-latex-recommended "
+                          "texlive-latex-extra), or set document.pdf=never to skip the PDF without this note.",
+                          highlight=False, markup=False)
 
 
 def _run_one(cfg: DictConfig, app: App, run_dir: Path | None) -> dict[str, Any]:
@@ -102,6 +118,14 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
     for key in keys:
         table.add_row(key, f"{test[key]:.3f}", "")
     app.console.print(table)
+    search = results.get("search") or {}
+    if search.get("chosen"):
+        chosen = ", ".join(f"{k}={v}" for k, v in search["chosen"].items())
+        trials = [t for t in search.get("trials") or [] if "dev_score" in t]
+        score = (f" (dev {primary.upper()} {max(t['dev_score'] for t in trials):.3f}, best of {len(trials)} "
+                 "settings)") if trials else ""
+        app.console.print(f"Grid search (search.params) chose on dev: {chosen}{score}", highlight=False,
+                          markup=False)
     from nk.report.run import interval_notes
 
     for note in interval_notes(results):  # e.g. too few test speakers for a speaker bootstrap
