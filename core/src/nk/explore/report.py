@@ -144,7 +144,7 @@ def build_document(explorer: ExploreOutput) -> nk_report.ReportDoc:
     sections.append(nk_report.Section("Configuration", text="The composed configuration of this run "
                                       "(config.yaml; values of secret-looking keys are replaced by ***).",
                                       code=config_text))
-    metadata = dict(nk_report.environment_info(explorer.ctx.pm))
+    metadata = dict(nk_report.environment_info(explorer.ctx.pm, explorer.ctx.cfg))  # + components, seed
     metadata["data hash (sha256)"] = nk_report.data_hash(explorer.frame)
     metadata["results folder"] = str(Path(explorer.ctx.run_dir))
     return nk_report.ReportDoc(title=title, author=author, subtitle=subtitle, sections=sections,

@@ -272,11 +272,12 @@ def interval_notes(results: dict[str, Any]) -> list[str]:
         entry = (results.get(part) or {}).get(primary) or {}
         if not entry.get("ci_note"):
             continue
-        if entry.get("ci_method") in said:  # the reason was given for test; dev only names its count
+        if entry.get("ci_method") in said and "no width" not in entry["ci_note"]:  # reason given for test
             out.append(f"{part} {primary.upper()} interval: likewise {ci_method_text(entry)} only")
         else:
             out.append(f"{part} {primary.upper()} interval: {entry['ci_note']}")
-        said.add(str(entry.get("ci_method")))
+        if "no width" not in entry["ci_note"]:
+            said.add(str(entry.get("ci_method")))
     return out
 
 
