@@ -188,7 +188,8 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
         text.append("No other run's confidence interval reaches the top run's interval.")
     methods = set(ranking["ci_method"]) if "ci_method" in ranking else set()
     if methods - {"speaker"}:
-        text += ["", f"Some intervals are not over speakers ({', '.join(sorted(str(m) for m in methods))}; see "
+        words = {"rows_within_speakers": "rows resampled within speakers", "rows": "rows without speaker ids"}
+        text += ["", f"Some intervals are not over speakers ({', '.join(sorted(words.get(str(m), str(m)) for m in methods - {'speaker'}))}; see "
                  "each run's report): with too few speakers they show only the variation over recordings "
                  "of the same speakers, so even intervals that do not overlap may not carry over to new "
                  "speakers."]
