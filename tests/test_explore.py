@@ -394,3 +394,14 @@ def test_explore_is_a_subcommand_with_the_config_section(nk_pm, nk_compose, caps
     assert main(["explore", "--cfg", "explore.top_k=4"], pm=nk_pm) == 0
     out = capsys.readouterr().out
     assert "explore:" in out and "top_k: 4" in out and "analyses:" in out
+
+
+def test_report_explains_negative_permutation_importance(shared_cache: Path, tmp_path: Path):
+    """Issue 10: negative permutation importances were unexplained in the report."""
+    from nk.plugins import PluginManager
+
+    code = main(["explore", *SMALL, f"cache_dir={shared_cache}", f"results_root={tmp_path}",
+                 "explore.scatter=[]", "document.pdf=never"], pm=PluginManager())
+    assert code == 0
+    html = (_latest(tmp_path) / "report.html").read_text()
+    assert "negative permutation importance means that shuffling the feature made the held-out" in html
