@@ -7,6 +7,8 @@ Fake featurizers are numpy only; subprocess tests run ``nk`` (or a driver) on ti
 from __future__ import annotations
 
 import errno
+import json
+import logging
 import multiprocessing
 import os
 import re
@@ -15,16 +17,26 @@ import subprocess
 import sys
 import time
 import types
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
+from rich.console import Console
 
+from nk import audio, hookimpl, workers
 from nk import plugins as nk_plugins
-from nk import workers
+from nk.cache import FeatureCache
+from nk.cli import main
+from nk.context import RunContext
 from nk.env import env_flag
 from nk.errors import UserError
+from nk.featurize import extract
 from nk.fsutil import atomic_write_bytes, atomic_write_text
 from nk.plugins import PluginManager
+from nk.registry import param
+from nk.testing import write_tiny_corpus
 
 EXTRACTED = re.compile(r"extracted (\d+) new rows \((\d+) from the cache\)")
 
@@ -277,3 +289,179 @@ def test_one_ctrl_c_stops_extraction_promptly_and_the_rerun_resumes(tmp_path, n_
     new, cached = map(int, EXTRACTED.search(_last_log(tmp_path)).groups())
     assert cached >= 1 and new + cached == 64
     assert _count_rows(tmp_path) - before == new  # only the rows not committed were extracted again
+
+
+# --- NaN and inf samples in audio --------------------------------------------------------------
+
+
+def _float_wav(path: Path, bad: float | None, at: int = 1234, seconds: float = 0.5) -> Path:
+    """A float32 WAV tone; with ``bad`` (nan, inf) the sample ``at`` holds it."""
+    rng = np.random.default_rng(at)
+    t = np.arange(int(seconds * 16000)) / 16000
+    signal = (0.2 * np.sin(2 * np.pi * 150 * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+    if bad is not None:
+        signal[at] = bad
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, signal, 16000, subtype="FLOAT")
+    return path
+
+
+@pytest.mark.parametrize(("bad", "kind"), [(np.nan, "NaN"), (np.inf, "+inf"), (-np.inf, "-inf")],
+                         ids=["nan", "inf", "minus-inf"])
+def test_read_names_the_file_and_the_first_nonfinite_sample(tmp_path, bad, kind):
+    path = _float_wav(tmp_path / "x.wav", bad, at=1234)
+    with pytest.raises(audio.BadAudio) as info:
+        audio.read(path, sampling_rate=16000)
+    assert info.value.file == str(path)
+    assert info.value.problem == f"{kind} sample at frame 1234 (0.077 s)"
+    assert str(path) in info.value.message
+    assert audio.nonfinite_problem(path) == info.value.problem
+    assert audio.nonfinite_problem(_float_wav(tmp_path / "ok.wav", None)) is None
+    signal, _ = audio.read(path, start=0.1)  # a segment after the bad sample is fine
+    assert np.isfinite(signal).all()
+
+
+@pytest.fixture
+def nan_corpus(tmp_path):
+    """A CSV corpus of 36 tones in which two files are float WAVs with a NaN or an inf sample."""
+    frame = write_tiny_corpus(tmp_path / "audio")
+    bad = {frame.index[3]: np.nan, frame.index[20]: np.inf}
+    for file, value in bad.items():
+        _float_wav(Path(file), value, at=2000)
+    path = tmp_path / "db.csv"
+    frame.reset_index().to_csv(path, index=False)
+    return path, list(bad)
+
+
+def _run_csv(nk_pm, tmp_path, csv: Path, *extra: str) -> int:
+    return main(["run", "data=csv", f"data.csv.path={csv}", "target=label", "feats=mfcc", "n_jobs=1",
+                 "model=knn", "model.n_neighbors=3", f"results_root={tmp_path / 'results'}",
+                 f"cache_dir={tmp_path / 'cache'}", *extra], pm=nk_pm)
+
+
+def test_nonfinite_samples_stop_the_run_naming_every_file(nk_pm, tmp_path, capsys, nan_corpus):
+    csv, bad = nan_corpus
+    assert _run_csv(nk_pm, tmp_path, csv) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "2 of 36 audio files cannot be used" in err and "Traceback" not in err
+    assert f"{bad[0]}: NaN sample at frame 2000 (0.125 s)" in err
+    assert f"{bad[1]}: +inf sample at frame 2000 (0.125 s)" in err
+    assert "audio.bad_files=skip" in err
+    assert not (tmp_path / "cache" / "features").exists()  # nothing extracted, nothing cached
+
+
+def test_nonfinite_samples_are_skipped_and_listed_with_bad_files_skip(nk_pm, tmp_path, capsys, nan_corpus):
+    csv, bad = nan_corpus
+    assert _run_csv(nk_pm, tmp_path, csv, "audio.bad_files=skip") == 0
+    (results,) = (tmp_path / "results").rglob("results.json")
+    skipped = {s["file"]: s["problem"] for s in json.loads(results.read_text())["load"]["skipped_files"]}
+    assert skipped == {bad[0]: "NaN sample at frame 2000 (0.125 s)",
+                       bad[1]: "+inf sample at frame 2000 (0.125 s)"}
+    (entry,) = FeatureCache(tmp_path / "cache").entries()
+    assert entry.verify()["rows"] == 34
+
+
+def _extract(nk_pm, nk_compose, tmp_path, name, index, *, n_jobs=1, durations=None, **params):
+    """(features, log text) of extracting the registered featurizer ``name`` in-process."""
+    records = _Records()
+    log = logging.getLogger(f"nk.test-extract-{name}")
+    log.setLevel(logging.INFO)
+    log.addHandler(records)
+    try:
+        cfg = nk_compose([f"feats={name}", f"n_jobs={n_jobs}", f"cache_dir={tmp_path / 'cache'}"])
+        ctx = RunContext(cfg=cfg, run_dir=tmp_path, pm=nk_pm, log=log, console=Console(quiet=True))
+        comp = nk_pm.registry.get("feats", name)
+        values = {**comp.defaults(), **params}
+        frame = extract(comp, comp.build(values), values, index, ctx, durations=durations)
+        return frame, records.text()
+    finally:
+        log.removeHandler(records)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def test_extraction_of_a_nonfinite_file_names_it_and_caches_the_others(nk_pm, nk_compose, tmp_path):
+    """Files that reach extraction unchecked (not through the load stage) are bad files too."""
+    index = write_tiny_corpus(tmp_path / "audio", n_speakers=2).index
+    _float_wav(Path(index[1]), np.nan, at=100)
+    with pytest.raises(UserError) as info:
+        _extract(nk_pm, nk_compose, tmp_path, "mfcc", index)
+    message = info.value.message
+    assert f"mfcc could not process 1 of {len(index)} files: {index[1]}: NaN sample at frame 100" in message
+    assert "Where: the audio files read for 'mfcc'" in message
+    (entry,) = FeatureCache(tmp_path / "cache").entries()
+    assert entry.verify()["rows"] == len(index) - 1
+
+
+@dataclass
+class NanConfig:
+    quiet_below: float = param(0.2, help="peak below which the featurizer's value is undefined")
+
+
+class Nan:
+    """Its second value is undefined (NaN) for quiet files; the third is inf for them."""
+
+    process_safe = False
+    sampling_rate = None
+    may_return_nan = False
+
+    def __init__(self, *, quiet_below):
+        self.quiet_below = quiet_below
+
+    def feature_names(self):
+        return ["peak", "ratio", "log"]
+
+    def extract(self, signal, sampling_rate):
+        peak = float(np.abs(signal).max())
+        quiet = peak < self.quiet_below
+        return np.array([peak, np.nan if quiet else 1.0, 1.0], dtype=np.float32)
+
+
+class MayNan(Nan):
+    may_return_nan = True
+
+
+class InfNan(MayNan):
+    def extract(self, signal, sampling_rate):
+        return np.array([1.0, 1.0, np.inf], dtype=np.float32)
+
+
+class NanPlugin:
+    @hookimpl
+    def nk_register_featurizers(self, register):
+        register("nan_test", Nan, NanConfig, description="NaN for quiet files (test)")
+        register("may_nan_test", MayNan, NanConfig, description="declares may_return_nan (test)")
+        register("inf_test", InfNan, NanConfig, description="returns inf (test)")
+
+
+def test_nonfinite_features_are_never_cached_unless_declared(nk_pm, nk_register_plugin, nk_compose, tmp_path):
+    nk_register_plugin(NanPlugin(), name="nk-nan-test")
+    frame = write_tiny_corpus(tmp_path / "audio", n_speakers=2)
+    index = frame.index  # class "low" is quiet (peak < 0.2), "high" is loud
+    quiet = [f for f in index if "low_" in f]
+    with pytest.raises(UserError) as info:
+        _extract(nk_pm, nk_compose, tmp_path, "nan_test", index)
+    message = info.value.message
+    assert f"nan_test could not process {len(quiet)} of {len(index)} files" in message
+    assert f"{quiet[0]}: nan_test returned 1 values that are NaN or inf (e.g. 'ratio') but does not " \
+           "declare may_return_nan = True" in message
+    entries = {e.folder.parent.name: e for e in FeatureCache(tmp_path / "cache").entries()}
+    assert entries["nan_test"].verify()["rows"] == len(index) - len(quiet)  # only finite rows
+
+    features, _ = _extract(nk_pm, nk_compose, tmp_path, "may_nan_test", index)  # declared: cached
+    assert features["may_nan_test.ratio"].isna().sum() == len(quiet)
+    entries = {e.folder.parent.name: e for e in FeatureCache(tmp_path / "cache").entries()}
+    assert entries["may_nan_test"].verify()["rows"] == len(index)
+
+    with pytest.raises(UserError, match="inf_test returned 1 values that are inf"):  # NaN only
+        _extract(nk_pm, nk_compose, tmp_path, "inf_test", index)

@@ -198,7 +198,8 @@ class Experiment:
         t = time.perf_counter()
         parts = []
         for name, comp, featurizer, params in self._build("feats"):
-            feats = extract(comp, featurizer, params, frame.index, self.ctx)
+            feats = extract(comp, featurizer, params, frame.index, self.ctx,
+                            durations=frame["duration"].to_numpy() if "duration" in frame.columns else None)
             check_features(feats, frame.index, f"{name}",
                            allow_nan=bool(getattr(featurizer, "may_return_nan", False)))
             parts.append(feats)
