@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 from rich.console import Console
@@ -36,7 +37,7 @@ from nk.featurize import extract
 from nk.fsutil import atomic_write_bytes, atomic_write_text
 from nk.plugins import PluginManager
 from nk.registry import param
-from nk.testing import write_tiny_corpus
+from nk.testing import write_tiny_corpus, write_tone
 
 EXTRACTED = re.compile(r"extracted (\d+) new rows \((\d+) from the cache\)")
 
@@ -465,3 +466,243 @@ def test_nonfinite_features_are_never_cached_unless_declared(nk_pm, nk_register_
 
     with pytest.raises(UserError, match="inf_test returned 1 values that are inf"):  # NaN only
         _extract(nk_pm, nk_compose, tmp_path, "inf_test", index)
+
+
+# --- cache keys from parameter metadata, views, the batch path -----------------------------------
+
+N_LAYERS = 3
+POOLINGS = ("mean", "std")
+
+
+@dataclass
+class LayeredConfig:
+    layer: int = param(-1, help="layer to use (negative: from the top); a view")
+    pooling: str = param("mean", help="mean or std; a view")
+    gain: float = param(1.0, help="scales every value (enters the cache key)")
+    counter: str = param("", key=False, help="file that counts extracted rows")
+    batch_seconds: float = param(2.0, gt=0, key=False, help="padded audio seconds per batch")
+    token: str = param("", secret=True, help="an access token")
+
+
+class Layered:
+    """A fake embedding model: per 'layer' l, the mean and std of (l + 1) · gain · |signal|.
+
+    Stores every layer and pooling statistic; ``layer`` and ``pooling`` are views.
+    """
+
+    process_safe = False
+    sampling_rate = None
+    view_params = ("layer", "pooling")
+
+    def __init__(self, *, layer, pooling, gain, counter, batch_seconds, token):
+        self.layer = layer
+        self.pooling = pooling
+        self.gain = gain
+        self.counter = counter
+        self.batch_seconds = batch_seconds
+        self.token = token
+
+    def feature_names(self):
+        return [f"layer{layer}.{stat}" for layer in range(N_LAYERS) for stat in POOLINGS]
+
+    def _count(self, what: str, n: int) -> None:
+        if self.counter:
+            with open(self.counter, "a") as fh:
+                fh.write(f"{what} {n}\n")
+
+    def extract(self, signal, sampling_rate):
+        self._count("row", 1)
+        x = np.abs(signal.astype(np.float64)) * self.gain
+        return np.array([f(x * (layer + 1)) for layer in range(N_LAYERS) for f in (np.mean, np.std)],
+                        dtype=np.float32)
+
+    def view(self, stored, names):
+        layer = self.layer % N_LAYERS
+        column = layer * len(POOLINGS) + POOLINGS.index(self.pooling)
+        return stored[:, [column]], [names[column]]
+
+
+class BatchedLayered(Layered):
+    """:class:`Layered` with ``extract_batch``: padded to the longest signal, masked statistics."""
+
+    def extract_batch(self, signals, sampling_rate):
+        self._count("batch", len(signals))
+        self._count("padded", max(len(s) for s in signals) * len(signals))
+        longest = max(len(s) for s in signals)
+        padded = np.zeros((len(signals), longest))
+        mask = np.zeros((len(signals), longest), dtype=bool)
+        for i, s in enumerate(signals):
+            padded[i, :len(s)] = np.abs(s.astype(np.float64)) * self.gain
+            mask[i, :len(s)] = True
+        out = []
+        for layer in range(N_LAYERS):
+            x = np.ma.masked_array(padded * (layer + 1), mask=~mask)
+            out.append(np.stack([x.mean(axis=1).filled(), x.std(axis=1).filled()], axis=1))
+        return list(np.concatenate(out, axis=1).astype(np.float32))
+
+
+class FlakyBatched(BatchedLayered):
+    """Fails on signals shorter than 0.3 s, in a batch as for one row."""
+
+    def _check(self, signal):
+        if len(signal) < 0.3 * 16000:
+            raise ValueError(f"signal too short for the model ({len(signal)} samples)")
+
+    def extract(self, signal, sampling_rate):
+        self._check(signal)
+        return super().extract(signal, sampling_rate)
+
+    def extract_batch(self, signals, sampling_rate):
+        for s in signals:
+            self._check(s)
+        return super().extract_batch(signals, sampling_rate)
+
+
+class LayeredPlugin:
+    @hookimpl
+    def nk_register_featurizers(self, register):
+        register("layered", Layered, LayeredConfig, description="fake layered embeddings (test)")
+        register("batched", BatchedLayered, LayeredConfig, description="batched layered embeddings (test)")
+        register("flaky", FlakyBatched, LayeredConfig, description="fails on short files (test)")
+
+
+@pytest.fixture
+def layered(nk_pm, nk_register_plugin, nk_compose, tmp_path):
+    """``run(name, index, **params)`` → (features, log); ``counts(name)`` → {what: total}."""
+    nk_register_plugin(LayeredPlugin(), name="nk-layered-test")
+
+    def run(name, index, **params):
+        params.setdefault("counter", str(tmp_path / f"{name}.count"))
+        return _extract(nk_pm, nk_compose, tmp_path, name, index, **params)
+
+    return run
+
+
+def _counts(tmp_path: Path, name: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    path = tmp_path / f"{name}.count"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        what, n = line.split()
+        out[what] = out.get(what, 0) + int(n)
+    return out
+
+
+def _varied_corpus(folder: Path, n: int = 14) -> pd.Index:
+    """Tones of 0.2 to 1.5 s, in no particular order of length."""
+    files = [str(write_tone(folder / f"f{i:02d}.wav", f0=100 + 9 * i, seconds=0.2 + 0.1 * ((i * 5) % n),
+                            seed=i)) for i in range(n)]
+    return pd.Index(files, name="file")
+
+
+def test_key_false_and_secret_params_never_enter_the_cache_key(layered, tmp_path, nk_pm, capsys, monkeypatch):
+    index = _varied_corpus(tmp_path / "audio", n=6)
+    first, log = layered("layered", index, token="SECRET123XYZ", batch_seconds=2.0)
+    assert "extracted 6 new rows" in log
+    again, log = layered("layered", index, token="another-token", batch_seconds=9.0,
+                         counter=str(tmp_path / "other.count"))
+    assert "layered: 6 rows from the cache" in log and "extracted" not in log
+    pd.testing.assert_frame_equal(first, again)
+    (spec,) = (tmp_path / "cache" / "features" / "layered").glob("*/spec.json")
+    params = json.loads(spec.read_text())["params"]
+    assert params == {"gain": 1.0}  # no key=False, secret or view parameter
+    for path in (tmp_path / "cache").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"SECRET123XYZ" not in data and b"another-token" not in data, path
+    monkeypatch.setenv("COLUMNS", "200")
+    capsys.readouterr()
+    assert main(["cache", "ls", "--cache-dir", str(tmp_path / "cache")], pm=nk_pm) == 0
+    out = capsys.readouterr().out
+    assert "gain=1.0" in out and "SECRET" not in out and "token" not in out
+
+    _, log = layered("layered", index, gain=2.0)  # a key parameter recomputes
+    assert "extracted 6 new rows" in log
+
+
+def test_views_select_from_the_stored_vector_and_reuse_the_cache(layered, tmp_path):
+    index = _varied_corpus(tmp_path / "audio", n=6)
+    top, log = layered("layered", index)
+    assert list(top.columns) == ["layered.layer2.mean"] and "extracted 6 new rows" in log
+    assert "(view: layer=-1, pooling=mean)" in log
+    first_std, log = layered("layered", index, layer=0, pooling="std")
+    assert list(first_std.columns) == ["layered.layer0.std"]
+    assert "layered: 6 rows from the cache (view: layer=0, pooling=std)" in log
+    assert _counts(tmp_path, "layered") == {"row": 6}  # extracted once
+    stored = np.vstack([Layered(layer=0, pooling="mean", gain=1.0, counter="", batch_seconds=1,
+                                token="").extract(*audio.read(f)) for f in index])
+    np.testing.assert_array_equal(top.to_numpy()[:, 0], stored[:, 4])
+    np.testing.assert_array_equal(first_std.to_numpy()[:, 0], stored[:, 1])
+    assert top.dtypes.eq(np.float32).all()
+
+
+def test_batched_features_equal_per_file_features(layered, tmp_path):
+    index = _varied_corpus(tmp_path / "audio")
+    per_file, log = layered("layered", index, layer=1, pooling="std")
+    batched, log = layered("batched", index, layer=1, pooling="std")
+    assert "batched" in log
+    # tolerance: float32 results of float64 masked statistics; the order of sums differs
+    np.testing.assert_allclose(batched.to_numpy(), per_file.to_numpy(), rtol=1e-6, atol=1e-7)
+    assert list(batched.index) == list(index)
+    counts = _counts(tmp_path, "batched")
+    assert counts["batch"] == len(index) and "row" not in counts
+    durations = [sf.info(f).duration for f in index]
+    # every batch held at most batch_seconds (2 s) of padded audio, unless one row is longer
+    assert counts["padded"] <= sum(durations) * 16000 * 1.5
+
+
+def test_batch_groups_are_sorted_by_duration_and_bounded():
+    from nk.featurize import duration_groups
+
+    durations = [0.5, 3.0, 1.0, 0.4, 1.0, 0.6, 5.0]
+    groups = duration_groups(durations, batch_seconds=2.5)
+    assert sorted(i for g in groups for i in g) == list(range(len(durations)))
+    assert groups[0] == [6] and groups[1] == [1]  # longer than a batch: alone
+    for group in groups:
+        lengths = [durations[i] for i in group]
+        assert lengths == sorted(lengths, reverse=True)
+        assert len(group) == 1 or max(lengths) * len(group) <= 2.5
+
+
+def test_batches_use_the_corpus_durations_and_commit_as_they_finish(layered, tmp_path):
+    index = _varied_corpus(tmp_path / "audio")
+    durations = np.array([sf.info(f).duration for f in index])
+    _, log = layered("batched", index, durations=durations, batch_seconds=1.0)
+    (entry,) = FeatureCache(tmp_path / "cache").entries()
+    assert entry.verify()["rows"] == len(index)
+    _, log = layered("batched", index, durations=durations, batch_seconds=1.0, layer=0)
+    assert f"batched: {len(index)} rows from the cache (view: layer=0, pooling=mean)" in log
+
+
+def test_a_failing_batch_falls_back_to_rows_and_the_bad_file_names_itself(layered, tmp_path):
+    index = _varied_corpus(tmp_path / "audio")  # one file is 0.2 s: too short for "flaky"
+    short = [f for f in index if sf.info(f).duration < 0.3]
+    assert len(short) == 1
+    with pytest.raises(UserError) as info:
+        layered("flaky", index, batch_seconds=10.0)  # batches of 6 (longest 1.5 s) and 8 rows
+    message = info.value.message
+    assert f"flaky could not process 1 of {len(index)} files: {short[0]}: ValueError: signal too short" in message
+    (entry,) = FeatureCache(tmp_path / "cache").entries()
+    assert entry.verify()["rows"] == len(index) - 1  # the others are cached
+    counts = _counts(tmp_path, "flaky")
+    # the batch holding the short file was retried row by row; the other one succeeded
+    assert counts == {"batch": 6, "padded": 6 * 24000, "row": 8 - 1}
+
+
+SWEEP_LOG = re.compile(r"batched: (\d+) rows from the cache \(view: layer=(-?\d+), pooling=mean\)")
+
+
+def test_a_sweep_over_a_view_parameter_extracts_once(nk_pm, nk_register_plugin, tmp_path, capsys):
+    nk_register_plugin(LayeredPlugin(), name="nk-layered-test")
+    frame = write_tiny_corpus(tmp_path / "audio", n_speakers=4)
+    csv = tmp_path / "db.csv"
+    frame.reset_index().to_csv(csv, index=False)
+    counter = tmp_path / "sweep.count"
+    code = main(["run", "-m", "data=csv", f"data.csv.path={csv}", "target=label", "feats=batched",
+                 "feats.batched.layer=0,1,2", f"feats.batched.counter={counter}", "n_jobs=1",
+                 "model=knn", "model.n_neighbors=3", f"results_root={tmp_path / 'results'}",
+                 f"cache_dir={tmp_path / 'cache'}"], pm=nk_pm)
+    assert code == 0, capsys.readouterr()
+    logs = "\n".join(p.read_text() for p in (tmp_path / "results").rglob("nk.log"))
+    assert len(re.findall(r"batched: extracted \d+ new rows", logs)) == 1
+    assert sorted(int(m[1]) for m in SWEEP_LOG.finditer(logs))[:2] == [len(frame)] * 2
+    assert _counts(tmp_path, "sweep")["batch"] == len(frame)  # every row extracted once
