@@ -172,21 +172,17 @@ class _Sink:
         self.may_return_nan = may_return_nan
         self.seconds = seconds
         self.failures: dict[str, Failure] = {}
+        self.nonfinite: dict[str, tuple[RowRef, list[str]]] = {}
         self.done = 0
         self.audio_done = 0.0
         self.buffer: list[tuple[str, RowRef, np.ndarray]] = []
         self.last_flush = time.monotonic()
         self.writable = True
 
-    def _not_finite(self, result: np.ndarray) -> str | None:
+    def _not_finite(self, result: np.ndarray) -> list[str]:
+        """Names of the values that may not be used: NaN or inf (inf only, with may_return_nan)."""
         bad = np.isinf(result) if self.may_return_nan else ~np.isfinite(result)
-        if not bad.any():
-            return None
-        first = self.names[int(np.argmax(bad))]
-        what = "inf" if self.may_return_nan else "NaN or inf"
-        declared = "" if self.may_return_nan else " but does not declare may_return_nan = True"
-        return (f"{self.component.name} returned {int(bad.sum())} values that are {what} (e.g. "
-                f"{first!r}){declared}; nk does not cache or use them")
+        return [self.names[int(i)] for i in np.flatnonzero(bad)] if bad.any() else []
 
     def add(self, batch: Sequence[tuple[str, RowRef]], results: Sequence[Result]) -> None:
         n = len(self.names)
@@ -201,8 +197,9 @@ class _Sink:
                     f"{self.component.name} ({self.component.provider}): extract() returned "
                     f"{result.shape[0]} values but feature_names() has {n} (file {_describe(ref)})"
                 )
-            if problem := self._not_finite(result):
-                self.failures[key] = (FEATURIZER, problem)
+            if columns := self._not_finite(result):  # a plugin bug: never cached
+                self.out[self.positions[key]] = result
+                self.nonfinite[key] = (ref, columns)
                 continue
             self.out[self.positions[key]] = result
             self.buffer.append((key, ref, result))
@@ -522,11 +519,20 @@ def extract(
 
     elapsed = time.perf_counter() - started
     extract_elapsed = max(time.perf_counter() - extract_started, 1e-9)
-    new = len(todo) - len(sink.failures)
+    new = len(todo) - len(sink.failures) - len(sink.nonfinite)
     how = "batched" if batched else f"{n_jobs} jobs"
     ctx.log.info("%s: extracted %d new rows (%d from the cache) × %d features in %.1f s "
                  "(%.1f files/s, %.1f × real time, %s)%s", component.name, new, n_cached, len(names),
                  elapsed, len(todo) / extract_elapsed, sink.audio_done / extract_elapsed, how, view_note)
+    if sink.nonfinite:
+        what = "inf" if sink.may_return_nan else "NaN or inf"
+        rows = list(sink.nonfinite.values())
+        columns = sorted({c for _, cs in rows for c in cs})
+        raise ContractError(
+            f"{component.name}: returned {what} in {len(rows)} rows (e.g. {_describe(rows[0][0])}), "
+            f"columns {columns[:5]}" + ("" if sink.may_return_nan else ", but does not declare "
+            "may_return_nan = True (nk never fills missing values silently)")
+            + f"; these rows were not cached ({component.provider} {component.version})")
     failed: list[tuple[RowRef, Failure]] = [(refs[i], (AUDIO, msg)) for i, msg in sorted(unreadable.items())]
     failed += [(refs[i], sink.failures[key]) for i, key in enumerate(keys)
                if key is not None and key in sink.failures]
