@@ -706,3 +706,42 @@ def test_a_sweep_over_a_view_parameter_extracts_once(nk_pm, nk_register_plugin, 
     assert len(re.findall(r"batched: extracted \d+ new rows", logs)) == 1
     assert sorted(int(m[1]) for m in SWEEP_LOG.finditer(logs))[:2] == [len(frame)] * 2
     assert _counts(tmp_path, "sweep")["batch"] == len(frame)  # every row extracted once
+
+
+class Spawned:
+    """Declares that it must not be forked (it would hold threads or CUDA state)."""
+
+    process_safe = True
+    sampling_rate = None
+    start_method = "spawn"
+
+    def feature_names(self):
+        return ["peak", "pid", "forked"]
+
+    def extract(self, signal, sampling_rate):
+        import multiprocessing as mp
+
+        return np.array([np.abs(signal).max(), os.getpid(), mp.get_start_method(allow_none=True) == "fork"],
+                        dtype=np.float32)
+
+
+@dataclass
+class NoConfig:
+    pass
+
+
+class SpawnedPlugin:
+    @hookimpl
+    def nk_register_featurizers(self, register):
+        register("spawned", Spawned, NoConfig, description="asks for spawned workers (test)")
+
+
+def test_a_featurizer_can_ask_for_spawned_workers(nk_pm, nk_register_plugin, nk_compose, tmp_path):
+    nk_register_plugin(SpawnedPlugin(), name="nk-spawned-test")
+    index = write_tiny_corpus(tmp_path / "audio", n_speakers=2).index
+    features, log = _extract(nk_pm, nk_compose, tmp_path, "spawned", index, n_jobs=2)
+    pids = set(features["spawned.pid"].astype(int))
+    assert pids and os.getpid() not in pids and "2 jobs" in log
+    assert (features["spawned.forked"] == 0).all()
+    expected = [np.abs(audio.read(f)[0]).max() for f in index]
+    np.testing.assert_allclose(features["spawned.peak"], expected, rtol=1e-6)
