@@ -17,7 +17,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from nk import __version__
-from nk.config import Balancing, Scaling, SplitMethod, as_enum, redacted, selected
+from nk.config import Balancing, MissingPolicy, Scaling, SplitMethod, as_enum, redacted, selected
 from nk.context import RunContext
 from nk.errors import UserError
 from nk.plugins import PluginManager
@@ -161,13 +161,45 @@ def _metrics(ctx: RunContext, folds: list[Fold], fits: list[Any], frame: pd.Data
 
 
 def _save(ctx: RunContext, final: Any, learner: Any, inputs: pd.DataFrame, target: str, task: str) -> list[str]:
-    """The model folder; returns its files relative to the run folder."""
-    path = save_model(ctx.run_dir / "model", {
-        "preprocessor": final.preprocessor, "model": final.model,
-        "features": list(inputs.columns) if learner.input == "features" else [], "target": target, "task": task,
-        "nk_version": __version__, "config": redacted(ctx.cfg),
-    })
-    return ["model/model.joblib", "model/manifest.json"] if path else []
+    """The model folder (see :func:`nk.results.save_model`); returns its files relative to the
+    run folder. The spec holds no secret parameter: :func:`nk.inference.load_run` asks for them."""
+
+    def public(group: str) -> list[dict[str, Any]]:
+        out = []
+        for name, params in selected(ctx.cfg, group):
+            comp = ctx.pm.registry.get(group, name)
+            secret = comp.secret_params()
+            out.append({"name": name, "provider": comp.provider, "version": comp.version,
+                        "params": {k: v for k, v in params.items() if k not in secret},
+                        "secret_params": sorted(secret)})
+        return out
+
+    config = redacted(ctx.cfg)
+    for group in ("feats", "segment", "model"):  # secret parameters never reach a file
+        for name, _ in selected(ctx.cfg, group):
+            node = config.get(group) or {}
+            node = node.get(name, {}) if group == "feats" else node
+            for key in ctx.pm.registry.get(group, name).secret_params():
+                node.pop(key, None)
+    model_params = final.model.get_params() if hasattr(final.model, "get_params") else {}
+    (learner_spec,) = public("model")
+    spec = {
+        "nk_version": __version__,
+        "target": target,
+        "task": task,
+        "labels": [*final.model.classes_] if hasattr(final.model, "classes_") else None,
+        "input": learner.input,
+        "features": list(inputs.columns) if learner.input == "features" else [],
+        "sampling_rate": int(ctx.cfg.sampling_rate),
+        "featurizers": public("feats") if learner.input == "features" else [],
+        "segmenter": next(iter(public("segment")), None),
+        "learner": {**learner_spec, "random_state": model_params.get("random_state")},
+        "missing": as_enum(ctx.cfg.missing, MissingPolicy).value,
+        "scale": as_enum(ctx.cfg.scale, Scaling).value,
+        "config": config,
+    }
+    files = save_model(ctx.run_dir / "model", model=final.model, preprocessor=final.preprocessor, spec=spec)
+    return [str(p.relative_to(ctx.run_dir)) for p in files]
 
 
 def _results(ctx: RunContext, frame: pd.DataFrame, folds: list[Fold], target: str, task: str,
