@@ -137,22 +137,9 @@ def search_keys(ctx: RunContext) -> list[str]:
 
 def search_grid(ctx: RunContext, learner: Learner) -> list[dict[str, Any]]:
     """The candidate parameter sets of ``search.params`` (each validated), or just the config's."""
-    grid = ctx.cfg.search.params
-    if not grid:
-        return [learner.params]
-    if not hasattr(grid, "items"):
-        raise UserError(f"search.params must be a mapping {{parameter: [values]}}; got {grid!r}",
-                        where="config key search.params", todo="write e.g. search.params={C: [0.1, 1, 10]}")
-    from itertools import product
+    from nk.config import search_candidates
 
-    keys = [str(k) for k in grid]
-    values = [list(v) if not isinstance(v, (str, int, float, bool)) else [v] for v in grid.values()]
-    out = []
-    for combo in product(*values):
-        candidate = {**learner.params, **dict(zip(keys, combo, strict=True))}
-        learner.component.check_params(candidate)
-        out.append(candidate)
-    return out
+    return search_candidates(ctx.cfg, learner.component, learner.params)
 
 
 def _rows(X: Any, mask: np.ndarray) -> Any:
@@ -315,7 +302,8 @@ def evaluate(ctx: RunContext, pred: pd.DataFrame, frame: pd.DataFrame, task: str
     with_groups = with_ci and "speaker" in frame.columns
     groups = frame.loc[pred.index, "speaker"].astype(str).to_numpy() if with_groups else None
     boot: dict[str, Any] = {"n_resamples": int(ctx.cfg.bootstrap.n_resamples) if with_ci else 0,
-            "level": float(ctx.cfg.bootstrap.level), "seed": ctx.seed}
+                            "level": float(ctx.cfg.bootstrap.level), "seed": ctx.seed,
+                            "min_speakers": int(ctx.cfg.bootstrap.min_speakers)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # one-speaker folds: CI by samples
         if task == "classification":

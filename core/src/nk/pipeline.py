@@ -7,17 +7,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from nk import __version__
-from nk.config import Balancing, MissingPolicy, Scaling, SplitMethod, as_enum, redacted, selected
+from nk.config import (
+    Balancing,
+    MissingPolicy,
+    Scaling,
+    SplitMethod,
+    as_enum,
+    redacted,
+    secret_values,
+    selected,
+)
 from nk.context import RunContext
 from nk.errors import UserError
 from nk.plugins import PluginManager
@@ -25,9 +34,31 @@ from nk.results import save_model, write_json
 from nk.splits import Fold
 
 
+class _Redact(logging.Filter):
+    """Replaces secret values in log records by ``***`` (whatever code logged them)."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        text = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(secret, "***")
+        record.msg, record.args = text, None
+        return True
+
+
 @contextmanager
-def run_logging(run_dir: Path, console: Any) -> Iterator[logging.Logger]:
-    """The ``nk`` logger writes to ``run_dir/nk.log`` (and warnings to the console) for one run."""
+def run_logging(run_dir: Path, console: Any, secrets: Sequence[str] = ()) -> Iterator[logging.Logger]:
+    """The ``nk`` logger writes to ``run_dir/nk.log`` (and warnings to the console) for one run;
+    the values in ``secrets`` never reach either."""
     from rich.logging import RichHandler
 
     log = logging.getLogger("nk")
@@ -39,6 +70,8 @@ def run_logging(run_dir: Path, console: Any) -> Iterator[logging.Logger]:
     console_handler.setLevel(logging.WARNING)
     # user errors are printed once by the CLI; the log file keeps them too
     console_handler.addFilter(lambda record: not getattr(record, "file_only", False))
+    for handler in (file_handler, console_handler):
+        handler.addFilter(_Redact(secrets))
     log.addHandler(file_handler)
     log.addHandler(console_handler)
     try:
@@ -174,7 +207,7 @@ def _save(ctx: RunContext, final: Any, learner: Any, inputs: pd.DataFrame, targe
                         "secret_params": sorted(secret)})
         return out
 
-    config = redacted(ctx.cfg)
+    config = redacted(ctx.cfg, ctx.pm)
     for group in ("feats", "segment", "model"):  # secret parameters never reach a file
         for name, _ in selected(ctx.cfg, group):
             node = config.get(group) or {}
@@ -213,8 +246,9 @@ def _results(ctx: RunContext, frame: pd.DataFrame, folds: list[Fold], target: st
     test = metrics["test"]
     primary = test["primary"]
     value = test[primary]
-    summary_text = (f"{primary.upper()} {value['value']:.3f} "
-                    f"[{value['ci'][0]:.3f}, {value['ci'][1]:.3f}]")
+    from nk.metrics import headline
+
+    summary_text = headline(primary, value)  # marks an interval that is not over speakers
     cv = cv_report is not None
     has_dev = "dev" in metrics
     searched = bool(final.search)
@@ -277,17 +311,33 @@ def run_in_folder(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: An
     ``run_dir/nk.log``, call the lifecycle hooks around ``body(ctx)``, and log a failure."""
     import yaml
 
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(redacted(cfg), sort_keys=False))
-    with run_logging(run_dir, console) as log:
+    from nk.fsutil import atomic_write_text
+    from nk.runner import mark_failed
+
+    safe = redacted(cfg, pm)
+    secrets = secret_values(cfg, pm)
+    try:  # atomic: a full disk leaves no 0-byte config.yaml
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(safe, sort_keys=False))
+    except BaseException as exc:
+        mark_failed(run_dir, exc, secrets)
+        raise
+    with run_logging(run_dir, console, secrets) as log:
         ctx = RunContext(cfg=cfg, run_dir=run_dir, pm=pm, log=log, console=console)
         log.info("nk %s: %s %s in %s", __version__, what, cfg.name, run_dir)
-        log.info("config:\n%s", OmegaConf.to_yaml(cfg))
+        log.info("config (secrets redacted):\n%s", yaml.safe_dump(safe, sort_keys=False))
         pm.hook.nk_run_start(ctx=ctx)
         try:
             results = body(ctx)
         except BaseException as exc:
-            user_error = isinstance(exc, UserError)
-            log.error("%s failed: %s", what, exc, exc_info=not user_error, extra={"file_only": user_error})
+            from nk.paths import os_error
+
+            # a full disk or a protected folder is the user's to fix: no traceback on the console
+            user_error = isinstance(exc, UserError) or (isinstance(exc, OSError) and os_error(exc) is not None)
+            if isinstance(exc, KeyboardInterrupt):  # the CLI says "Interrupted."; no traceback
+                log.error("%s interrupted (Ctrl-C)", what, extra={"file_only": True})
+            else:
+                log.error("%s failed: %s", what, exc, exc_info=not user_error, extra={"file_only": user_error})
+            mark_failed(run_dir, exc, secrets)  # FAILED: the folder holds no results, and says why
             pm.hook.nk_run_error(ctx=ctx, error=exc)
             raise
         pm.hook.nk_run_end(ctx=ctx, results=results)

@@ -45,6 +45,10 @@ def make_folds(frame: pd.DataFrame, target: str, task: str, ctx: RunContext) -> 
     elif "split" in frame.columns:
         ctx.log.info("split.method=%s: the data's split column is not used", method.value)
     free = fixed.isna()
+    if method is SplitMethod.speaker:
+        _check_columns(frame, list(cfg.stratify), "split.stratify", ["gender"], ctx)
+    elif method is SplitMethod.balanced:
+        _check_columns(frame, list(cfg.balance_on), "split.balance_on", ["gender"], ctx)
     if method is SplitMethod.given:
         if free.any():
             examples = ", ".join(map(str, frame.index[free][:5]))
@@ -84,6 +88,44 @@ def make_folds(frame: pd.DataFrame, target: str, task: str, ctx: RunContext) -> 
     if method in CV_METHODS:
         _check_pooled(frame, folds, target, task)
     return folds
+
+
+def _check_columns(frame: pd.DataFrame, columns: list[str], key: str, default: list[str],
+                   ctx: RunContext) -> None:
+    """Columns a split balances over must exist; only the default (gender) may be absent, which the
+    log says. A typo would otherwise silently give an unbalanced split."""
+    missing = [c for c in columns if c not in frame.columns]
+    if not missing:
+        return
+    if [str(c) for c in columns] == default:
+        ctx.log.info("%s=%s: the data has no such column; the split balances over the target only",
+                     key, default)
+        return
+    raise UserError(
+        f"{key} names columns that are not in the data: {missing}",
+        where=f"config key {key}",
+        allowed=", ".join(repr(str(c)) for c in frame.columns if not str(c).startswith("_")),
+        todo=f"use existing columns (case matters), or {key}=[] to balance over the target only",
+    )
+
+
+def _target_is_speaker(frame: pd.DataFrame, target: str) -> bool:
+    """Whether the target names the speaker (one label per speaker and one speaker per label)."""
+    if target == "speaker":
+        return True
+    if "speaker" not in frame.columns:
+        return False
+    if pd.to_numeric(frame[target], errors="coerce").notna().all():  # ages, scores: not identities
+        return False
+    pairs = frame[["speaker", target]].dropna().astype(str)
+    return bool(len(pairs)) and pairs.groupby("speaker")[target].nunique().max() == 1 and \
+        pairs.groupby(target)["speaker"].nunique().max() == 1 and pairs[target].nunique() > 2
+
+
+SPEAKER_TARGET_TODO = ("the target {target!r} names the speaker, so a speaker-disjoint split can never test "
+                       "a class it trained on: for speaker identification use split.method=random (each "
+                       "speaker's rows shared between train and test; speakers then overlap on purpose) "
+                       "or split.method=given with a split column that does so")
 
 
 def _need_speakers(frame: pd.DataFrame, method: SplitMethod) -> None:
@@ -326,7 +368,9 @@ def _check_fold(frame: pd.DataFrame, fold: Fold, target: str, task: str, method:
         absent = sorted(set(frame.loc[split == part, target]) - train_classes)
         if absent:
             todo = "use more speakers, another seed, or split.method=balanced"
-            if pd.to_numeric(pd.Series(sorted(train_classes | set(absent))), errors="coerce").notna().all():
+            if _target_is_speaker(frame, target) and method is not SplitMethod.random:
+                todo = SPEAKER_TARGET_TODO.format(target=target)
+            elif pd.to_numeric(pd.Series(sorted(train_classes | set(absent))), errors="coerce").notna().all():
                 todo = (f"{target!r} is numeric but classified: to predict numbers choose a regression "
                         f"model (e.g. model=svr), or group the values with bins.edges; or {todo}")
             raise UserError(f"Classes {absent} occur in {part} but not in train ({fold.name})",
@@ -337,7 +381,9 @@ def _check_fold(frame: pd.DataFrame, fold: Fold, target: str, task: str, method:
             raise UserError(
                 f"Classes {missing} do not occur in the test split",
                 where=f"split.method={method.value}",
-                todo="use more test speakers (split.test_size), split.method=balanced, another "
+                todo=SPEAKER_TARGET_TODO.format(target=target)
+                if _target_is_speaker(frame, target) and method is not SplitMethod.random else
+                "use more test speakers (split.test_size), split.method=balanced, another "
                 "seed, or cross-validation (split.method=loso)",
             )
 

@@ -633,7 +633,7 @@ class Explorer:
             return None
         from concurrent.futures import ProcessPoolExecutor
 
-        from nk.featurize import _mp_context
+        from nk.workers import mp_context as _mp_context
 
         self.workers = n - 1
         pool = ProcessPoolExecutor(self.workers, mp_context=_mp_context(), initializer=_init_worker)
