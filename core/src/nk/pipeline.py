@@ -91,7 +91,18 @@ def model_task(model: Any) -> str | None:
 
 def run(ctx: RunContext) -> dict[str, Any]:
     """One ``nk run``: the stages, fitting per fold, evaluation, the saved model and the reports.
-    Returns the content of ``results.json``."""
+    Returns the content of ``results.json``. The tail (model file, reporters, report) runs in a
+    process forked now, which imports what it needs while this one computes (:mod:`nk.tail`)."""
+    from nk.tail import Tail
+
+    tail = Tail(ctx)
+    try:
+        return _run(ctx, tail)
+    finally:
+        tail.close()
+
+
+def _run(ctx: RunContext, tail: Any) -> dict[str, Any]:
     from nk import fit, stages
 
     timing: dict[str, float] = {}
@@ -130,16 +141,19 @@ def run(ctx: RunContext) -> dict[str, Any]:
     results = _results(ctx, frame, folds, target, task, metrics, inputs, final, loaded.report, missing_report,
                        cv_report, model, splits.duplicate_audio)
     test_pred.to_csv(ctx.run_dir / "predictions.csv")
-    model_files = _save(ctx, final, model, inputs, target, task)
+    spec = _spec(ctx, final, model, inputs, target, task)
     report_input = {"predictions": test_pred, "metrics": metrics["test"], "summary": results["summary"],
                     "results": results, "model": final.model, "learner": model.name}
-    artefacts = []
-    for built in stages.build(ctx, "report"):
-        paths = built.instance.report(report_input, ctx)
-        artefacts += [str(Path(p).relative_to(ctx.run_dir)) for p in paths]
-    from nk.report.run import write_run_report  # report.html/.tex/.pdf; needs the reporters' plots
-
-    artefacts += [str(p.relative_to(ctx.run_dir)) for p in write_run_report(ctx, results, frame)]
+    reporters = stages.build(ctx, "report")
+    own_format = callable(getattr(final.model, "save_model", None)) and callable(getattr(final.model, "load_model", None))
+    if tail.available and not own_format and all(getattr(b.instance, "process_safe", False) for b in reporters):
+        model_files, artefacts, added = tail.run(_finish, final.model, final.preprocessor, spec, report_input, frame,
+                                                 None)
+        results.update(added)  # what the report records in results.json (environment)
+    else:
+        tail.close()
+        model_files, artefacts, _ = _finish(ctx, final.model, final.preprocessor, spec, report_input, frame,
+                                            reporters)
     results["artefacts"] = sorted([*artefacts, "config.yaml", "results.json", "predictions.csv", "nk.log",
                                    *model_files])
     results["timing"] = dict(timing, report=round(time.perf_counter() - t, 3))
@@ -193,9 +207,29 @@ def _metrics(ctx: RunContext, folds: list[Fold], fits: list[Any], frame: pd.Data
                      "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
 
 
-def _save(ctx: RunContext, final: Any, learner: Any, inputs: pd.DataFrame, target: str, task: str) -> list[str]:
-    """The model folder (see :func:`nk.results.save_model`); returns its files relative to the
-    run folder. The spec holds no secret parameter: :func:`nk.inference.load_run` asks for them."""
+def _finish(ctx: RunContext, model: Any, preprocessor: Any, spec: dict[str, Any], report_input: dict[str, Any],
+            frame: pd.DataFrame, reporters: list[Any] | None) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Save the model, run the reporters and write the run report (here or in the forked tail);
+    returns the model files and the other artefacts, relative to the run folder, and the keys
+    the reporters and the report added to ``results``."""
+    from nk import stages
+    from nk.report.run import write_run_report  # report.html/.tex/.pdf; needs the reporters' plots
+
+    files = save_model(ctx.run_dir / "model", model=model, preprocessor=preprocessor, spec=spec)
+    artefacts = []
+    for built in reporters if reporters is not None else stages.build(ctx, "report"):
+        paths = built.instance.report(report_input, ctx)
+        artefacts += [str(Path(p).relative_to(ctx.run_dir)) for p in paths]
+    results = report_input["results"]
+    before = set(results)
+    artefacts += [str(p.relative_to(ctx.run_dir)) for p in write_run_report(ctx, results, frame)]
+    added = {k: v for k, v in results.items() if k not in before}
+    return [str(p.relative_to(ctx.run_dir)) for p in files], artefacts, added
+
+
+def _spec(ctx: RunContext, final: Any, learner: Any, inputs: pd.DataFrame, target: str, task: str) -> dict[str, Any]:
+    """``model/spec.json`` (see :func:`nk.results.save_model`). It holds no secret parameter:
+    :func:`nk.inference.load_run` asks for them."""
 
     def public(group: str) -> list[dict[str, Any]]:
         out = []
@@ -231,8 +265,7 @@ def _save(ctx: RunContext, final: Any, learner: Any, inputs: pd.DataFrame, targe
         "scale": as_enum(ctx.cfg.scale, Scaling).value,
         "config": config,
     }
-    files = save_model(ctx.run_dir / "model", model=final.model, preprocessor=final.preprocessor, spec=spec)
-    return [str(p.relative_to(ctx.run_dir)) for p in files]
+    return spec
 
 
 def _results(ctx: RunContext, frame: pd.DataFrame, folds: list[Fold], target: str, task: str,
