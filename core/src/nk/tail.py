@@ -76,11 +76,9 @@ class Tail:
 
 
 def _fork_allowed() -> bool:
-    import os
+    from nk.env import env_flag
 
-    if not sys.platform.startswith("linux"):
-        return False
-    return os.environ.get("NK_FORK_TAIL", "1").strip().lower() not in ("0", "false", "no", "off")
+    return sys.platform.startswith("linux") and env_flag("NK_FORK_TAIL", default=True)
 
 
 def _serve(conn: Any, ctx: RunContext) -> None:
