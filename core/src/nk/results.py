@@ -3,7 +3,6 @@ manifest, and the results files."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nk.errors import UserError
+from nk.fsutil import sha256_file
 
 MODEL_FORMAT = "nk-model/2"
 MODEL_FILE = "model.skops"
@@ -35,15 +35,6 @@ def new_run_dir(root: Path, name: str, *, label: str | None = None) -> Path:
         except FileExistsError:
             continue
     raise UserError(f"Cannot create a new run folder below {base}", todo="clean up old runs")
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's content, read in blocks of 1 MiB (memory stays flat)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_model(folder: Path, *, model: Any, preprocessor: Any, spec: dict[str, Any]) -> list[Path]:
