@@ -47,7 +47,8 @@ def test_prepare_with_a_bad_zip_is_a_user_error(nk_pm, tmp_path, capsys):
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"not a zip")
     assert main(["data", "prepare", "polish", "--zip", str(bad), "--dest", str(tmp_path / "d")], pm=nk_pm) == 2
-    assert "is not a zip archive" in capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())
+    assert "bad.zip' is not a zip or tar archive" in err and "POLISH/m<speaker 1…5>" in err
 
 
 def test_unknown_recipe_lists_the_available(nk_pm, tmp_path, capsys):

@@ -142,7 +142,7 @@ def extract(archive: Path, into: Path, *, layout: str) -> None:
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
         raise UserError(f"The archive {str(archive)!r} is damaged and cannot be extracted: {exc}",
                         allowed=layout, todo="download it again") from None
-    raise UserError(f"{str(archive)!r} is neither a zip nor a tar archive",
+    raise UserError(f"{str(archive)!r} is not a zip or tar archive (damaged, or another kind of file)",
                     allowed=f"the corpus's archive (zip or tar), or its folder: {layout}",
                     todo="give the downloaded archive, or the folder it was extracted to")
 

@@ -65,15 +65,12 @@ class CremaD(Recipe):
             fetch(Download(f"{MEDIA}/AudioWAV/{clip}.wav", f"{clip}.wav"), audio, console, homepage=REPO)
         return [demographics, audio]
 
-    def _extract_all(self, archives: list[Path], into: Path) -> None:
-        if archives and archives[-1].is_dir():  # the downloaded files: used where they are
-            into.mkdir(parents=True, exist_ok=True)
-            for item in archives:
-                link = into / item.name
-                if not link.exists():
-                    link.symlink_to(item.resolve(), target_is_directory=item.is_dir())
-            return
-        super()._extract_all(archives, into)
+    def obtain(self, dest: Path, source: Path | None, console: Any) -> Path:
+        if source is not None:
+            return super().obtain(dest, source, console)
+        folder = dest / "downloads"
+        self.fetch_sources(folder, console)
+        return folder.resolve()  # the clips are used where they were downloaded
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:
         people = self._demographics(root)
