@@ -7,10 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from nk import hookimpl
 from nk.cli import main
 from nk.testing import write_tone
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """No recipe reaches the network in these tests."""
+    from nk.datasets import base
+
+    monkeypatch.setattr(base, "open_url", lambda url: pytest.fail(f"a test tried to download {url}"))
 
 
 def fake_polish_zip(path: Path, tmp: Path) -> Path:
@@ -52,8 +61,9 @@ def test_prepare_with_a_bad_zip_is_a_user_error(nk_pm, tmp_path, capsys):
 
 
 def test_unknown_recipe_lists_the_available(nk_pm, tmp_path, capsys):
-    assert main(["data", "prepare", "emodb"], pm=nk_pm) == 2
-    assert "Unknown dataset 'emodb'" in capsys.readouterr().err
+    assert main(["data", "prepare", "emodbx"], pm=nk_pm) == 2
+    err = capsys.readouterr().err
+    assert "Unknown dataset 'emodbx'" in err and "emodb" in err
 
 
 @dataclass

@@ -19,6 +19,12 @@ from nk.datasets.emotions import COMMON, check_mapping
 from nk.testing import DatasetContract, write_tone
 
 
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """No recipe reaches the network here (tests that test a download replace this again)."""
+    monkeypatch.setattr(base, "open_url", lambda url: pytest.fail(f"a test tried to download {url}"))
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tone(tmp_path_factory.mktemp("tone") / "t.wav", seconds=0.25)

@@ -37,7 +37,7 @@ examples:
 """
 
 
-def recipes() -> list[type]:
+def recipes() -> list[Any]:
     """nk's recipe classes, in the order of :data:`nk.datasets.RECIPE_MODULES`."""
     from nk.datasets import RECIPE_MODULES
 

@@ -225,7 +225,7 @@ def _fit_and_score(ctx: RunContext, frame: pd.DataFrame, inputs: pd.DataFrame, t
             "kind": "within" if test == own else ("lodo" if own is None else "cross"),
             "metric": primary, "value": entry["value"],
             "ci_low": entry.get("ci", [np.nan, np.nan])[0], "ci_high": entry.get("ci", [np.nan, np.nan])[1],
-            "ci_method": entry.get("ci_method"), "n_test": int(len(part)),
+            "ci_method": entry.get("ci_method"), "n_test": len(part),
             "n_test_speakers": entry.get("n_speakers"), "n_train": int(result.n_train),
             "unseen_labels": ";".join(unseen),
         })

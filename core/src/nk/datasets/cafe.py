@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from re import Match
+from typing import ClassVar
 
 from nk.datasets.base import Download, Recipe, Row
 
@@ -28,7 +29,7 @@ class Cafe(Recipe):
     homepage = "https://zenodo.org/records/1478765"
     layout = "<actor 01…12>-<C|D|J|N|P|S|T>-<intensity 1|2>-<sentence 1…6>.wav (neutral: 01-N-1.wav)"
     downloads = (Download("https://zenodo.org/records/1478765/files/CaFE_48k.zip?download=1", "CaFE_48k.zip"),)
-    emotions = {"C": "anger", "D": "disgust", "J": "happiness", "N": "neutral", "P": "fear", "S": "surprise",
+    emotions: ClassVar[dict[str, str]] = {"C": "anger", "D": "disgust", "J": "happiness", "N": "neutral", "P": "fear", "S": "surprise",
                 "T": "sadness"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:

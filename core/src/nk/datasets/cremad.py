@@ -20,7 +20,7 @@ import io
 import re
 from pathlib import Path
 from re import Match
-from typing import Any
+from typing import Any, ClassVar
 
 from nk.datasets.base import Download, Recipe, Row, fetch, read_text
 
@@ -40,7 +40,7 @@ class CremaD(Recipe):
     homepage = REPO
     layout = ("AudioWAV/<actor 1001…1091>_<sentence>_<ANG|DIS|FEA|HAP|NEU|SAD>_<LO|MD|HI|XX>.wav, e.g. "
               "AudioWAV/1001_DFA_ANG_XX.wav, and VideoDemographics.csv beside AudioWAV")
-    emotions = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness", "NEU": "neutral",
+    emotions: ClassVar[dict[str, str]] = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness", "NEU": "neutral",
                 "SAD": "sadness"}
 
     @classmethod

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from re import Match
+from typing import ClassVar
 
 from nk.datasets.base import Download, Recipe, Row
 
@@ -33,7 +34,7 @@ class EmoDB(Recipe):
     homepage = "http://emodb.bilderbar.info/"
     layout = "wav/<speaker 2 digits><text a01…b10><emotion W/L/E/A/F/T/N><version>.wav, e.g. wav/03a01Fa.wav"
     downloads = (Download("http://emodb.bilderbar.info/download/download.zip", "emodb.zip"),)
-    emotions = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness",
+    emotions: ClassVar[dict[str, str]] = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness",
                 "T": "sadness", "N": "neutral"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from re import Match
+from typing import ClassVar
 
 from nk.datasets.base import Recipe, Row
 
@@ -28,7 +29,7 @@ class Emovo(Recipe):
     layout = "<f1|f2|f3|m1|m2|m3>/<dis|gio|neu|pau|rab|sor|tri>-<actor>-<sentence>.wav, e.g. f1/dis-f1-b1.wav"
     instructions = ("download EMOVO from its site (http://voice.fub.it/activities/corpora/emovo/) or a "
                     "mirror the authors name")
-    emotions = {"dis": "disgust", "gio": "happiness", "neu": "neutral", "pau": "fear", "rab": "anger",
+    emotions: ClassVar[dict[str, str]] = {"dis": "disgust", "gio": "happiness", "neu": "neutral", "pau": "fear", "rab": "anger",
                 "sor": "surprise", "tri": "sadness"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:

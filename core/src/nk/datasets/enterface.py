@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from re import Match
-from typing import Any
+from typing import Any, ClassVar
 
 from nk.datasets.base import Recipe, Row
 from nk.errors import UserError
@@ -32,7 +32,7 @@ class Enterface(Recipe):
     homepage = "http://www.enterface.net/enterface05/"
     layout = "subject N/<emotion>/sentence M/sN_<an|di|fe|ha|sa|su>_M.avi (or .wav), e.g. subject 1/anger/sentence 1/s1_an_1.avi"
     instructions = "download the eNTERFACE'05 emotion database from http://www.enterface.net/enterface05/"
-    emotions = {"an": "anger", "di": "disgust", "fe": "fear", "ha": "happiness", "sa": "sadness", "su": "surprise"}
+    emotions: ClassVar[dict[str, str]] = {"an": "anger", "di": "disgust", "fe": "fear", "ha": "happiness", "sa": "sadness", "su": "surprise"}
     suffixes = (".wav", ".avi")
 
     def prepare(self, dest: Path, *, source: Path | None, console: Any) -> Path:

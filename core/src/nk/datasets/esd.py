@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from re import Match
+from typing import ClassVar
 
 from nk.datasets.base import Recipe, Row, read_text
 
@@ -31,7 +32,7 @@ class Esd(Recipe):
               "<speaker>_<6 digits>.wav, e.g. 0011/Angry/0011_000351.wav")
     instructions = ("request ESD through https://github.com/HLTSingapore/Emotional-Speech-Data (licence "
                     "agreement) and download the archive")
-    emotions = {"Angry": "anger", "Happy": "happiness", "Neutral": "neutral", "Sad": "sadness",
+    emotions: ClassVar[dict[str, str]] = {"Angry": "anger", "Happy": "happiness", "Neutral": "neutral", "Sad": "sadness",
                 "Surprise": "surprise"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import ClassVar
 
 from nk.datasets.base import Recipe, Row, audio_files, read_text
 
@@ -39,7 +40,7 @@ class Iemocap(Recipe):
               "SessionN/dialog/EmoEvaluation/<dialog>.txt")
     instructions = ("request IEMOCAP from https://sail.usc.edu/iemocap/iemocap_release.htm (release form); "
                     "pass the extracted IEMOCAP_full_release folder (or its archive)")
-    emotions = {"neu": "neutral", "hap": "happiness", "exc": "excitement", "sad": "sadness", "ang": "anger",
+    emotions: ClassVar[dict[str, str]] = {"neu": "neutral", "hap": "happiness", "exc": "excitement", "sad": "sadness", "ang": "anger",
                 "fru": "frustration", "sur": "surprise", "fea": "fear", "dis": "disgust", "oth": "other",
                 "xxx": "no_agreement"}
 

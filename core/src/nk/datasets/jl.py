@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from re import Match
+from typing import ClassVar
 
 from nk.datasets.base import Recipe, Row
 
@@ -27,7 +28,7 @@ class Jl(Recipe):
     homepage = "https://www.kaggle.com/datasets/tli725/jl-corpus"
     layout = "<female1|female2|male1|male2>_<emotion>_<sentence, e.g. 1a>_<session>.wav, e.g. female1_angry_1a_1.wav"
     instructions = "download the JL corpus from https://www.kaggle.com/datasets/tli725/jl-corpus"
-    emotions = {"angry": "anger", "sad": "sadness", "neutral": "neutral", "happy": "happiness",
+    emotions: ClassVar[dict[str, str]] = {"angry": "anger", "sad": "sadness", "neutral": "neutral", "happy": "happiness",
                 "excited": "excitement", "anxious": "anxiety", "apologetic": "apology",
                 "assertive": "assertiveness", "concerned": "concern", "encouraging": "encouragement"}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from re import Match
+from typing import ClassVar
 
 from nk.datasets.base import Recipe, Row
 
@@ -28,7 +29,7 @@ class Mesd(Recipe):
     homepage = "https://data.mendeley.com/datasets/cy34mh68j9"
     layout = "<Anger|Disgust|Fear|Happiness|Neutral|Sadness>_<F|M|C>_<A|B>_<word>.wav, e.g. Anger_C_A_abajo.wav"
     instructions = ("download the zip from https://data.mendeley.com/datasets/cy34mh68j9 (\"Download All\")")
-    emotions = {"Anger": "anger", "Disgust": "disgust", "Fear": "fear", "Happiness": "happiness",
+    emotions: ClassVar[dict[str, str]] = {"Anger": "anger", "Disgust": "disgust", "Fear": "fear", "Happiness": "happiness",
                 "Neutral": "neutral", "Sadness": "sadness"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:

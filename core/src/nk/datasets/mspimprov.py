@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import ClassVar
 
 from nk.datasets.base import Recipe, Row, audio_files, read_text
 from nk.errors import UserError
@@ -38,7 +39,7 @@ class MspImprov(Recipe):
     layout = "Audio/sessionN/<sentence>/<scenario>/MSP-IMPROV-S01A-F01-P-FM01.wav and Evaluation.txt"
     instructions = ("request MSP-IMPROV from the MSP lab at UT Dallas (licence agreement) and pass the release "
                     "folder (with Audio/ and Evaluation.txt)")
-    emotions = {"A": "anger", "H": "happiness", "S": "sadness", "N": "neutral", "O": "other", "X": "no_agreement"}
+    emotions: ClassVar[dict[str, str]] = {"A": "anger", "H": "happiness", "S": "sadness", "N": "neutral", "O": "other", "X": "no_agreement"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:
         found = sorted(root.rglob("Evaluation.txt"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import ClassVar
 
 from nk.datasets.base import Recipe, Row, audio_files, read_text
 from nk.errors import UserError
@@ -32,7 +33,7 @@ class MspPodcast(Recipe):
     layout = "Audios/<FileName>.wav (or Audio/) and Labels/labels_consensus.csv"
     instructions = ("request MSP-Podcast from the MSP lab at UT Dallas (licence agreement) and pass the "
                     "release folder (with Audios/ and Labels/)")
-    emotions = {"A": "anger", "S": "sadness", "H": "happiness", "U": "surprise", "F": "fear", "D": "disgust",
+    emotions: ClassVar[dict[str, str]] = {"A": "anger", "S": "sadness", "H": "happiness", "U": "surprise", "F": "fear", "D": "disgust",
                 "C": "contempt", "N": "neutral", "O": "other", "X": "no_agreement"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:

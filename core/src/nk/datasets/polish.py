@@ -19,7 +19,7 @@ import sys
 import tarfile
 from pathlib import Path
 from re import Match
-from typing import Any
+from typing import Any, ClassVar
 
 from nk.datasets.base import Recipe, Row
 from nk.errors import UserError
@@ -37,7 +37,7 @@ class Polish(Recipe):
                 "the nkululeko paper's example (Burkhardt et al. 2022, LREC).")
     homepage = "https://pypi.org/project/nkululeko/1.14.1/"
     layout = "POLISH/m<speaker 1…5>.<a|s|n>_<word>_<repetition>.wav, e.g. POLISH/m1.a_nie_1.wav"
-    emotions = {"a": "anger", "s": "fear", "n": "neutral"}
+    emotions: ClassVar[dict[str, str]] = {"a": "anger", "s": "fear", "n": "neutral"}
 
     @classmethod
     def can_download(cls) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from re import Match
+from typing import ClassVar
 
 from nk.datasets.base import Download, Recipe, Row
 
@@ -32,12 +33,12 @@ class Ravdess(Recipe):
               "intensity, statement, repetition, actor), e.g. Actor_12/03-01-06-01-02-01-12.wav")
     downloads = (Download("https://zenodo.org/records/1188976/files/Audio_Speech_Actors_01-24.zip?download=1",
                           "Audio_Speech_Actors_01-24.zip"),)
-    emotions = {"01": "neutral", "02": "calm", "03": "happiness", "04": "sadness", "05": "anger", "06": "fear",
+    emotions: ClassVar[dict[str, str]] = {"01": "neutral", "02": "calm", "03": "happiness", "04": "sadness", "05": "anger", "06": "fear",
                 "07": "disgust", "08": "surprise"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:
         def make(path: Path, m: Match[str]) -> Row | None:
-            modality, channel, emo, intensity, statement, rep, actor = m.groups()
+            _, channel, emo, intensity, statement, rep, actor = m.groups()
             if emo not in self.emotions or not 1 <= int(actor) <= 24:
                 return None
             return {"speaker": self.speaker(actor), "gender": "male" if int(actor) % 2 else "female",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from re import Match
+from typing import ClassVar
 
 from nk.datasets.base import Recipe, Row
 
@@ -28,7 +29,7 @@ class Savee(Recipe):
     layout = "AudioData/<DC|JE|JK|KL>/<a|d|f|h|n|sa|su><NN>.wav (or flat DC_a01.wav)"
     instructions = ("register on http://kahlan.eps.surrey.ac.uk/savee/Register.html and download "
                     "AudioData.zip")
-    emotions = {"a": "anger", "d": "disgust", "f": "fear", "h": "happiness", "n": "neutral", "sa": "sadness",
+    emotions: ClassVar[dict[str, str]] = {"a": "anger", "d": "disgust", "f": "fear", "h": "happiness", "n": "neutral", "sa": "sadness",
                 "su": "surprise"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from re import Match
+from typing import ClassVar
 
 from nk.datasets.base import Download, Recipe, Row
 
@@ -28,7 +29,7 @@ class Shemo(Recipe):
     homepage = "https://github.com/mansourehk/ShEMO"
     layout = "<F|M><speaker 2 digits><emotion A|F|H|N|S|W><utterance 2 digits>.wav, e.g. female/F01A01.wav"
     downloads = (Download(f"{RAW}/female.zip", "female.zip"), Download(f"{RAW}/male.zip", "male.zip"))
-    emotions = {"A": "anger", "F": "fear", "H": "happiness", "N": "neutral", "S": "sadness", "W": "surprise"}
+    emotions: ClassVar[dict[str, str]] = {"A": "anger", "F": "fear", "H": "happiness", "N": "neutral", "S": "sadness", "W": "surprise"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:
         def make(path: Path, m: Match[str]) -> Row | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from re import Match
+from typing import ClassVar
 
 from nk.datasets.base import Download, Recipe, Row
 
@@ -32,7 +33,7 @@ class Tess(Recipe):
     layout = "<speaker OAF|YAF>_<word>_<angry|disgust|fear|happy|neutral|ps|sad>.wav, e.g. OAF_angry/OAF_back_angry.wav"
     downloads = (Download(f"https://borealisdata.ca/api/access/dataset/:persistentId/?persistentId={DOI}",
                           "tess.zip"),)
-    emotions = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
+    emotions: ClassVar[dict[str, str]] = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
                 "neutral": "neutral", "ps": "surprise", "sad": "sadness"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from re import Match
+from typing import ClassVar
 
 from nk.datasets.base import Download, Recipe, Row
 
@@ -26,7 +27,7 @@ class Urdu(Recipe):
     layout = "<Angry|Happy|Neutral|Sad>/S<M|F><n>_F<n>_<A|H|N|S><n>.wav, e.g. Angry/SM1_F1_A01.wav"
     downloads = (Download("https://github.com/siddiquelatif/URDU-Dataset/archive/refs/heads/master.zip",
                           "URDU-Dataset-master.zip"),)
-    emotions = {"A": "anger", "H": "happiness", "N": "neutral", "S": "sadness"}
+    emotions: ClassVar[dict[str, str]] = {"A": "anger", "H": "happiness", "N": "neutral", "S": "sadness"}
 
     def parse(self, root: Path) -> tuple[list[Row], list[Path]]:
         folders = {"angry": "A", "happy": "H", "neutral": "N", "sad": "S"}
