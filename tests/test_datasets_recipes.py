@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
+import urllib.error
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from nk.cli import main
 from nk.datasets import RECIPE_MODULES, base
 from nk.datasets.emotions import COMMON, check_mapping
-from nk.testing import DatasetContract, write_tone
+from nk.testing import DatasetContract, LoaderContract, write_tone
 
 
 @pytest.fixture(autouse=True)
@@ -322,7 +323,7 @@ def test_download_urls_of_the_open_corpora(name, nk_pm, tmp_path, monkeypatch, c
 
     def refuse(url):
         asked.append(url)
-        raise base.urllib.error.URLError("no network in tests")
+        raise urllib.error.URLError("no network in tests")
 
     monkeypatch.setattr(base, "open_url", refuse)
     assert main(["data", "prepare", name, "--dest", str(tmp_path / "d")], pm=nk_pm) == 2
@@ -419,3 +420,20 @@ def test_common_set_is_documented_in_the_readme():
 
 for _name in RECIPE_MODULES:
     globals()[f"TestRecipe_{_name}"] = type(f"TestRecipe_{_name}", (DatasetContract,), {"name": _name})
+
+
+class TestPreparedLoader(LoaderContract):
+    """The loader of the presets: a prepared table, with emotion as the default target."""
+
+    name = "prepared"
+
+    @pytest.fixture(autouse=True)
+    def _table(self, nk_pm, template, tmp_path, monkeypatch):
+        emodb(template, tmp_path / "src")
+        assert main(["data", "prepare", "emodb", "--source", str(tmp_path / "src"), "--dest",
+                     str(tmp_path / "d")], pm=nk_pm) == 0
+        monkeypatch.setattr(type(self), "params", {"path": str(tmp_path / "d" / "emodb.csv")})
+
+    def test_default_target_is_emotion(self, nk_pm, nk_context):
+        corpus = self.build(nk_pm).load(nk_context)
+        assert corpus.default_target == "emotion" and len(corpus.frame) == 4

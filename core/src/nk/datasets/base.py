@@ -24,11 +24,7 @@ import hashlib
 import os
 import re
 import shutil
-import tarfile
 import tempfile
-import urllib.error
-import urllib.request
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +63,8 @@ class RecipeConfig:
 
 def open_url(url: str) -> IO[bytes]:
     """Open ``url`` for reading (the one network access of the recipes; tests replace it)."""
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     return urllib.request.urlopen(request, timeout=60)
 
@@ -83,6 +81,8 @@ def fetch(download: Download, folder: Path, console: Any, *, homepage: str = "")
     """Download ``download`` into ``folder`` (kept there: a second prepare reuses it), checking
     its sha256 when the recipe knows it. Written to ``<name>.part`` first, so an interrupted
     download never looks complete."""
+    import urllib.error
+
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / download.filename
     if target.is_file() and (download.sha256 is None or sha256_of(target) == download.sha256):
@@ -114,6 +114,9 @@ def fetch(download: Download, folder: Path, console: Any, *, homepage: str = "")
 
 
 def is_archive(path: Path) -> bool:
+    import tarfile
+    import zipfile
+
     return zipfile.is_zipfile(path) or tarfile.is_tarfile(path)
 
 
@@ -126,6 +129,9 @@ def _safe_member(name: str, archive: Path) -> None:
 
 def extract(archive: Path, into: Path, *, layout: str) -> None:
     """Extract a zip or tar archive into ``into`` (members checked to stay inside it)."""
+    import tarfile
+    import zipfile
+
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:

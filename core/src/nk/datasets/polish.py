@@ -16,7 +16,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from re import Match
 from typing import Any, ClassVar
@@ -44,6 +43,8 @@ class Polish(Recipe):
         return True
 
     def fetch_sources(self, folder: Path, console: Any) -> list[Path]:
+        import tarfile
+
         folder.mkdir(parents=True, exist_ok=True)
         out = folder / "polish_speech_emotions.zip"
         if out.is_file():
