@@ -126,3 +126,33 @@ def test_spotlight_without_the_extra_says_how_to_install(three_databases, nk_pm,
                         lambda name, *a: None if name.startswith("renumics") else real(name, *a))
     assert main(["spotlight", "data=a", "target=label"], pm=nk_pm) == 2
     assert "pip install 'nk[spotlight]'" in capsys.readouterr().err
+
+
+def test_each_model_sees_dev_only_from_its_training_databases(three_databases, nk_pm, monkeypatch, capsys):
+    from nk import fit
+
+    seen = {}
+    real = fit.fit_fold
+
+    def spy(ctx, fold, frame, *args, **kwargs):
+        seen[fold.name] = pd.DataFrame({"split": fold.split, "db": frame["db"], "speaker": frame["speaker"]})
+        return real(ctx, fold, frame, *args, **kwargs)
+
+    monkeypatch.setattr(fit, "fit_fold", spy)
+    options = [o for o in COMMON if not o.startswith("split.")]
+    code = main(["crossdb", "data=[a,b,c]", *options, "split.test_size=0.25", "split.dev_size=0.25",
+                 f"results_root={three_databases / 'r'}"], pm=nk_pm)
+    assert code == 0, capsys.readouterr().err
+    assert sorted(seen) == ["a", "all but a", "all but b", "all but c", "b", "c"]
+    for name, split in seen.items():
+        if name.startswith("all but "):
+            held_out = name.removeprefix("all but ")
+            assert (split[split.db == held_out].split == "test").all()
+            assert set(split[split.split == "dev"].db) == {"a", "b", "c"} - {held_out}
+        else:
+            assert (split[split.db != name].split == "test").all()
+            own = split[split.db == name]
+            assert set(own.split) == {"train", "dev", "test"}
+            parts = [set(own[own.split == p].speaker) for p in ("train", "dev", "test")]
+            assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+        assert split.speaker.str.match(r"^[abc]:spk\d$").all()  # prefixed: a:spk0 is not b:spk0

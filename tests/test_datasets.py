@@ -91,3 +91,27 @@ def test_third_party_recipe(nk_pm, nk_register_plugin, tmp_path, capsys):
     assert "tiny" in capsys.readouterr().out
     assert main(["data", "prepare", "tiny", "--dest", str(tmp_path / "t")], pm=nk_pm) == 0
     assert (tmp_path / "t" / "tiny.csv").is_file()
+
+
+def test_polish_download_runs_pip_for_nkululekos_sdist(nk_pm, tmp_path, monkeypatch, capsys):
+    """The download path up to the request: pip (replaced here) fetches the sdist that carries the zip."""
+    import subprocess
+    import tarfile
+
+    from nk.datasets import polish
+
+    archive = fake_polish_zip(tmp_path / "polish_speech_emotions.zip", tmp_path / "src")
+    asked = []
+
+    def fake_run(cmd, **kwargs):
+        asked.append(cmd)
+        folder = Path(cmd[cmd.index("-d") + 1])
+        with tarfile.open(folder / "nkululeko-1.14.1.tar.gz", "w:gz") as tar:
+            tar.add(archive, arcname=f"nkululeko-1.14.1/{polish.MEMBER}")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(polish.subprocess, "run", fake_run)
+    assert main(["data", "prepare", "polish", "--dest", str(tmp_path / "d")], pm=nk_pm) == 0, capsys.readouterr().err
+    (cmd,) = asked
+    assert cmd[1:4] == ["-m", "pip", "download"] and "nkululeko==1.14.1" in cmd and "--no-deps" in cmd
+    assert len(pd.read_csv(tmp_path / "d" / "polish.csv")) == 30
