@@ -376,6 +376,7 @@ def test_data_list_shows_every_recipe_with_its_licence(nk_pm, capsys):
         recipe = nk_pm.registry.get("dataset", name).factory
         line = next(line for line in out.splitlines() if line.split()[:1] == [name])
         assert recipe.licence in line and ("download" in line or "--source only" in line)
+        assert f"cite: {recipe.citation}" in out
 
 
 def test_common_emotion_names_combine_two_databases(nk_pm, template, tmp_path, monkeypatch, capsys):

@@ -117,7 +117,7 @@ def _preset_ships(name: str) -> bool:
 
 
 def recipe_rows(app_pm: Any) -> list[dict[str, str]]:
-    """What ``nk data list`` shows: name, licence, source, description, provider."""
+    """What ``nk data list`` shows: name, licence, source, title, provider, citation."""
     rows = []
     for comp in app_pm.registry:
         if comp.group != "dataset":
@@ -126,16 +126,19 @@ def recipe_rows(app_pm: Any) -> list[dict[str, str]]:
         source_text = getattr(factory, "source_text", None)
         rows.append({"name": comp.name, "licence": str(getattr(factory, "licence", "see the provider")),
                      "source": source_text() if callable(source_text) else "see the provider",
-                     "title": str(getattr(factory, "title", comp.description)), "provider": comp.provider})
+                     "title": str(getattr(factory, "title", comp.description)), "provider": comp.provider,
+                     "citation": str(getattr(factory, "citation", ""))})
     return rows
 
 
 def _list(args: argparse.Namespace, app: App) -> int:
     rows = recipe_rows(app.pm)
-    app.console.print("Dataset recipes: nk data prepare NAME [--source PATH]  (name, source, licence, corpus)",
+    app.console.print("Dataset recipes (nk data prepare NAME [--source PATH]): name, source, licence, corpus",
                       highlight=False)
     for row in rows:
         provider = "" if row["provider"] == "nk" else f" [{row['provider']}]"
         app.console.print(f"  {row['name']:11s} {row['source']:14s} {row['licence']} — {row['title']}{provider}",
                           highlight=False, markup=False, soft_wrap=True)
+        if row["citation"]:
+            app.console.print(f"  {'':11s} cite: {row['citation']}", highlight=False, markup=False, soft_wrap=True)
     return 0
