@@ -438,3 +438,22 @@ class TestPreparedLoader(LoaderContract):
     def test_default_target_is_emotion(self, nk_pm, nk_context):
         corpus = self.build(nk_pm).load(nk_context)
         assert corpus.default_target == "emotion" and len(corpus.frame) == 4
+
+
+def test_a_wrong_archive_leaves_the_earlier_extraction(nk_pm, template, tmp_path, capsys):
+    root = tmp_path / "src"
+    emodb(template, root)
+    good, wrong = tmp_path / "emodb.zip", tmp_path / "other.zip"
+    with zipfile.ZipFile(good, "w") as zf:
+        for path in sorted(root.rglob("*.wav")):
+            zf.write(path, path.relative_to(root).as_posix())
+    with zipfile.ZipFile(wrong, "w") as zf:
+        zf.write(template, "music/song.wav")
+    dest = tmp_path / "d"
+    assert main(["data", "prepare", "emodb", "--source", str(good), "--dest", str(dest)], pm=nk_pm) == 0
+    before = (dest / "emodb.csv").read_text()
+    assert main(["data", "prepare", "emodb", "--source", str(wrong), "--dest", str(dest)], pm=nk_pm) == 2
+    assert "other.zip' holds no audio files of EmoDB" in " ".join(capsys.readouterr().err.split())
+    assert (dest / "emodb.csv").read_text() == before
+    assert (dest / "source" / "wav" / "03a01Fa.wav").is_file()
+    assert sorted(p.name for p in dest.iterdir()) == ["emodb.about.txt", "emodb.csv", "source"]

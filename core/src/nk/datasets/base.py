@@ -32,6 +32,7 @@ from typing import IO, Any, ClassVar
 
 from nk.errors import UserError
 
+STAGING_PREFIX = ".source-"
 Row = dict[str, Any]
 """One table row: ``file`` (a Path), then the columns."""
 
@@ -206,16 +207,25 @@ class Recipe:
     def prepare(self, dest: Path, *, source: Path | None, console: Any) -> Path:
         dest = Path(dest)
         root = self.obtain(dest, source, console)
-        rows, skipped = self.collect(root)
-        if not rows:
-            raise UserError(
-                f"{str(root)!r} holds no audio files of {self.title} named as the corpus names them"
-                + (f" ({len(skipped)} other audio files, e.g. {[str(p.name) for p in skipped[:3]]})"
-                   if skipped else ""),
-                where=f"nk data prepare {self.name}" + (f" --source {source}" if source else ""),
-                allowed=self.layout,
-                todo="give the corpus's original archive or folder (`nk data list` shows the source)",
-            )
+        staged = root.name.startswith(STAGING_PREFIX)  # an extraction, not yet in dest/source
+        try:
+            rows, skipped = self.collect(root)
+            if not rows:
+                shown = source if source is not None else dest / "source"
+                raise UserError(
+                    f"{str(shown)!r} holds no audio files of {self.title} named as the corpus names them"
+                    + (f" ({len(skipped)} other audio files, e.g. {[str(p.name) for p in skipped[:3]]})"
+                       if skipped else ""),
+                    where=f"nk data prepare {self.name}" + (f" --source {source}" if source else ""),
+                    allowed=self.layout,
+                    todo="give the corpus's original archive or folder (`nk data list` shows the source)",
+                )
+            if staged:  # only an archive that holds the corpus replaces an earlier extraction
+                rows = self._commit(root, dest / "source", rows)
+        except BaseException:
+            if staged:
+                shutil.rmtree(root, ignore_errors=True)
+            raise
         if skipped:
             console.print(f"Skipped {len(skipped)} audio files whose names do not follow {self.title}'s "
                           f"scheme, e.g. {', '.join(p.name for p in skipped[:5])}", highlight=False)
@@ -224,12 +234,11 @@ class Recipe:
         return table
 
     def obtain(self, dest: Path, source: Path | None, console: Any) -> Path:
-        """The folder holding the corpus: ``source`` itself, or where its archive(s) went."""
+        """The folder holding the corpus: ``source`` itself, or a staging folder in ``dest``
+        holding the extracted archive(s) (moved to ``dest/source`` once the corpus is found)."""
         if source is None:
             archives = self.fetch_sources(dest / "downloads", console)
-            into = dest / "source"
-            self._extract_all(archives, into)
-            return into
+            return self._extract_all(archives, dest)
         source = Path(source).expanduser()
         if source.is_dir():
             return source.resolve()
@@ -238,24 +247,35 @@ class Recipe:
                             where=f"nk data prepare {self.name} --source",
                             allowed=f"the corpus's archive or its folder: {self.layout}",
                             todo="give the path of the downloaded archive or of its extracted folder")
-        into = dest / "source"
-        self._extract_all([source], into)
-        return into
+        return self._extract_all([source], dest)
 
-    def _extract_all(self, archives: list[Path], into: Path) -> None:
-        into.parent.mkdir(parents=True, exist_ok=True)
-        partial = Path(tempfile.mkdtemp(prefix=".source-", dir=into.parent))
+    def _extract_all(self, archives: list[Path], dest: Path) -> Path:
+        dest.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest))
         try:
             for archive in archives:
                 if is_archive(archive) or archive.suffix.lower() in (".zip", ".tar", ".gz", ".tgz"):
                     extract(archive, partial, layout=self.layout)
                 else:
                     shutil.copy2(archive, partial / archive.name)
-            if into.exists():
-                shutil.rmtree(into)
-            os.replace(partial, into)
-        finally:
+        except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
+            raise
+        return partial.resolve()
+
+    @staticmethod
+    def _commit(partial: Path, into: Path, rows: list[Row]) -> list[Row]:
+        """Move the staged extraction to ``into`` (replacing an earlier one); rows follow."""
+        if into.exists():
+            shutil.rmtree(into)
+        os.replace(partial, into)
+        out = []
+        for row in rows:
+            path = Path(row["file"])
+            if path.is_relative_to(partial):
+                path = into.resolve() / path.relative_to(partial)
+            out.append({**row, "file": path})
+        return out
 
     def fetch_sources(self, folder: Path, console: Any) -> list[Path]:
         """Download the recipe's files; a recipe without downloads explains how to get them."""
