@@ -100,13 +100,13 @@ def _prepare(args: argparse.Namespace, app: App) -> int:
     comp = app.pm.registry.get("dataset", args.recipe)
     dest = args.dest or Path("data") / args.recipe
     table = comp.build(comp.defaults()).prepare(dest.resolve(), source=args.source, console=app.console)
-    app.console.print(f"Table: {table}", highlight=False)
+    app.console.print(f"Table: {table}", highlight=False, markup=False)
     licence = getattr(comp.factory, "licence", None)
     if licence:
         app.console.print(f"Licence: {licence} (see {Path(table).with_suffix('.about.txt').name} beside the "
-                          "table for the citation)", highlight=False)
+                          "table for the citation)", highlight=False, markup=False)
     if (Path("conf") / "data" / f"{args.recipe}.yaml").exists() or _preset_ships(args.recipe):
-        app.console.print(f"Use it with: nk run data={args.recipe}", highlight=False)
+        app.console.print(f"Use it with: nk run data={args.recipe}", highlight=False, markup=False)
     return 0
 
 

@@ -87,10 +87,10 @@ def fetch(download: Download, folder: Path, console: Any, *, homepage: str = "")
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / download.filename
     if target.is_file() and (download.sha256 is None or sha256_of(target) == download.sha256):
-        console.print(f"Using the downloaded {target}", highlight=False)
+        console.print(f"Using the downloaded {target}", highlight=False, markup=False)
         return target
     part = target.with_name(target.name + ".part")
-    console.print(f"Downloading {download.url} …", highlight=False)
+    console.print(f"Downloading {download.url} …", highlight=False, markup=False)
     try:
         with open_url(download.url) as response, open(part, "wb") as out:
             shutil.copyfileobj(response, out, CHUNK)
@@ -228,9 +228,9 @@ class Recipe:
             raise
         if skipped:
             console.print(f"Skipped {len(skipped)} audio files whose names do not follow {self.title}'s "
-                          f"scheme, e.g. {', '.join(p.name for p in skipped[:5])}", highlight=False)
+                          f"scheme, e.g. {', '.join(p.name for p in skipped[:5])}", highlight=False, markup=False)
         table = self.write(dest, rows)
-        console.print(f"Prepared {len(rows)} files of {self.title} in {dest}", highlight=False)
+        console.print(f"Prepared {len(rows)} files of {self.title} in {dest}", highlight=False, markup=False)
         return table
 
     def obtain(self, dest: Path, source: Path | None, console: Any) -> Path:
