@@ -397,15 +397,22 @@ def test_common_emotion_names_combine_two_databases(nk_pm, template, tmp_path, m
         "ravdess": [f"Actor_{a:02d}/03-01-{e}-01-0{s}-01-{a:02d}.wav" for a in (1, 2, 3, 4) for e in rav
                     for s in (1, 2)],
     })
-    code = main(["run", "data=[emodb,ravdess]", "labels=[anger,happiness,neutral,sadness]", "feats=mfcc",
-                 "n_jobs=1", "split.test_size=0.25", "split.dev_size=0", f"results_root={tmp_path / 'r'}"], pm=nk_pm)
-    assert code == 0, capsys.readouterr().err
-    (results,) = (tmp_path / "r").glob("*/*/results.json")
-    import json
+    import logging
 
-    data = json.loads(results.read_text())
-    assert data["target"] == "emotion" and data["load"]["databases"] == {"emodb": 32, "ravdess": 32}
-    assert sorted(data["test"]["labels"]) == ["anger", "happiness", "neutral", "sadness"]
+    from rich.console import Console
+
+    from nk import stages
+    from nk.config import compose
+    from nk.context import RunContext
+
+    cfg = compose(["data=[emodb,ravdess]", "labels=[anger,happiness,neutral,sadness]"], nk_pm)
+    ctx = RunContext(cfg=cfg, run_dir=tmp_path, pm=nk_pm, log=logging.getLogger("nk.test"),
+                     console=Console(file=io.StringIO()))
+    loaded = stages.load(ctx)  # the load stage of `nk run`: no target given, no label maps
+    assert loaded.target == "emotion" and loaded.task == "classification"
+    assert loaded.report["databases"] == {"emodb": 32, "ravdess": 32}
+    assert sorted(loaded.frame.emotion.unique()) == ["anger", "happiness", "neutral", "sadness"]
+    assert loaded.frame.groupby("db").speaker.nunique().to_dict() == {"emodb": 4, "ravdess": 4}
 
 
 def test_common_set_is_documented_in_the_readme():
