@@ -278,6 +278,9 @@ def extract(
     """Features of every row of ``index``: cached rows from the cache, the others extracted."""
     started = time.perf_counter()
     rate = int(getattr(featurizer, "sampling_rate", None) or ctx.cfg.sampling_rate)
+    if rate != int(ctx.cfg.sampling_rate):  # the featurizer pins its rate: say which one is used
+        ctx.log.warning("%s reads audio at its own rate, %d Hz (sampling_rate=%d applies to featurizers "
+                        "without a fixed rate)", component.name, rate, int(ctx.cfg.sampling_rate))
     spec = {
         "component": component.name,
         "provider": component.provider,
