@@ -211,7 +211,7 @@ class Explorer:
             with progress:
                 overall = progress.add_task("Exploring", total=len(steps))
                 for analysis, step in steps:
-                    note = (" (the first UMAP call compiles code with numba: 10–20 s)"
+                    note = (" (the first UMAP call in a process compiles code with numba: 10–60 s)"
                             if analysis is Analysis.scatter and ScatterMethod.umap in self._scatter_methods()
                             else "")
                     progress.update(overall, description=f"Exploring: {analysis.value}{note}")
