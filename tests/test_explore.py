@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from nk import hookimpl
 from nk.cli import main
 from nk.explore import stats
+from nk.registry import param
 
 SMALL = ["data.demo.n_utterances=2", "feats=mfcc", "n_jobs=1"]
 
@@ -184,7 +187,9 @@ def test_permutation_importance_finds_the_feature_the_model_uses():
 def test_optional_packages_are_skipped_with_a_note(monkeypatch):
     import logging
 
-    from nk.explore.config import Importance, RankBy, TreeModel
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    from nk.explore.config import Importance, RankBy
     from nk.explore.features import importance
     from nk.explore.project import NotInstalled, project
 
@@ -205,8 +210,9 @@ def test_optional_packages_are_skipped_with_a_note(monkeypatch):
 
     result = importance(features=features, y=y, split=split, speakers=None, task="classification",
                         methods=[Importance.tree, Importance.linear, Importance.shap], model_comp=None,
-                        model_params={}, cfg=Cfg, registry=None, seed=0, n_repeats=2,
-                        tree_model=TreeModel.extra_trees, rank_by=RankBy.mean_rank, log=logging.getLogger("t"))
+                        model_params={}, cfg=Cfg, seed=0, n_repeats=2,
+                        tree=("extra_trees", ExtraTreesClassifier(n_estimators=100, random_state=0, n_jobs=1)),
+                        rank_by=RankBy.mean_rank, log=logging.getLogger("t"))
     assert any("shap" in note for note in result.notes)
     assert list(result.table.columns[:3]) == ["rank", "tree", "linear"] and "shap" not in result.table
     assert result.table.index[0] == "f.x"  # the informative feature ranks first
@@ -230,6 +236,27 @@ def _latest(results: Path) -> Path:
 SECRET = "hf_do_not_leak_0123456789"
 
 
+@dataclass
+class NotifyConfig:
+    hf_token: str = param("", secret=True, help="token of a notification service (a secret)")
+
+
+class Notify:
+    """A reporter with a secret parameter (the explore report must never show it)."""
+
+    def __init__(self, *, hf_token: str) -> None:
+        self.hf_token = hf_token
+
+    def report(self, result, ctx):
+        return []
+
+
+class NotifyPlugin:
+    @hookimpl
+    def nk_register_reporters(self, register):
+        register("notify", Notify, NotifyConfig, description="does nothing, holds a secret")
+
+
 @pytest.fixture(scope="module")
 def confound_run(shared_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every analysis on a small demo with an injected gender–emotion confound."""
@@ -237,9 +264,11 @@ def confound_run(shared_cache: Path, tmp_path_factory: pytest.TempPathFactory) -
 
     work = tmp_path_factory.mktemp("explore-work")
     results = work / "results"
+    pm = PluginManager()
+    pm.register(NotifyPlugin(), name="nk-notify")
     code = main(["explore", *SMALL, "data.demo.confound=0.8", f"cache_dir={shared_cache}",
                  f"results_root={results}", "explore.scatter=[pca,tsne]", "explore.top_k=3",
-                 "document.pdf=never", f"+hf_token={SECRET}"], pm=PluginManager())
+                 "document.pdf=never", "report=[plots,notify]", f"report.notify.hf_token={SECRET}"], pm=pm)
     assert code == 0
     return _latest(results)
 
@@ -365,3 +394,14 @@ def test_explore_is_a_subcommand_with_the_config_section(nk_pm, nk_compose, caps
     assert main(["explore", "--cfg", "explore.top_k=4"], pm=nk_pm) == 0
     out = capsys.readouterr().out
     assert "explore:" in out and "top_k: 4" in out and "analyses:" in out
+
+
+def test_report_explains_negative_permutation_importance(shared_cache: Path, tmp_path: Path):
+    """Issue 10: negative permutation importances were unexplained in the report."""
+    from nk.plugins import PluginManager
+
+    code = main(["explore", *SMALL, f"cache_dir={shared_cache}", f"results_root={tmp_path}",
+                 "explore.scatter=[]", "document.pdf=never"], pm=PluginManager())
+    assert code == 0
+    html = (_latest(tmp_path) / "report.html").read_text()
+    assert "negative permutation importance means that shuffling the feature made the held-out" in html

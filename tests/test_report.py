@@ -251,6 +251,79 @@ def test_environment_info(nk_pm, tmp_path, monkeypatch):
     assert git_revision() == head + " (modified)"
 
 
+def _library_model():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier(n_neighbors=3)
+
+
+_library_model.library_dependencies = ("pluggy",)  # a learner naming the library it computes with
+
+
+class _RecordPlugin:
+    from nk import hookimpl
+
+    @hookimpl
+    def nk_register_learners(self, register):
+        from dataclasses import dataclass
+
+        @dataclass
+        class NoParams:
+            """No parameters."""
+
+        register("libknn", _library_model, NoParams, description="knn that names its library")
+
+
+def test_results_json_and_report_hold_one_reproducibility_record(nk_compose, nk_pm, nk_register_plugin):
+    """Issue 10: results.json carried no environment, and the report listed no library that
+    computes the numbers. Both now show the same record: components' libraries and the seed."""
+    from importlib import metadata
+
+    from nk.cli import main
+    from nk.report import environment_table
+
+    nk_register_plugin(_RecordPlugin(), name="nk-record-test")
+    nk_compose([])
+    assert main(["run", *SMALL[:-1], "model=libknn", "seed=7", "results_root=res", "document.pdf=never"],
+                pm=nk_pm) == 0
+    (run_dir,) = Path("res/demo").iterdir()
+    record = json.loads((run_dir / "results.json").read_text())["environment"]
+    assert record["seed"] == 7 and record["nk"]
+    for dist in ("numpy", "pandas", "scikit-learn", "scipy", "hydra-core"):
+        assert record["libraries"][dist] == metadata.version(dist)
+    model = record["components"]["model.libknn"]
+    assert model["provider"] == "nk-record-test" and model["libraries"] == {"pluggy": metadata.version("pluggy")}
+    assert record["libraries"]["pluggy"] == metadata.version("pluggy")
+    assert "feats.mfcc" in record["components"] and record["python"] and record["platform"]
+    text = _html_text(run_dir / "report.html")
+    for key, value in environment_table(record).items():
+        if key not in ("working directory",):
+            assert f"{key} {value}" in text, key
+    assert "pluggy " + metadata.version("pluggy") + " (used by model.libknn)" in text
+
+
+def test_component_libraries_come_from_attributes_and_the_distributions_requirements():
+    from nk.registry import Component
+    from nk.report import component_libraries
+
+    class Feat:
+        cache_dependencies = ("numpy",)
+
+    comp = Component("feats", "f", Feat, object, "", "nk", "0")
+    assert component_libraries(comp) == {"numpy": np.__version__}
+    comp = Component("model", "m", Feat, object, "", "nk", "0")  # nk itself: its requirements are the base
+    assert set(component_libraries(comp)) == {"numpy"}
+    try:
+        from importlib import metadata
+
+        metadata.version("nk-xgboost")
+    except metadata.PackageNotFoundError:
+        return
+    comp = Component("model", "xgb", _library_model, object, "", "nk-xgboost", "0")
+    libs = component_libraries(comp)
+    assert "xgboost-cpu" in libs and "pluggy" in libs and "nk" not in libs
+
+
 # --- run and sweep reports -------------------------------------------------------------------------
 
 def test_run_writes_its_report(run):
@@ -326,6 +399,151 @@ def test_sweep_writes_a_comparison_report(nk_compose, nk_pm):
     assert (sweep / "report.tex").is_file()
     for run_dir in ranking["run_dir"]:
         assert (sweep / run_dir / "report.html").is_file()
+
+
+def _html_text(path: Path) -> str:
+    import html
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8"))).split())
+
+
+def test_few_test_speakers_are_said_in_results_console_log_and_report(nk_compose, nk_pm, capsys):
+    """Issue 10: 4 test speakers (the demo's default split) are too few for a speaker bootstrap:
+    results.json, the console, nk.log and the report all say which interval was computed instead."""
+    from nk.cli import main
+
+    nk_compose([])
+    assert main(["run", *SMALL, "results_root=res", "document.pdf=never"], pm=nk_pm) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    (run_dir,) = Path("res/demo").iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    entry = results["test"]["uar"]
+    assert entry["ci_method"] == "rows_within_speakers" and entry["n_speakers"] == 4
+    assert "only 4 speakers" in entry["ci_note"]
+    assert results["summary"].endswith("(CI within 4 speakers only)")
+    assert "95% CI (rows within 4 speakers)" in out and "Note: test UAR interval: only 4 speakers" in out
+    assert "WARNING test UAR interval: only 4 speakers" in (run_dir / "nk.log").read_text()
+    text = _html_text(run_dir / "report.html")
+    assert "rows within 4 speakers, 1000 resamples" in text and "other recordings of these 4 speakers" in text
+    assert "other speakers like these" not in text and "no speaker" not in text
+
+    assert main(["run", *SMALL, "results_root=res2", "document.pdf=never", "bootstrap.min_speakers=4"],
+                pm=nk_pm) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    (run_dir,) = Path("res2/demo").iterdir()
+    entry = json.loads((run_dir / "results.json").read_text())["test"]["uar"]
+    assert entry["ci_method"] == "speaker" and entry["ci_note"] is None
+    assert "speaker bootstrap, 4 speakers" in out and "Note:" not in out
+    assert "other speakers like these" in _html_text(run_dir / "report.html")
+
+
+def test_a_single_test_speaker_is_not_reported_as_no_speaker_column(nk_compose, nk_pm, capsys, tmp_path):
+    """Issue 10: one test speaker (a given split) was reported as 'bootstrap over rows (no speaker
+    column)', and its warning reached neither the console nor nk.log."""
+    from nk.cli import main
+    from nk.testing import write_tone
+
+    rows = []
+    for s in range(4):
+        for c, label in enumerate(("low", "high")):
+            for u in range(3):
+                rel = f"audio/s{s}/{label}_{u}.wav"
+                write_tone(tmp_path / "db" / rel, f0=120 * (1 + 0.4 * c) + 5 * u, seconds=0.4, seed=9 * s + u)
+                rows.append({"file": rel, "emotion": label, "speaker": f"s{s}",
+                             "split": "test" if s == 3 else "train"})
+    pd.DataFrame(rows).to_csv(tmp_path / "db" / "db.csv", index=False)
+    nk_compose([])
+    assert main(["run", "data=csv", f"data.csv.path={tmp_path / 'db' / 'db.csv'}", "target=emotion",
+                 "split.method=given", *SMALL[1:], "results_root=res", "document.pdf=never"], pm=nk_pm) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    (run_dir,) = Path("res").glob("*/*")
+    entry = json.loads((run_dir / "results.json").read_text())["test"]["uar"]
+    assert entry["ci_method"] == "rows_within_speakers" and entry["n_speakers"] == 1
+    assert "Note: test UAR interval: a single speaker" in out and "95% CI (rows within 1 speaker)" in out
+    assert "test UAR interval: a single speaker" in (run_dir / "nk.log").read_text()
+    text = _html_text(run_dir / "report.html")
+    assert "no speaker column" not in text and "other speakers like these" not in text
+    assert "other recordings of this one speaker" in text and "With a single test speaker" in text
+
+
+def _sweep_out(capsys) -> str:
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_a_sweep_with_dev_splits_ranks_and_chooses_on_dev(nk_compose, nk_pm, capsys):
+    """Issue 10: a sweep printed 'Sweep ranking (UAR on test)' and named a best run by its test
+    score although every run had a dev score. Dev ranks and chooses; test is quoted once, for the pick."""
+    from nk.cli import main
+
+    nk_compose([])
+    assert main(["run", "-m", "model=knn,tree", *SMALL[:-1], "split.dev_size=0.25", "split.test_size=0.25",
+                 "results_root=res", "document.pdf=never"], pm=nk_pm) == 0
+    out = _sweep_out(capsys)
+    (sweep,) = Path("res/demo").iterdir()
+    ranking = pd.read_csv(sweep / "ranking.csv")
+    assert set(ranking["ranked_on"]) == {"dev"}
+    runs = {d: json.loads((sweep / d / "results.json").read_text()) for d in ranking["run_dir"]}
+    assert list(ranking["value"]) == [runs[d]["dev"]["uar"]["value"] for d in ranking["run_dir"]]
+    assert ranking["value"].is_monotonic_decreasing
+    pick = runs[ranking["run_dir"].iloc[0]]
+    assert "Sweep ranking (UAR on dev)" in out and "on test" not in out.split("Sweep ranking")[1]
+    assert f"Chosen on dev: {ranking['overrides'].iloc[0].split()[0]}" in out
+    assert f"its test UAR: {pick['test']['uar']['value']:.3f}" in out
+    text = _html_text(sweep / "report.html")
+    assert "ranked by UAR on dev" in text and "Chosen on dev" in text and "Best:" not in text
+    assert f"UAR {pick['test']['uar']['value']:.3f}" in text
+
+
+def test_a_sweep_without_dev_says_its_test_ranking_must_not_choose(nk_compose, nk_pm, capsys):
+    from nk.cli import main
+
+    nk_compose([])
+    assert main(["run", "-m", "model=knn,tree", *SMALL[:-1], "results_root=res", "document.pdf=never"],
+                pm=nk_pm) == 0
+    out = _sweep_out(capsys)
+    (sweep,) = Path("res/demo").iterdir()
+    assert set(pd.read_csv(sweep / "ranking.csv")["ranked_on"]) == {"test"}
+    assert "Sweep ranking (UAR on test, not for choosing)" in out and "Do not use it to choose" in out
+    text = _html_text(sweep / "report.html")
+    assert "ranked by UAR on test" in text and "Do not use it to choose a setting" in text
+    assert "Best:" not in text and "Chosen on dev" not in text
+
+
+def test_the_ranking_plot_reads_like_the_table_when_values_tie():
+    from nk.report.sweep import plot_order
+
+    ranking = pd.DataFrame({"rank": [1, 2, 3, 4], "value": [0.8, 0.8, 0.5, 0.5]})
+    assert list(plot_order(ranking)["rank"]) == [4, 3, 2, 1]  # bottom to top: rank 1 at the top
+
+
+def test_console_says_once_why_there_is_no_pdf(nk_compose, nk_pm, capsys, monkeypatch):
+    """Issue 10: the console did not say why there was no PDF (no LaTeX installed)."""
+    from nk.cli import main
+
+    nk_compose([])
+    monkeypatch.setattr(latex, "find_engine", lambda: None)
+    assert main(["run", "-m", "model=knn,tree", *SMALL[:-1], "results_root=res"], pm=nk_pm) == 0
+    out = _sweep_out(capsys)
+    assert out.count("No PDF report: no LaTeX engine") == 1
+    assert "apt-get install texlive-latex-base" in out and "document.pdf=never" in out
+    assert main(["run", *SMALL, "results_root=res2", "document.pdf=never"], pm=nk_pm) == 0
+    assert "No PDF report" not in _sweep_out(capsys)
+
+
+def test_console_prints_the_parameters_a_grid_search_chose(nk_compose, nk_pm, capsys):
+    """Issue 10: a grid search's chosen parameters were not on the console."""
+    from nk.cli import main
+
+    nk_compose([])
+    assert main(["run", *SMALL, "split.dev_size=0.25", "search.params={n_neighbors: [1, 3, 5]}",
+                 "results_root=res", "document.pdf=never"], pm=nk_pm) == 0
+    out = _sweep_out(capsys)
+    (run_dir,) = Path("res/demo").iterdir()
+    search = json.loads((run_dir / "results.json").read_text())["search"]
+    best = max(t["dev_score"] for t in search["trials"])
+    assert (f"Grid search (search.params) chose on dev: n_neighbors={search['chosen']['n_neighbors']} "
+            f"(dev UAR {best:.3f}, best of 3 settings)") in out
+    assert "dev UAR interval: likewise rows within" in out  # the reason is given once, for test
 
 
 # --- rendering in a browser ------------------------------------------------------------------------

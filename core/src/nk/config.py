@@ -7,6 +7,7 @@ groups, defaults lists and sweep syntax are Hydra's own.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +16,15 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from nk.errors import UserError
-from nk.explore.config import ExploreConfig
+from nk.kinds import CONFIG_GROUPS, KINDS, MULTI_SELECT_GROUPS, Kind
 from nk.plugins import PluginManager
-from nk.registry import MULTI_SELECT_GROUPS, Role, param
+from nk.registry import Registry, Role, param
 
 CONFIG_DIR = Path(__file__).parent / "conf"
-GROUPS = ("data", "feats", "model", "segment", "augment", "predict", "ensemble", "report")
+"""Presets that ship with nk (``data/polish.yaml``, ``experiment/*.yaml``); the primary config
+itself is generated from :data:`nk.kinds.KINDS` and the registry (:func:`primary_defaults`)."""
+PRIMARY_CONFIG = "nk_config"
+GROUPS = CONFIG_GROUPS
 SECRET_WORDS = ("token", "password", "secret", "api_key", "apikey", "credential")
 
 
@@ -156,6 +160,9 @@ class DocumentConfig:
 class BootstrapConfig:
     n_resamples: int = param(1000, ge=100, help="bootstrap resamples for the primary metric's CI")
     level: float = param(0.95, gt=0, lt=1, help="confidence level")
+    # 10 = nk.metrics.MIN_SPEAKERS (not imported here: config stays cheap to import)
+    min_speakers: int = param(10, ge=2, help="fewest test speakers for a speaker bootstrap; below it "
+                              "rows are resampled within speakers (labelled)")
 
 
 @dataclass
@@ -183,15 +190,48 @@ class NkConfig:
     search: SearchConfig = field(default_factory=SearchConfig)
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
     document: DocumentConfig = field(default_factory=DocumentConfig)
-    explore: ExploreConfig = field(default_factory=ExploreConfig)
-    data: dict[str, Any] = field(default_factory=dict)
-    feats: dict[str, Any] = field(default_factory=dict)
-    model: Any = MISSING
-    segment: Any = None
-    augment: Any = None
-    report: dict[str, Any] = field(default_factory=dict)
-    predict: Any = None  # used by `nk predict`
-    ensemble: Any = None  # used by `nk ensemble`
+    # The component groups (data, feats, model, …) come from nk.kinds.KINDS and the config
+    # sections of commands (explore, …) from the nk_add_config_sections hook: see schema().
+
+
+def _group_field(kind: Kind) -> tuple[str, Any, Any]:
+    if kind.multi:
+        return (str(kind.group), dict[str, Any], field(default_factory=dict))
+    return (str(kind.group), Any, field(default=MISSING if kind.required else None))
+
+
+def schema(pm: PluginManager) -> type:
+    """The full config schema: :class:`NkConfig`, one field per component group, and the
+    sections command plugins add (``explore``)."""
+    reserved = {f.name for f in dataclasses.fields(NkConfig)} | set(GROUPS) | {"hydra", "experiment", "defaults"}
+    sections = pm.config_sections(reserved)
+    fields = [_group_field(kind) for kind in KINDS if kind.group is not None]
+    fields += [(name, sec.config, field(default_factory=sec.config)) for name, sec in sections.items()]
+    return dataclasses.make_dataclass("NkConfig", fields, bases=(NkConfig,))
+
+
+def default_selection(kind: Kind, registry: Registry) -> Any:
+    """What a group selects when the user selects nothing: the first component (by provider and
+    name) that registered with ``default=True``, else the kind's core default."""
+    group = str(kind.group)
+    preferred = sorted((c for c in registry if c.group == group and c.preferred_default),
+                       key=lambda c: (c.provider, c.name))
+    if preferred:
+        return [preferred[0].name] if kind.multi else preferred[0].name
+    names = set(registry.names(group))
+    if kind.multi:
+        return [n for n in (kind.default or ()) if n in names]
+    return kind.default if kind.default in names else None
+
+
+def primary_defaults(registry: Registry) -> list[Any]:
+    """The primary config's defaults list: the schema, each group's default, presets."""
+    groups: list[Any] = []
+    for kind in KINDS:
+        if kind.group is None:
+            continue
+        groups.append({kind.group: default_selection(kind, registry)})
+    return ["nk_schema", *groups, {"experiment": None}, "_self_"]
 
 
 @dataclass(frozen=True)
@@ -243,7 +283,8 @@ def _sync_config_store(pm: PluginManager) -> None:
     cs = ConfigStore.instance()
     for group in GROUPS:
         cs.repo.pop(group, None)
-    cs.store(name="nk_schema", node=NkConfig)
+    cs.store(name="nk_schema", node=schema(pm))
+    cs.store(name=PRIMARY_CONFIG, node={"defaults": primary_defaults(pm.registry)})
     for group, name, node, package in pm.registry.config_nodes():
         if group in GROUPS:  # other kinds (dataset recipes) are not config options
             cs.store(group=group, name=name, node=node, package=package)
@@ -269,7 +310,7 @@ def compose(
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="nk"):
-            cfg = hydra_compose(config_name="config", overrides=overrides)
+            cfg = hydra_compose(config_name=PRIMARY_CONFIG, overrides=overrides)
     except Exception as exc:  # Hydra's and OmegaConf's errors → one user paragraph
         raise _translate(exc, overrides, pm) from None
     finally:
@@ -354,13 +395,13 @@ def _translate(exc: Exception, overrides: list[str], pm: PluginManager) -> UserE
     elif key and "." not in str(key):
         import dataclasses
 
-        allowed = "top-level keys: " + ", ".join(f.name for f in dataclasses.fields(NkConfig))
+        allowed = "top-level keys: " + ", ".join(f.name for f in dataclasses.fields(schema(pm)))
     elif key:
         import dataclasses
         import typing
 
         section = str(key).split(".")[0]
-        hints = typing.get_type_hints(NkConfig)
+        hints = typing.get_type_hints(schema(pm))
         cls = hints.get(section)
         if isinstance(cls, type) and dataclasses.is_dataclass(cls):
             allowed = f"keys of {section}: " + ", ".join(f.name for f in dataclasses.fields(cls))
@@ -497,12 +538,12 @@ def _check_components(cfg: DictConfig, pm: PluginManager) -> None:
             )
         if group == "data":
             for db in databases(cfg):
-                plain = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in db.params.items()}
-                pm.registry.get("data", db.loader).check_params(plain)
+                pm.registry.get("data", db.loader).check_params(db.params)
             continue
         for name, values in selected(cfg, group):
-            values = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in values.items()}
             pm.registry.get(group, name).check_params(values)
+            if group == "model":
+                search_candidates(cfg, pm.registry.get(group, name), values)
     if not cfg.data:
         raise UserError(
             "No database selected",
@@ -510,7 +551,7 @@ def _check_components(cfg: DictConfig, pm: PluginManager) -> None:
             allowed=", ".join(pm.registry.names("data")) + " or a database in ./conf/data",
             todo="select one or more, e.g. `data=demo` or `'data=[train_db,test_db]'`",
         )
-    _check_top_level(cfg)
+    _check_top_level(cfg, pm)
     if not cfg.feats:
         raise UserError(
             "No feature set selected",
@@ -518,6 +559,27 @@ def _check_components(cfg: DictConfig, pm: PluginManager) -> None:
             allowed=", ".join(pm.registry.names("feats")),
             todo="select one or more, e.g. `feats=egemaps` or `'feats=[egemaps,praat]'`",
         )
+
+
+def search_candidates(cfg: DictConfig, model: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parameter sets of ``search.params`` (``{C: [0.1, 1], kernel: [rbf, linear]}``), each
+    checked like the command line (types, enums, bounds); ``[params]`` without a grid."""
+    grid = cfg.search.params
+    if not grid:
+        return [params]
+    if not hasattr(grid, "items"):
+        raise UserError(f"search.params must be a mapping {{parameter: [values]}}; got {grid!r}",
+                        where="config key search.params", todo="write e.g. search.params={C: [0.1, 1, 10]}")
+    from itertools import product
+
+    keys = [str(k) for k in grid]
+    values = [list(v) if not isinstance(v, (str, int, float, bool)) else [v] for v in grid.values()]
+    out = []
+    for combo in product(*values):
+        candidate = {**params, **dict(zip(keys, combo, strict=True))}
+        model.check_params(candidate)
+        out.append(candidate)
+    return out
 
 
 def resolve_interpolations(cfg: DictConfig) -> None:
@@ -556,7 +618,7 @@ def _failing_key(cfg: DictConfig) -> str | None:
     def walk(node: Any, prefix: str) -> str | None:
         keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
         for key in keys:
-            full = f"{prefix}{key}"
+            full = f"{prefix}{key!s}"
             try:
                 value = node[key]
             except Exception:
@@ -573,7 +635,7 @@ def _failing_key(cfg: DictConfig) -> str | None:
 SEED_KEYS = ("seed", "random_state")
 
 
-def check_unknown_keys(cfg: DictConfig) -> None:
+def check_unknown_keys(cfg: DictConfig, pm: PluginManager) -> None:
     """Every key of nk's own sections must be declared: ``+seeed=3`` or ``+split.test_sise=0.5``
     (Hydra adds ``+`` keys to any node) are typos, never silently kept. Component groups are
     checked against their components' parameters elsewhere."""
@@ -585,7 +647,7 @@ def check_unknown_keys(cfg: DictConfig) -> None:
         hints = typing.get_type_hints(cls)
         names = [f.name for f in dataclasses.fields(cls)]
         for key in node.keys() if isinstance(node, DictConfig) else []:
-            full = f"{prefix}{key}"
+            full = f"{prefix}{key!s}"
             if key not in names:
                 close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
                 raise UserError(
@@ -601,7 +663,7 @@ def check_unknown_keys(cfg: DictConfig) -> None:
             if isinstance(sub, type) and dataclasses.is_dataclass(sub) and isinstance(node[key], DictConfig):
                 walk(node[key], sub, f"{full}.")
 
-    walk(cfg, NkConfig, "")
+    walk(cfg, schema(pm), "")
 
 
 def _check_seeds(node: Any, prefix: str = "") -> None:
@@ -636,18 +698,19 @@ def _check_paths(cfg: DictConfig) -> None:
         check_output_folder(os.environ["NK_CACHE_DIR"], "NK_CACHE_DIR (environment)", create=False)
 
 
-def _check_top_level(cfg: DictConfig) -> None:
+def _check_top_level(cfg: DictConfig, pm: PluginManager) -> None:
     """Bounds of nk's own config sections (declared with param() like components' fields)."""
     import dataclasses
     import typing
 
     from nk.registry import dataclass_params
 
-    check_unknown_keys(cfg)
+    check_unknown_keys(cfg, pm)
     _check_seeds(OmegaConf.to_container(cfg, resolve=True))
     _check_paths(cfg)
-    hints = typing.get_type_hints(NkConfig)
-    sections: dict[str, type] = {"": NkConfig}
+    full = schema(pm)
+    hints = typing.get_type_hints(full)
+    sections: dict[str, type] = {"": full}
     sections.update({name: tp for name, tp in hints.items()
                      if isinstance(tp, type) and dataclasses.is_dataclass(tp)})
     for prefix, cls in sections.items():
@@ -686,17 +749,69 @@ def _check_top_level(cfg: DictConfig) -> None:
                         "set task=classification")
 
 
-def redacted(cfg: DictConfig) -> dict[str, Any]:
-    """The config as plain data with the values of secret-looking keys replaced."""
+def secret_paths(cfg: DictConfig, pm: PluginManager | None) -> set[tuple[str, ...]]:
+    """Config paths of the selected components' ``secret`` parameters (``feats.hf.token``)."""
+    if pm is None:
+        return set()
+    out: set[tuple[str, ...]] = set()
+    for group in GROUPS:
+        if cfg.get(group) is None:
+            continue
+        if group == "data":
+            chosen = [(db.name, db.loader) for db in databases(cfg)]
+        else:
+            chosen = [(name, name) for name, _ in selected(cfg, group)]
+        for key, name in chosen:
+            try:
+                comp = pm.registry.get(group, name)
+            except UserError:
+                continue
+            prefix = (group, key) if group in MULTI_SELECT_GROUPS else (group,)
+            out |= {(*prefix, p) for p in comp.secret_params()}
+    return out
 
-    def walk(node: Any) -> Any:
+
+def secret_values(cfg: DictConfig, pm: PluginManager | None) -> list[str]:
+    """The values of every secret in ``cfg`` (to keep them out of messages and logs)."""
+    plain = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    found: list[str] = []
+    paths = secret_paths(cfg, pm)
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
         if isinstance(node, dict):
-            return {
-                k: "***" if any(w in str(k).lower() for w in SECRET_WORDS) and v is not None else walk(v)
-                for k, v in node.items()
-            }
+            for k, v in node.items():
+                child = (*path, str(k))
+                if _is_secret(child, paths, v) and v not in (None, ""):
+                    found.append(str(v))
+                else:
+                    walk(v, child)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, path)
+
+    walk(plain, ())
+    return found
+
+
+def _is_secret(path: tuple[str, ...], paths: set[tuple[str, ...]], value: Any) -> bool:
+    """A secret parameter's path, or a secret-looking key (token, password…) holding a value."""
+    if path in paths:
+        return True
+    return not isinstance(value, (dict, list)) and any(w in path[-1].lower() for w in SECRET_WORDS)
+
+
+def redacted(cfg: DictConfig, pm: PluginManager | None = None) -> dict[str, Any]:
+    """The config as plain data with secrets replaced by ``***``: the selected components'
+    ``secret`` parameters (with ``pm``) and the values of secret-looking keys (token,
+    password, …) anywhere."""
+    paths = secret_paths(cfg, pm)
+
+    def walk(node: Any, path: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            return {k: "***" if _is_secret((*path, str(k)), paths, v) and v is not None else walk(v, (*path, str(k)))
+                    for k, v in node.items()}
         if isinstance(node, list):
-            return [walk(v) for v in node]
+            return [walk(v, path) for v in node]
         return node
 
-    return walk(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+    return walk(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), ())

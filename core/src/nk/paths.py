@@ -6,7 +6,6 @@ Everything here speaks of the path the user gave and of the fix, never of Python
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 from pathlib import Path
@@ -139,21 +138,3 @@ def check_output_folder(path: str | os.PathLike[str], key: str, *, create: bool 
         raise UserError(f"{key}={str(path)!r} is not writable by user {_user()}", where=f"config key {key}",
                         todo="change its permissions, or choose another folder")
     return folder
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` completely or not at all (a full disk leaves no 0-byte file).
-
-    Private to nk's run folders until the shared helper of nk.fsutil replaces it.
-    """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise

@@ -68,7 +68,7 @@ def make_folds(frame: pd.DataFrame, target: str, task: str, ctx: RunContext) -> 
     else:
         sub = frame[free]
         if method is SplitMethod.random:
-            assignment = _random_split(sub, float(cfg.test_size), float(cfg.dev_size), seed)
+            assignment = random_split(sub, float(cfg.test_size), float(cfg.dev_size), seed)
         else:
             _need_speakers(frame, method)
             speakers = _speaker_table(sub, target, task)
@@ -87,7 +87,6 @@ def make_folds(frame: pd.DataFrame, target: str, task: str, ctx: RunContext) -> 
         _check_fold(frame, fold, target, task, method, ctx, cv=method in CV_METHODS)
     if method in CV_METHODS:
         _check_pooled(frame, folds, target, task)
-    _check_duplicate_audio(frame, folds[0], ctx)
     return folds
 
 
@@ -224,7 +223,8 @@ def _spaced(n: int, k: int, *, offset: float) -> set[int]:
     return {min(n - 1, int((i + offset) * n / k)) for i in range(k)}
 
 
-def _random_split(frame: pd.DataFrame, test_size: float, dev_size: float, seed: int) -> pd.Series:
+def random_split(frame: pd.DataFrame, test_size: float, dev_size: float, seed: int) -> pd.Series:
+    """Seeded train/dev/test per row, ignoring speakers."""
     rng = np.random.default_rng(seed)
     u = rng.random(len(frame))
     labels = np.where(u < test_size, "test", np.where(u < test_size + dev_size, "dev", "train"))
@@ -395,8 +395,9 @@ def _check_pooled(frame: pd.DataFrame, folds: list[Fold], target: str, task: str
         raise UserError("A row is tested in more than one fold", where="split")
 
 
-def _check_duplicate_audio(frame: pd.DataFrame, fold: Fold, ctx: RunContext) -> None:
-    """Warn when identical audio content appears in more than one split.
+def duplicate_audio(frame: pd.DataFrame, fold: Fold, log: Any) -> list[list[str]]:
+    """Warn (on ``log``) when identical audio content appears in more than one split; return
+    the groups of identical files (the split stage records them in results.json).
 
     Only files of equal size can be identical, and only a size group whose files lie in more
     than one split can leak: only those files are hashed, in blocks (memory stays flat).
@@ -421,8 +422,8 @@ def _check_duplicate_audio(frame: pd.DataFrame, fold: Fold, ctx: RunContext) -> 
     clashes = [group for group in by_hash.values() if len({split_of[f] for f in group}) > 1]
     if clashes:
         listing = "; ".join(" = ".join(f"{f} ({split_of[f]})" for f in group) for group in clashes[:10])
-        ctx.log.warning("Identical audio in more than one split (%d groups): %s", len(clashes), listing)
-        ctx.stash.setdefault("nk", {})["duplicate_audio"] = [list(g) for g in clashes]
+        log.warning("Identical audio in more than one split (%d groups): %s", len(clashes), listing)
+    return [list(g) for g in clashes]
 
 
 def _file_sha1(path: str, block: int = 1 << 20) -> str:
