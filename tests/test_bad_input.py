@@ -441,3 +441,14 @@ def test_run_help_shows_own_data_and_where_the_docs_are(capsys, pm):
     assert "data=csv data.csv.path=my_corpus.csv" in out and "FAILED" in out
     docs = out.split("Docs: ", 1)[1].split(" (")[0].strip()
     assert Path(docs).is_file() and Path(docs).name == "README.md", docs
+
+
+def test_loading_a_failed_runs_model_says_it_failed(nkrun, work):
+    from nk.errors import UserError
+    from nk.results import load_model
+
+    rc, _ = nkrun("run", *CSV, "target=nope", "results_root=res", "name=f")
+    assert rc == 2
+    (run_dir,) = (work / "res" / "f").iterdir()
+    with pytest.raises(UserError, match=r"failed run, with no model.*'nope' is not in the data"):
+        load_model(run_dir / "model")
