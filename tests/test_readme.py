@@ -162,3 +162,19 @@ def test_readme_command(command, documented, walkthrough, monkeypatch, capsys):
         assert first_sentence in " ".join(text.split()), text
     else:
         assert rc == 0, f"{' '.join(argv)}\n{text}"
+
+
+def test_walkthrough_explore_used_shap_and_umap(walkthrough):
+    """`make test` installs the explore extra, so the README's `nk explore` runs SHAP and UMAP
+    (their code is tested, not skipped as "not installed")."""
+    import json
+
+    runs = [json.loads(p.read_text()) for p in walkthrough.glob("results/*/*-explore/explore.json")]
+    if not runs:
+        pytest.skip("runs after the README commands (run the whole module)")
+    full = [r for r in runs if "umap" in (r.get("scatter") or {})]
+    assert full, [r.get("notes") for r in runs]
+    assert not any("not installed" in note for r in runs for note in r.get("notes", []))
+    assert any((Path(r["run_dir"]) / "tables" / "feature_importance.csv").is_file()
+               and "shap" in (Path(r["run_dir"]) / "tables" / "feature_importance.csv").read_text().splitlines()[0]
+               for r in runs)
