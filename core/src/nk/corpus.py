@@ -474,7 +474,9 @@ def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext,
             raise UserError(
                 f"The regression target {target!r} has non-numeric values, e.g. "
                 f"{frame.loc[bad, target].astype(str).unique()[:5].tolist()}",
-                where="the data", todo="fix the values, or set task=classification")
+                where="the data",
+                todo="fix the values (only an empty cell counts as missing: write nothing, not NA; "
+                f"drop such rows with filter.required=[{target}]), or set task=classification")
         return frame.assign(**{target: values.astype(float)}), task
     frame = frame.assign(**{target: frame[target].astype(str)})
     if cfg.labels is not None:
