@@ -188,6 +188,8 @@ def variant(kind: str, work: Path, audio_dir: Path) -> list[str]:
     elif kind == "csv-is-directory":
         (work / "corpus.csv").unlink()
         (work / "corpus.csv").mkdir()
+    elif kind == "age-na":
+        table.assign(age=table.age.astype(str).where(table.index != 5, "NA")).to_csv(work / "corpus.csv", index=False)
     elif kind == "all-missing":
         table.assign(file="nowhere/" + table.file).to_csv(work / "corpus.csv", index=False)
     return []
@@ -217,6 +219,9 @@ def variant(kind: str, work: Path, audio_dir: Path) -> list[str]:
     pytest.param("none", ["data.csv.path=missing.csv"], ["'missing.csv' cannot be read: not found",
                                                          "config key data.csv.path"], ("<db>",),
                  id="real-key-not-placeholder"),
+    pytest.param("age-na", ["target=age", "model=svr"], ["non-numeric values, e.g. ['NA']",
+                                                          "only an empty cell counts as missing"], (),
+                 id="NA-in-numeric-target"),
     pytest.param("none", ["labels=[zz]"], ["labels lists ['zz']", "data.csv.label_map"], ("<db>",),
                  id="labels-todo-real-key"),
     pytest.param("none", ["data.csv.role=test", "split.method=loso"], ["config key data.csv.role"], ("<db>",),
