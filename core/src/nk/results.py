@@ -109,6 +109,11 @@ def load_model(folder: Path, *, pm: Any = None, secrets: Mapping[str, Any] | Non
                         "longer loads (a pickle runs code when loaded)",
                         todo="re-run the experiment to save the model in the safe format")
     if not manifest_path.exists():
+        for run_dir in (folder, folder.parent):
+            if (run_dir / "FAILED").is_file():  # nk.runner.FAILED_FILE: the run stopped early
+                reason = " ".join((run_dir / "FAILED").read_text(encoding="utf-8", errors="replace").split())
+                raise UserError(f"{run_dir} is the folder of a failed run, with no model: {reason}",
+                                todo="point to a run that finished (it has results.json), or re-run")
         raise UserError(f"No model manifest in {folder}", todo="point to a run's model folder")
     manifest = json.loads(manifest_path.read_text())
     if manifest.get("format") != MODEL_FORMAT:
