@@ -313,7 +313,7 @@ def test_failed_run_is_marked(nkrun, work):
     (run_dir,) = (work / "res" / "f").iterdir()
     marker = (run_dir / "FAILED").read_text()
     assert "holds no results" in marker and "'nope' is not in the data" in marker
-    from nk.runner import is_failed
+    from nk.results import is_failed
 
     assert is_failed(run_dir)
     rc, text = nkrun("run", *CSV, "results_root=res", "name=ok")
