@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from nk.cli import App
+    from nk.context import RunContext
+    from nk_transformers import hub
     from nk_transformers.encoder import Encoder
 
 
@@ -164,16 +166,24 @@ class Embedding:
     def _encoder(self) -> Encoder:
         encoder = self.__dict__.get("_encoder_")
         if encoder is None:
+            self._check_choices()
+            source = self._source()  # before importing torch: a missing model fails at once
             from nk_transformers.encoder import Encoder, Settings
 
-            self._check_choices()
             encoder = Encoder(Settings(
                 model=str(self.model), revision=str(self.revision) if self.revision else None,
                 token=self.hf_token or None, device=str(self.device), dtype=_name(self.dtype),
                 max_duration=float(self.max_duration), batch_seconds=float(self.batch_seconds),
-                config_key=self.config_key, component=self.component, allowed_types=self.model_types))
+                config_key=self.config_key, component=self.component, allowed_types=self.model_types),
+                source)
             self.__dict__["_encoder_"] = encoder
         return encoder
+
+    def _source(self) -> hub.Source:
+        from nk_transformers import hub
+
+        return hub.resolve(str(self.model), str(self.revision) if self.revision else None,
+                           self.hf_token or None, self.config_key)
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_encoder_"}
@@ -266,6 +276,20 @@ COMPONENTS: dict[str, tuple[type[Embedding], type[EmbeddingConfig], str]] = {
 def nk_register_featurizers(register: Register) -> None:
     for name, (cls, config, description) in COMPONENTS.items():
         register(name, cls, config, description=description)
+
+
+@hookimpl
+def nk_run_start(ctx: RunContext) -> None:
+    """Check that the selected embedding models can be loaded before any data is read."""
+    from nk_transformers import hub
+
+    feats = ctx.cfg.get("feats") or {}
+    for name in COMPONENTS:
+        options = feats.get(name) if hasattr(feats, "get") else None
+        if options is not None and options.get("model"):
+            revision = options.get("revision")
+            hub.resolve(str(options.get("model")), str(revision) if revision else None, None,
+                        f"feats.{name}")
 
 
 @hookimpl

@@ -59,14 +59,13 @@ class Settings:
     allowed_types: frozenset[str] | None  # None: any audio encoder (feats=hf)
 
 
-def load_config(settings: Settings) -> tuple[Any, hub.Source]:
+def load_config(source: hub.Source, settings: Settings) -> Any:
     """The model's config (no weights), checked to be an audio encoder of an allowed type."""
     from transformers import AutoConfig
 
-    source = hub.resolve(settings.model, settings.revision, settings.token, settings.config_key)
     config = hub.load(source, "config", AutoConfig.from_pretrained)
     check_config(config, settings)
-    return config, source
+    return config
 
 
 def _audio_input(config: Any) -> str | None:
@@ -221,12 +220,13 @@ class _Moments:
 class Encoder:
     """A loaded model on its device; ``pool`` gives the stored vectors of a list of signals."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, source: hub.Source) -> None:
         from transformers.utils import logging as hf_logging
 
         set_threads()
         self.settings = settings
-        self.config, self.source = load_config(settings)
+        self.source = source
+        self.config = load_config(source, settings)
         key = settings.config_key
         self.device = _resolve_device(settings.device, key)
         self.dtype = _dtype(settings.dtype, self.device, key)
