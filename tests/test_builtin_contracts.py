@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nk.testing import FeaturizerContract, LearnerContract, LoaderContract, ReporterContract
+from nk.testing import DatasetContract, FeaturizerContract, LearnerContract, LoaderContract, ReporterContract
 
 
 class TestSvm(LearnerContract):
@@ -29,6 +29,26 @@ class TestTree(LearnerContract):
 class TestTreeReg(LearnerContract):
     name = "tree_reg"
     params = {"max_depth": 4}
+
+
+class TestExtraTrees(LearnerContract):
+    name = "extra_trees"
+    params = {"n_estimators": 20}
+
+
+class TestExtraTreesReg(LearnerContract):
+    name = "extra_trees_reg"
+    params = {"n_estimators": 20}
+
+
+class TestRandomForest(LearnerContract):
+    name = "random_forest"
+    params = {"n_estimators": 20}
+
+
+class TestRandomForestReg(LearnerContract):
+    name = "random_forest_reg"
+    params = {"n_estimators": 20}
 
 
 class TestLogReg(LearnerContract):
@@ -62,3 +82,7 @@ def test_class_weighting_and_seed_reach_the_estimator(nk_pm):
     assert est.get_params()["estimator__class_weight"] == "balanced"
     tree = nk_pm.registry.get("model", "tree").build(nk_pm.registry.get("model", "tree").defaults())
     assert tree.get_params()["random_state"] is None  # the pipeline seeds it with cfg.seed
+
+
+class TestPolishRecipe(DatasetContract):
+    name = "polish"

@@ -9,12 +9,42 @@ from nk.config import redacted, selected
 from nk.errors import UserError
 
 
-def test_defaults(nk_compose):
+def test_defaults(nk_compose, nk_pm):
     cfg = nk_compose()
     assert selected(cfg, "data")[0][0] == "demo"
-    assert [n for n, _ in selected(cfg, "feats")] == ["egemaps"]
+    # nk-opensmile asks to be the default (register(..., default=True)); core's own is mfcc
+    expected = "egemaps" if "egemaps" in nk_pm.registry.names("feats") else "mfcc"
+    assert [n for n, _ in selected(cfg, "feats")] == [expected]
     assert selected(cfg, "model")[0][0] == "svm"
     assert selected(cfg, "segment") == [] and selected(cfg, "augment") == []
+    assert selected(cfg, "predict") == [] and selected(cfg, "ensemble") == []
+
+
+def test_core_alone_defaults_to_its_own_feature_set(monkeypatch, tmp_path):
+    from nk.config import compose
+    from nk.plugins import PluginManager
+
+    monkeypatch.chdir(tmp_path)
+    pm = PluginManager(autoload=False)
+    cfg = compose([], pm)
+    assert [n for n, _ in selected(cfg, "feats")] == ["mfcc"]
+    with pytest.raises(UserError, match=r"Unknown feats 'egemaps'"):
+        compose(["feats=egemaps"], pm)
+
+
+def test_core_alone_runs_the_demo_corpus(tmp_path):
+    """`nk run` with every plugin blocked (as with core installed alone) runs the demo corpus."""
+    import os
+    import subprocess
+    import sys
+    from importlib.metadata import entry_points
+
+    plugins = ",".join(sorted({ep.name for ep in entry_points(group="nk")}))
+    env = {**os.environ, "NK_BLOCK_PLUGINS": plugins, "NK_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-m", "nk.cli", "run", "data.demo.n_utterances=2", "n_jobs=1",
+                          "document.pdf=never"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "mfcc" in (next((tmp_path / "results").glob("*/*/config.yaml"))).read_text()
 
 
 def test_single_and_multiple_feature_sets(nk_compose):

@@ -1,4 +1,4 @@
-"""Tests for nk.evaluate."""
+"""Tests for nk.metrics (metrics with bootstrap CIs) and nk.plots (their figures)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from sklearn.metrics import (
     r2_score,
 )
 
-from nk import evaluate
+from nk import metrics, plots
 
-classification_metrics = evaluate.classification_metrics
-regression_metrics = evaluate.regression_metrics
+metrics_module = metrics
+
+classification_metrics = metrics.classification_metrics
+regression_metrics = metrics.regression_metrics
 
 
 # --------------------------------------------------------------------------
@@ -347,12 +349,73 @@ def test_speaker_resampling_is_wider_for_correlated_data(metrics, make_data):
     ],
 )
 def test_single_speaker_falls_back_to_sample_resampling(metrics, truth, pred):
-    with pytest.warns(UserWarning, match="single speaker"):
-        result = metrics(truth, pred, groups=["spk"] * len(truth))
+    result = metrics(truth, pred, groups=["spk"] * len(truth))
     entry = result[result["primary"]]
     assert entry["ci_unit"] == "sample"
+    assert entry["ci_method"] == "rows_within_speakers" and entry["n_speakers"] == 1
+    assert "a single speaker" in entry["ci_note"] and "not over other speakers" in entry["ci_note"]
     assert entry["ci"][1] > entry["ci"][0]
     assert result["n_groups"] == 1
+
+
+def _naive_within_speaker_ci(stat, truth, pred, groups, n_resamples, seed, level=0.95):
+    """Loop-based reference: rows drawn with replacement inside each speaker."""
+    rng = np.random.default_rng(seed)
+    units = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    values = []
+    for _ in range(n_resamples):
+        idx = np.concatenate([rng.choice(u, size=len(u), replace=True) for u in units])
+        values.append(stat(truth[idx], pred[idx]))
+    alpha = (1 - level) / 2
+    return np.quantile(values, [alpha, 1 - alpha])
+
+
+@pytest.mark.parametrize(
+    ("metrics", "make_data", "stat"),
+    [
+        pytest.param(classification_metrics, _speaker_correlated_classification, _naive_uar,
+                     id="classification"),
+        pytest.param(regression_metrics, _speaker_correlated_regression, _naive_ccc, id="regression"),
+    ],
+)
+@pytest.mark.parametrize("n_speakers", [2, 5, 9])
+def test_few_speakers_get_a_labelled_within_speaker_interval(metrics, make_data, stat, n_speakers):
+    """Issue 10: 2 test speakers gave a 'speaker bootstrap' CI from 3 possible resamples. Below
+    MIN_SPEAKERS the interval resamples rows within speakers and says what it does not cover."""
+    truth, pred, groups = make_data(seed=7, n_speakers=n_speakers, per_speaker=40)
+    result = metrics(truth, pred, groups=groups, n_resamples=2000, seed=3)
+    entry = result[result["primary"]]
+    assert metrics_module.MIN_SPEAKERS == 10
+    assert entry["ci_method"] == "rows_within_speakers" and entry["ci_unit"] == "sample"
+    assert entry["n_speakers"] == n_speakers
+    assert f"only {n_speakers} speakers" in entry["ci_note"] and "not over other speakers" in entry["ci_note"]
+    ref = _naive_within_speaker_ci(stat, np.asarray(truth), np.asarray(pred), groups, 2000, seed=4)
+    tolerance = 0.15 * (ref[1] - ref[0])
+    assert entry["ci"][0] == pytest.approx(ref[0], abs=tolerance)
+    assert entry["ci"][1] == pytest.approx(ref[1], abs=tolerance)
+    assert "within" in metrics_module.headline(result["primary"], entry)
+
+
+def test_min_speakers_sets_the_threshold_of_the_speaker_bootstrap():
+    truth, pred, groups = _speaker_correlated_classification(seed=1, n_speakers=10, per_speaker=20)
+    entry = classification_metrics(truth, pred, groups=groups, n_resamples=200)["uar"]
+    assert entry["ci_method"] == "speaker" and entry["n_speakers"] == 10 and entry["ci_note"] is None
+    few = classification_metrics(truth[groups < 4], pred[groups < 4], groups=groups[groups < 4],
+                                 n_resamples=200, min_speakers=4)["uar"]
+    assert few["ci_method"] == "speaker" and few["ci_unit"] == "speaker"
+    with pytest.raises(ValueError, match="min_speakers"):
+        classification_metrics(truth, pred, groups=groups, min_speakers=1)
+    from nk.config import BootstrapConfig
+
+    assert BootstrapConfig().min_speakers == metrics_module.MIN_SPEAKERS  # the config default
+
+
+def test_rows_without_speaker_ids_are_labelled():
+    truth, pred, _ = _speaker_correlated_classification(seed=1)
+    entry = classification_metrics(truth, pred, n_resamples=200)["uar"]
+    assert entry["ci_method"] == "rows" and entry["n_speakers"] is None
+    assert "as if independent" in entry["ci_note"]
+    assert metrics_module.ci_method_text(entry) == "rows, no speaker ids"
 
 
 def test_level_and_n_resamples_are_reported():
@@ -413,7 +476,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 )
 def test_plot_confusion_matrix_writes_png(tmp_path, truth, pred, labels):
     path = tmp_path / "sub" / "cm.png"
-    evaluate.plot_confusion_matrix(truth, pred, labels, path, title="Confusion")
+    plots.plot_confusion_matrix(truth, pred, labels, path, title="Confusion")
     data = path.read_bytes()
     assert len(data) > 1000 and data.startswith(PNG_MAGIC)
 
@@ -427,7 +490,7 @@ def test_plot_confusion_matrix_writes_png(tmp_path, truth, pred, labels):
 )
 def test_plot_truth_vs_prediction_writes_png(tmp_path, truth, pred):
     path = tmp_path / "scatter.png"
-    evaluate.plot_truth_vs_prediction(truth, pred, path, title="Truth vs prediction")
+    plots.plot_truth_vs_prediction(truth, pred, path, title="Truth vs prediction")
     data = path.read_bytes()
     assert len(data) > 1000 and data.startswith(PNG_MAGIC)
 
@@ -516,8 +579,21 @@ def test_regression_bad_input_raises(kwargs, match):
 
 def test_plot_bad_input_raises(tmp_path):
     with pytest.raises(ValueError, match="same length"):
-        evaluate.plot_truth_vs_prediction([1.0, 2.0], [1.0], tmp_path / "x.png")
+        plots.plot_truth_vs_prediction([1.0, 2.0], [1.0], tmp_path / "x.png")
     with pytest.raises(ValueError, match="not in labels"):
-        evaluate.plot_confusion_matrix(
+        plots.plot_confusion_matrix(
             ["a", "b"], ["a", "c"], ["a", "b"], tmp_path / "y.png"
         )
+
+
+def test_metrics_and_plots_are_separate_modules_and_metrics_import_no_matplotlib():
+    """Metrics (nk.metrics) import no plotting library; nk.evaluate re-exports both for old code."""
+    import subprocess
+    import sys
+
+    code = ("import sys, nk.metrics, nk.plots, nk.evaluate as e; "
+            "assert 'matplotlib' not in sys.modules, 'matplotlib imported'; "
+            "assert e.classification_metrics is nk.metrics.classification_metrics; "
+            "assert e.plot_confusion_matrix is nk.plots.plot_confusion_matrix")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

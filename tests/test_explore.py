@@ -184,7 +184,9 @@ def test_permutation_importance_finds_the_feature_the_model_uses():
 def test_optional_packages_are_skipped_with_a_note(monkeypatch):
     import logging
 
-    from nk.explore.config import Importance, RankBy, TreeModel
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    from nk.explore.config import Importance, RankBy
     from nk.explore.features import importance
     from nk.explore.project import NotInstalled, project
 
@@ -205,8 +207,9 @@ def test_optional_packages_are_skipped_with_a_note(monkeypatch):
 
     result = importance(features=features, y=y, split=split, speakers=None, task="classification",
                         methods=[Importance.tree, Importance.linear, Importance.shap], model_comp=None,
-                        model_params={}, cfg=Cfg, registry=None, seed=0, n_repeats=2,
-                        tree_model=TreeModel.extra_trees, rank_by=RankBy.mean_rank, log=logging.getLogger("t"))
+                        model_params={}, cfg=Cfg, seed=0, n_repeats=2,
+                        tree=("extra_trees", ExtraTreesClassifier(n_estimators=100, random_state=0, n_jobs=1)),
+                        rank_by=RankBy.mean_rank, log=logging.getLogger("t"))
     assert any("shap" in note for note in result.notes)
     assert list(result.table.columns[:3]) == ["rank", "tree", "linear"] and "shap" not in result.table
     assert result.table.index[0] == "f.x"  # the informative feature ranks first

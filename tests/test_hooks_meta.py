@@ -35,3 +35,15 @@ def test_hook_is_tested(hook):
 @pytest.mark.parametrize("hook", sorted(hookspecs.REGISTRATION_HOOKS))
 def test_registration_hooks_map_to_groups(hook):
     assert hook in HOOKS
+
+
+def test_every_kind_has_a_hook_a_protocol_and_a_contract_suite():
+    from nk import api
+    from nk.kinds import KINDS
+    from nk.testing.contracts import CONTRACTS
+
+    registration = {h for h in HOOKS if h.startswith("nk_register_")}
+    assert {k.hook for k in KINDS} == registration
+    for kind in KINDS:
+        assert getattr(api, kind.protocol.__name__) is kind.protocol
+        assert CONTRACTS[kind.contract].group == (kind.group or "dataset")

@@ -39,7 +39,7 @@ def test_classification_run(run):
     test = results["test"]
     assert results["task"] == "classification" and test["primary"] == "uar"
     assert set(test) >= {"uar", "accuracy", "macro_f1", "per_class", "confusion_matrix"}
-    assert test["uar"]["ci_unit"] == "speaker"
+    assert test["uar"]["ci_method"] == "rows_within_speakers"  # 4 test speakers < bootstrap.min_speakers
     assert results["data"]["rows"]["train"] + results["data"]["rows"]["test"] == 12 * 4 * 2
     assert results["model_selection"].startswith("none")
 

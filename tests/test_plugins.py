@@ -25,6 +25,12 @@ class Fake:
     def __init__(self, *, size: int) -> None:
         self.size = size
 
+    def feature_names(self):
+        return [f"f{i}" for i in range(self.size)]
+
+    def extract(self, signal, sampling_rate):
+        return signal[: self.size]
+
 
 def featurizer_plugin(name: str = "fake"):
     class Plugin:

@@ -167,14 +167,13 @@ def test_balancing_applies_to_train_only(run):
 
 
 def test_balancing_that_removes_a_class_is_a_user_error(nk_context, caplog):
-    from nk.pipeline import Experiment
+    from nk.fit import check_balanced
 
-    experiment = Experiment(nk_context)
     before = np.array(["a"] * 5 + ["b"] * 5 + ["c"] * 2)
     with pytest.raises(UserError, match=r"removed every training row of \['c'\].*c 2→0"):
-        experiment._check_balanced(before, np.array(["a"] * 5 + ["b"] * 2), "speaker")
+        check_balanced(nk_context, before, np.array(["a"] * 5 + ["b"] * 2), "speaker")
     with caplog.at_level("INFO", logger=nk_context.log.name):
-        experiment._check_balanced(before, np.array(["a"] * 2 + ["b"] * 2 + ["c"] * 2), "speaker")
+        check_balanced(nk_context, before, np.array(["a"] * 2 + ["b"] * 2 + ["c"] * 2), "speaker")
     assert "a 5→2, b 5→2, c 2→2" in caplog.text  # the counts are logged
 
 

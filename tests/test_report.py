@@ -251,6 +251,79 @@ def test_environment_info(nk_pm, tmp_path, monkeypatch):
     assert git_revision() == head + " (modified)"
 
 
+def _library_model():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier(n_neighbors=3)
+
+
+_library_model.library_dependencies = ("pluggy",)  # a learner naming the library it computes with
+
+
+class _RecordPlugin:
+    from nk import hookimpl
+
+    @hookimpl
+    def nk_register_learners(self, register):
+        from dataclasses import dataclass
+
+        @dataclass
+        class NoParams:
+            """No parameters."""
+
+        register("libknn", _library_model, NoParams, description="knn that names its library")
+
+
+def test_results_json_and_report_hold_one_reproducibility_record(nk_compose, nk_pm, nk_register_plugin):
+    """Issue 10: results.json carried no environment, and the report listed no library that
+    computes the numbers. Both now show the same record: components' libraries and the seed."""
+    from importlib import metadata
+
+    from nk.cli import main
+    from nk.report import environment_table
+
+    nk_register_plugin(_RecordPlugin(), name="nk-record-test")
+    nk_compose([])
+    assert main(["run", *SMALL[:-1], "model=libknn", "seed=7", "results_root=res", "document.pdf=never"],
+                pm=nk_pm) == 0
+    (run_dir,) = Path("res/demo").iterdir()
+    record = json.loads((run_dir / "results.json").read_text())["environment"]
+    assert record["seed"] == 7 and record["nk"]
+    for dist in ("numpy", "pandas", "scikit-learn", "scipy", "hydra-core"):
+        assert record["libraries"][dist] == metadata.version(dist)
+    model = record["components"]["model.libknn"]
+    assert model["provider"] == "nk-record-test" and model["libraries"] == {"pluggy": metadata.version("pluggy")}
+    assert record["libraries"]["pluggy"] == metadata.version("pluggy")
+    assert "feats.mfcc" in record["components"] and record["python"] and record["platform"]
+    text = _html_text(run_dir / "report.html")
+    for key, value in environment_table(record).items():
+        if key not in ("working directory",):
+            assert f"{key} {value}" in text, key
+    assert "pluggy " + metadata.version("pluggy") + " (used by model.libknn)" in text
+
+
+def test_component_libraries_come_from_attributes_and_the_distributions_requirements():
+    from nk.registry import Component
+    from nk.report import component_libraries
+
+    class Feat:
+        cache_dependencies = ("numpy",)
+
+    comp = Component("feats", "f", Feat, object, "", "nk", "0")
+    assert component_libraries(comp) == {"numpy": np.__version__}
+    comp = Component("model", "m", Feat, object, "", "nk", "0")  # nk itself: its requirements are the base
+    assert set(component_libraries(comp)) == {"numpy"}
+    try:
+        from importlib import metadata
+
+        metadata.version("nk-xgboost")
+    except metadata.PackageNotFoundError:
+        return
+    comp = Component("model", "xgb", _library_model, object, "", "nk-xgboost", "0")
+    libs = component_libraries(comp)
+    assert "xgboost-cpu" in libs and "pluggy" in libs and "nk" not in libs
+
+
 # --- run and sweep reports -------------------------------------------------------------------------
 
 def test_run_writes_its_report(run):
@@ -326,6 +399,71 @@ def test_sweep_writes_a_comparison_report(nk_compose, nk_pm):
     assert (sweep / "report.tex").is_file()
     for run_dir in ranking["run_dir"]:
         assert (sweep / run_dir / "report.html").is_file()
+
+
+def _html_text(path: Path) -> str:
+    import html
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8"))).split())
+
+
+def test_few_test_speakers_are_said_in_results_console_log_and_report(nk_compose, nk_pm, capsys):
+    """Issue 10: 4 test speakers (the demo's default split) are too few for a speaker bootstrap:
+    results.json, the console, nk.log and the report all say which interval was computed instead."""
+    from nk.cli import main
+
+    nk_compose([])
+    assert main(["run", *SMALL, "results_root=res", "document.pdf=never"], pm=nk_pm) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    (run_dir,) = Path("res/demo").iterdir()
+    results = json.loads((run_dir / "results.json").read_text())
+    entry = results["test"]["uar"]
+    assert entry["ci_method"] == "rows_within_speakers" and entry["n_speakers"] == 4
+    assert "only 4 speakers" in entry["ci_note"]
+    assert results["summary"].endswith("(CI within 4 speakers only)")
+    assert "95% CI (rows within 4 speakers)" in out and "Note: test UAR interval: only 4 speakers" in out
+    assert "WARNING test UAR interval: only 4 speakers" in (run_dir / "nk.log").read_text()
+    text = _html_text(run_dir / "report.html")
+    assert "rows within 4 speakers, 1000 resamples" in text and "other recordings of these 4 speakers" in text
+    assert "other speakers like these" not in text and "no speaker" not in text
+
+    assert main(["run", *SMALL, "results_root=res2", "document.pdf=never", "bootstrap.min_speakers=4"],
+                pm=nk_pm) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    (run_dir,) = Path("res2/demo").iterdir()
+    entry = json.loads((run_dir / "results.json").read_text())["test"]["uar"]
+    assert entry["ci_method"] == "speaker" and entry["ci_note"] is None
+    assert "speaker bootstrap, 4 speakers" in out and "Note:" not in out
+    assert "other speakers like these" in _html_text(run_dir / "report.html")
+
+
+def test_a_single_test_speaker_is_not_reported_as_no_speaker_column(nk_compose, nk_pm, capsys, tmp_path):
+    """Issue 10: one test speaker (a given split) was reported as 'bootstrap over rows (no speaker
+    column)', and its warning reached neither the console nor nk.log."""
+    from nk.cli import main
+    from nk.testing import write_tone
+
+    rows = []
+    for s in range(4):
+        for c, label in enumerate(("low", "high")):
+            for u in range(3):
+                rel = f"audio/s{s}/{label}_{u}.wav"
+                write_tone(tmp_path / "db" / rel, f0=120 * (1 + 0.4 * c) + 5 * u, seconds=0.4, seed=9 * s + u)
+                rows.append({"file": rel, "emotion": label, "speaker": f"s{s}",
+                             "split": "test" if s == 3 else "train"})
+    pd.DataFrame(rows).to_csv(tmp_path / "db" / "db.csv", index=False)
+    nk_compose([])
+    assert main(["run", "data=csv", f"data.csv.path={tmp_path / 'db' / 'db.csv'}", "target=emotion",
+                 "split.method=given", *SMALL[1:], "results_root=res", "document.pdf=never"], pm=nk_pm) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    (run_dir,) = Path("res").glob("*/*")
+    entry = json.loads((run_dir / "results.json").read_text())["test"]["uar"]
+    assert entry["ci_method"] == "rows_within_speakers" and entry["n_speakers"] == 1
+    assert "Note: test UAR interval: a single speaker" in out and "95% CI (rows within 1 speaker)" in out
+    assert "test UAR interval: a single speaker" in (run_dir / "nk.log").read_text()
+    text = _html_text(run_dir / "report.html")
+    assert "no speaker column" not in text and "other speakers like these" not in text
+    assert "other recordings of this one speaker" in text and "With a single test speaker" in text
 
 
 # --- rendering in a browser ------------------------------------------------------------------------

@@ -182,18 +182,18 @@ def test_duplicate_audio_hashes_only_size_groups_spanning_splits(tmp_path, nk_co
     frame = pd.DataFrame({"speaker": "s"}, index=pd.Index(list(files), name="file"))
     fold = Fold("split", pd.Series(list(files.values()), index=frame.index))
     with caplog.at_level(logging.WARNING, logger=nk_context.log.name):
-        splits._check_duplicate_audio(frame, fold, nk_context)
+        found = splits.duplicate_audio(frame, fold, nk_context.log)
     a, a_copy, b = (str(tmp_path / name) for name in ("a.wav", "a_copy.wav", "b.wav"))
     assert sorted(opened) == [a, a_copy, b]
-    assert nk_context.stash["nk"]["duplicate_audio"] == [[a, a_copy]]
+    assert found == [[a, a_copy]] and nk_context.stash == {}  # a return value, not the plugins' stash
     assert f"Identical audio in more than one split (1 groups): {a} (train) = {a_copy} (test)" in caplog.text
 
 
 def test_duplicates_within_one_split_are_not_reported(tmp_path, nk_context, opened):
     files = [_write(tmp_path / f"{i}.wav", b"same") for i in range(3)]
     frame = pd.DataFrame({"speaker": "s"}, index=pd.Index(files, name="file"))
-    splits._check_duplicate_audio(frame, Fold("split", pd.Series("train", index=frame.index)), nk_context)
-    assert opened == [] and "nk" not in nk_context.stash
+    found = splits.duplicate_audio(frame, Fold("split", pd.Series("train", index=frame.index)), nk_context.log)
+    assert opened == [] and found == []
 
 
 def test_file_hash_reads_blocks(tmp_path):

@@ -59,6 +59,20 @@ class Featurizer(Protocol):
     Optional: ``prepare(self) -> None`` is called once in the parent process before it starts
     worker processes. Import the libraries ``extract`` needs there: forked workers inherit them
     instead of each importing them again. It must leave the object picklable.
+
+    Optional: ``start_method: ClassVar[str]`` (``fork``, the default where safe, ``spawn`` or
+    ``forkserver``) for process-safe featurizers that hold threads or CUDA state.
+
+    Optional, for models that are faster on several signals at once:
+    ``extract_batch(self, signals: list[np.ndarray], sampling_rate: int) -> list[np.ndarray]``
+    returns what ``extract`` would for each signal; nk sorts rows by duration and groups them so
+    that a batch holds at most ``batch_seconds`` (an instance attribute) of padded audio.
+
+    Optional, for featurizers that store more than one configuration needs (e.g. the pooled
+    statistics of every transformer layer): ``view_params: ClassVar[tuple[str, ...]]`` names the
+    parameters that only *select* from what ``extract`` returns; they do not enter the feature
+    cache key, and ``view(self, stored: np.ndarray, names: list[str]) -> tuple[np.ndarray,
+    list[str]]`` is applied to the (rows × stored features) matrix after the cache.
     """
 
     process_safe: ClassVar[bool]
@@ -98,6 +112,14 @@ class Ensembler(Protocol):
     """Combines the prediction frames (``truth``, ``pred``, ``proba.*``) of several runs."""
 
     def combine(self, predictions: Sequence[pd.DataFrame], ctx: RunContext) -> pd.DataFrame: ...
+
+
+@runtime_checkable
+class DatasetRecipe(Protocol):
+    """Builds a database for ``nk data prepare NAME``: audio plus a CSV table below ``dest``,
+    from ``source`` (a downloaded archive or folder) or from the network; returns the table."""
+
+    def prepare(self, dest: Path, *, source: Path | None, console: Any) -> Path: ...
 
 
 @runtime_checkable

@@ -20,7 +20,8 @@ one, so an interrupted extraction resumes with the rows it had committed, and a 
 extracts only its new files.
 
 Chunks are content-addressed (named by the sha256 of their bytes) and written atomically
-(temporary file + ``os.replace``) while holding the folder's lock, so two runs can share a
+(:func:`nk.fsutil.atomic_write_bytes`: temporary file, fsync, ``os.replace``) while holding
+the folder's lock, so two runs can share a
 cache. A chunk whose bytes no longer match its name, or that parquet cannot read, is reported
 with a warning naming the file, removed, and its rows are recomputed. The index is only an
 accelerator: chunks it does not list are found by listing the folder.
@@ -46,6 +47,8 @@ from pathlib import Path
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from nk.env import env_flag
+from nk.fsutil import TMP_PREFIX, atomic_write_bytes
 from nk.results import sha256_file
 
 if TYPE_CHECKING:  # numpy and pyarrow are imported where used: `nk cache ls` needs neither
@@ -96,21 +99,6 @@ def spec_key(spec: Mapping[str, Any]) -> str:
     """Hex key of a featurizer spec (component, provider, version, params, sampling rate)."""
     text = json.dumps(_canonical(spec), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _now_iso() -> str:
@@ -222,7 +210,7 @@ class CacheEntry:
         from nk import __version__
 
         sidecar["nk_version"] = __version__
-        _atomic_write(self.sidecar_path, json.dumps(sidecar, indent=1, sort_keys=True).encode())
+        atomic_write_bytes(self.sidecar_path, json.dumps(sidecar, indent=1, sort_keys=True).encode())
 
     def feature_names(self) -> list[str] | None:
         """Feature names recorded in the sidecar (None when there is no valid sidecar)."""
@@ -274,7 +262,7 @@ class CacheEntry:
         """Replace index.jsonl (the caller holds the exclusive lock)."""
         lines = "".join(json.dumps({"chunk": n, "rows": len(k), "keys": list(k)}) + "\n"
                         for n, k in sorted(chunks.items()))
-        _atomic_write(self.index_path, lines.encode())
+        atomic_write_bytes(self.index_path, lines.encode())
 
     def chunk_map(self, log: logging.Logger | None = None) -> dict[str, list[str]]:
         """Chunk name → row keys of every chunk on disk (repairs the index when it drifted)."""
@@ -403,9 +391,9 @@ class CacheEntry:
             if self.sidecar() is None:
                 self._write_sidecar(feature_names)
             # every writer holds the lock while its temporary files exist: these are leftovers
-            for stale in [*self.chunks_dir.glob(".tmp-*"), *self.folder.glob(".tmp-*")]:
+            for stale in [*self.chunks_dir.glob(f"{TMP_PREFIX}*"), *self.folder.glob(f"{TMP_PREFIX}*")]:
                 stale.unlink(missing_ok=True)
-            _atomic_write(self.chunks_dir / name, data)
+            atomic_write_bytes(self.chunks_dir / name, data)
             with open(self.index_path, "a") as fh:
                 fh.write(json.dumps({"chunk": name, "rows": len(keys), "keys": list(keys)}) + "\n")
         return name
@@ -487,12 +475,13 @@ class FeatureCache:
     :param root: the cache folder (see :func:`cache_root`).
     :param content_hash: add a sha256 of each file's content to its row keys (catches changes
         that keep a file's size and mtime, at the cost of reading every file on every run);
-        None: on when the environment variable ``NK_CACHE_CONTENT_HASH`` is set (not ``0``).
+        None: as the environment variable ``NK_CACHE_CONTENT_HASH`` says (:func:`nk.env.env_flag`:
+        ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``).
     """
 
     def __init__(self, root: Path, *, content_hash: bool | None = None) -> None:
         self.root = Path(root) / "features"
-        self.content_hash = _env_flag(CONTENT_HASH_ENV) if content_hash is None else content_hash
+        self.content_hash = env_flag(CONTENT_HASH_ENV) if content_hash is None else content_hash
 
     def entry(self, spec: Mapping[str, Any]) -> CacheEntry:
         """The folder of a featurizer spec (which need not exist yet)."""

@@ -25,11 +25,27 @@ class App:
     err_console: Any
 
 
+def docs_location() -> str:
+    """Where the user's guide is: the README.md of the source tree nk runs from (an editable or
+    repository install), else a pointer that needs no network."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve()
+    for folder in here.parents[1:5]:
+        readme = folder / "README.md"
+        try:
+            if readme.is_file() and "nk run" in readme.read_text(encoding="utf-8", errors="replace"):
+                return str(readme)
+        except OSError:
+            continue
+    return "README.md at the top of nk's source tree (`nk plugins NAME` lists a component's options)"
+
+
 def build_parser(pm: Any) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nk",
         description="Machine-learning experiments on speaker characteristics from audio.",
-        epilog="Run `nk COMMAND --help` for a command's options. Docs: README.md",
+        epilog=f"Run `nk COMMAND --help` for a command's options. Docs: {docs_location()}",
     )
     parser.add_argument("--version", action="version", version=f"nk {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -67,6 +83,14 @@ def main(argv: Sequence[str] | None = None, *, pm: Any = None) -> int:
     except UserError as exc:
         report_user_error(err_console, exc)
         return exc.exit_code
+    except OSError as exc:  # a full disk, a read-only or protected folder: the user's to fix
+        from nk.paths import os_error
+
+        user_error = os_error(exc)
+        if user_error is None:
+            raise
+        report_user_error(err_console, user_error)
+        return user_error.exit_code
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/]")
         return 130

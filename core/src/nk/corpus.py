@@ -49,7 +49,11 @@ def load_corpus(ctx: RunContext, model_task: Callable[[], str | None] | None = N
     for db in databases(cfg):
         comp = ctx.pm.registry.get("data", db.loader)
         where = f"database {db.name!r} (loader {db.loader!r}, {comp.provider})"
-        corpus = comp.build(db.params).load(ctx)
+        try:
+            corpus = comp.build(db.params).load(ctx)
+        except UserError as err:
+            raise _for_database(err, db.name, ctx) from None
+        _check_split_column(corpus.frame, db.name)
         check_corpus(corpus.frame, where)
         frame = corpus.frame
         missing = sorted(set(db.rename) - set(frame.columns))
@@ -105,6 +109,41 @@ def load_corpus(ctx: RunContext, model_task: Callable[[], str | None] | None = N
     return frame, target, task, report
 
 
+def _for_database(err: UserError, name: str, ctx: RunContext) -> UserError:
+    """A loader's error with the real config key (``data.emodb.path``, not ``data.<db>.path``),
+    and, for a database a recipe prepares (``nk data prepare polish``), that command."""
+    def fix(text: str | None) -> str | None:
+        return text.replace("data.<db>.", f"data.{name}.") if text else text
+
+    todo = fix(err.todo)
+    if name in ctx.pm.registry.names("dataset") and ("does not exist" in err.what or "not found" in err.what):
+        todo = (f"prepare it first: `nk data prepare {name}` (in the folder you run nk from; "
+                f"`nk data list` shows the recipes)" + (f", or {todo}" if todo else ""))
+    return UserError(fix(err.what) or err.what, where=fix(err.where), allowed=fix(err.allowed), todo=todo)
+
+
+def _check_split_column(frame: pd.DataFrame, name: str) -> None:
+    """A ``split`` column from the data holds train, dev, test or nothing (a data error, not a bug)."""
+    from nk.data import SPLITS
+
+    if "split" not in frame.columns:
+        return
+    values = frame["split"].dropna()
+    bad = values[~values.astype(str).isin(SPLITS)].astype(str).value_counts()
+    if len(bad):
+        listing = ", ".join(f"{v!r} ({n} rows)" for v, n in bad.items())
+        synonyms = {"validation": "dev", "valid": "dev", "val": "dev", "development": "dev",
+                    "training": "train", "testing": "test", "eval": "test", "evaluation": "test"}
+        rename = [f"{v} → {synonyms[v.lower()]}" for v in bad.index if v.lower() in synonyms]
+        raise UserError(
+            f"The split column of database {name!r} has values nk does not know: {listing}",
+            where=f"the data of database {name!r}, column split",
+            allowed="train, dev, test, or an empty cell (then split by split.method)",
+            todo=("rename them in the data" + (f" ({', '.join(rename)})" if rename else "")
+                  + f", or rename the column (data.{name}.rename={{split: orig_split}}) to keep it as a label"),
+        )
+
+
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if len(frames) == 1:
         return frames[0]
@@ -142,24 +181,51 @@ def _file_level(frame: pd.DataFrame) -> pd.Index:
     return frame.index.get_level_values("file") if isinstance(frame.index, pd.MultiIndex) else frame.index
 
 
-def _probe(path: str, min_duration: float) -> tuple[float, str | None]:
-    """(duration in s, problem or None) of one audio file."""
+def _probe(path: str, min_duration: float) -> tuple[float, str | None, tuple[int, int] | None]:
+    """(duration in s, problem or None, (device, inode) or None) of one audio file."""
     import soundfile as sf
 
-    if not os.path.exists(path):
-        return 0.0, "file not found"
-    if os.path.getsize(path) == 0:
-        return 0.0, "empty file (0 bytes)"
+    from nk.paths import path_problem
+
+    problem = path_problem(path, want="file")
+    if problem is not None:
+        return 0.0, problem, None
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return 0.0, f"cannot be read ({exc.strerror})", None
+    identity = (st.st_dev, st.st_ino)
+    if st.st_size == 0:
+        return 0.0, "empty file (0 bytes)", identity
     try:
         info = sf.info(path)
     except Exception as exc:
-        return 0.0, f"unreadable ({str(exc).splitlines()[0][:120]})"
+        return 0.0, f"unreadable ({str(exc).splitlines()[0][:120]})", identity
     if info.frames == 0 or info.samplerate <= 0:
-        return 0.0, "no audio samples"
+        return 0.0, "no audio samples", identity
     duration = info.frames / info.samplerate
     if duration < min_duration:
-        return duration, f"shorter than audio.min_duration ({duration:.3f} s < {min_duration} s)"
-    return duration, None
+        return duration, f"shorter than audio.min_duration ({duration:.3f} s < {min_duration} s)", identity
+    return duration, None, identity
+
+
+def _common_cause(problems: dict[str, str], n_files: int) -> str | None:
+    """One sentence when the bad files share a cause (Windows paths, a wrong base folder)."""
+    missing = [f for f, p in problems.items() if p.startswith("not found")]
+    if not missing:
+        return None
+    backslashed = [f for f in missing if "\\" in str(f)]
+    if len(backslashed) >= max(1, len(missing) // 2):
+        return (f"{len(backslashed)} of {n_files} file paths contain backslashes (e.g. '{backslashed[0]}'): "
+                "Windows-style paths. nk runs on Linux and macOS, where '\\' is part of a file name, not a "
+                "folder separator")
+    if len(missing) == n_files and n_files > 1:
+        folder = os.path.commonpath([os.path.dirname(str(f)) for f in missing]) if all(
+            os.path.isabs(str(f)) for f in missing) else None
+        where = (f"; their common folder {folder!r} " + ("does not exist" if not os.path.isdir(folder)
+                                                        else "exists, but holds none of them")) if folder else ""
+        return f"None of the {n_files} audio files exists (e.g. {missing[0]!r}){where}"
+    return None
 
 
 def _check_audio(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> pd.DataFrame:
@@ -170,17 +236,30 @@ def _check_audio(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> pd
     files = pd.unique(_file_level(frame))
     durations: dict[str, float] = {}
     problems: dict[str, str] = {}
+    identities: dict[str, tuple[int, int]] = {}
     with Progress(console=ctx.console, transient=True, disable=len(files) < 500) as progress:
         task = progress.add_task("Checking audio files", total=len(files))
         for file in files:
-            durations[file], problem = _probe(str(file), min_duration)
+            durations[file], problem, identity = _probe(str(file), min_duration)
             if problem:
                 problems[file] = problem
+            if identity is not None:
+                identities[file] = identity
             progress.advance(task)
+    _check_same_audio(frame, identities)
+    stop = as_enum(ctx.cfg.audio.bad_files, BadFiles) is BadFiles.stop
+    if problems and stop:
+        cause = _common_cause(problems, len(files))
+        if cause is not None:
+            raise UserError(cause, where="the data's file column",
+                            todo="write the paths with '/' (audio/a.wav, not audio\\a.wav), then run again"
+                            if "backslash" in cause else
+                            "check the paths' base folder (a CSV's paths are relative to its own folder "
+                            "unless data.<db>.root is set)")
     if problems:
         listing = "; ".join(f"{f}: {p}" for f, p in list(problems.items())[:30])
         more = f" … and {len(problems) - 30} more" if len(problems) > 30 else ""
-        if as_enum(ctx.cfg.audio.bad_files, BadFiles) is BadFiles.stop:
+        if stop:
             raise UserError(
                 f"{len(problems)} of {len(files)} audio files cannot be used: {listing}{more}",
                 where="the data's file column",
@@ -199,10 +278,71 @@ def _check_audio(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> pd
         start = frame.index.get_level_values("start").total_seconds().to_numpy()
         end = frame.index.get_level_values("end")
         end_s = np.where(end.isna(), file_duration, end.total_seconds().to_numpy())
-        duration = end_s - start
+        frame, keep = _check_segments(frame, start, end_s, file_duration, stop, report, ctx)
+        duration = (end_s - start)[keep]
     else:
         duration = file_duration
     return frame.assign(duration=duration)
+
+
+SEGMENT_TOLERANCE_S = 0.01  # an end this far past the file's end counts as the end
+
+
+def _check_segments(frame: pd.DataFrame, start: np.ndarray, end: np.ndarray, file_duration: np.ndarray,
+                    stop: bool, report: LoadReport, ctx: RunContext) -> tuple[pd.DataFrame, np.ndarray]:
+    """Segments must lie inside their file: 0 ≤ start < end ≤ the file's duration. All bad rows
+    are reported together (audio.bad_files=skip leaves them out and lists them)."""
+    problem = np.full(len(frame), "", dtype=object)
+    problem[end > file_duration + SEGMENT_TOLERANCE_S] = "ends after the file's end"
+    problem[start >= file_duration] = "starts at or after the file's end"
+    problem[end <= start] = "end is not after start"
+    problem[start < 0] = "negative start"
+    bad = problem != ""
+    if not bad.any():
+        return frame, np.ones(len(frame), dtype=bool)
+    files = _file_level(frame)
+    rows = [f"{files[i]} [{start[i]:g}–{end[i]:g} s; file {file_duration[i]:.3f} s]: {problem[i]}"
+            for i in np.flatnonzero(bad)]
+    listing = "; ".join(rows[:20]) + (f" … and {len(rows) - 20} more" if len(rows) > 20 else "")
+    if stop:
+        raise UserError(
+            f"{len(rows)} of {len(frame)} segments lie outside their audio file: {listing}",
+            where="the data's start/end columns",
+            allowed="0 ≤ start < end ≤ the file's duration (seconds); an empty end means the file's end",
+            todo="fix the start/end values, or set audio.bad_files=skip to leave these rows out",
+        )
+    report.skipped_files.extend({"file": str(files[i]), "problem": f"segment {start[i]:g}–{end[i]:g} s: "
+                                 f"{problem[i]}"} for i in np.flatnonzero(bad))
+    ctx.log.warning("Skipping %d segments outside their file (audio.bad_files=skip): %s", len(rows), listing)
+    keep = ~bad
+    if not keep.any():
+        raise UserError("No usable segment is left", todo="check the data's start/end columns")
+    return frame[keep], keep
+
+
+def _check_same_audio(frame: pd.DataFrame, identities: dict[str, tuple[int, int]]) -> None:
+    """Rows that reach one audio file through different paths (symbolic or hard links) would be
+    counted twice and may carry different labels, or leak between splits."""
+    by_identity: dict[tuple[int, int], list[str]] = {}
+    for file, identity in identities.items():
+        by_identity.setdefault(identity, []).append(file)
+    clashes = [sorted(paths) for paths in by_identity.values() if len(paths) > 1]
+    if not clashes:
+        return
+    if isinstance(frame.index, pd.MultiIndex):  # only the same segment of the same file clashes
+        spans = {f: set(zip(frame.xs(f, level="file").index.get_level_values("start"),
+                            frame.xs(f, level="file").index.get_level_values("end"), strict=True))
+                 for group in clashes for f in group}
+        clashes = [g for g in clashes if set.intersection(*(spans[f] for f in g))]
+        if not clashes:
+            return
+    listing = "; ".join(" = ".join(group) for group in clashes[:5])
+    raise UserError(
+        f"{len(clashes)} audio files are listed under more than one path (symbolic or hard links): {listing}"
+        + (" …" if len(clashes) > 5 else ""),
+        where="the data's file column",
+        todo="list each recording once (remove the rows of the links)",
+    )
 
 
 def _apply_filters(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> pd.DataFrame:
@@ -216,6 +356,8 @@ def _apply_filters(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> 
         removed = before - len(frame)
         report.filters.append({"filter": name, "removed": removed, "left": len(frame)})
         ctx.log.info("filter %s removed %d of %d rows", name, removed, before)
+        ctx.console.print(f"Filter {name}: removed {removed} of {before} rows, {len(frame)} left",
+                          highlight=False, markup=False)
         if frame.empty:
             raise UserError(f"The filter {name} removed every row", where=f"config key filter.{name.split('=')[0]}",
                             todo="loosen the filter")
@@ -272,11 +414,42 @@ def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext,
     cfg = ctx.cfg
     bins = cfg.bins
     task_cfg = as_enum(cfg.task, Task)
-    if bins.edges is not None or bins.quantiles is not None:
+    binned = bins.edges is not None or bins.quantiles is not None
+    if binned and task_cfg is Task.regression:
+        raise UserError("bins turn the target into classes, but task=regression asks for numbers",
+                        where="config keys bins and task",
+                        todo="remove the bins.* keys to regress, or set task=classification (or auto) to "
+                        "classify the bins")
+    if cfg.labels is not None and len(cfg.labels) == 0:
+        raise UserError("labels=[] keeps no class", where="config key labels",
+                        allowed="a list of the target's classes, e.g. labels=[a,b]; or null for all",
+                        todo="list the classes to keep, or remove labels= (labels=null keeps all)")
+    if binned:
         frame = frame.assign(**{target: _binned(frame[target], bins, target)})
         task = "classification"
     else:
         task = detect_task(frame[target], model_task) if task_cfg is Task.auto else task_cfg.value
+        if task_cfg is Task.auto and task == "classification" and model_task is not None \
+                and detect_task(frame[target]) == "regression":
+            # a continuous target (ages) and a classifier (the default svm): one class per value
+            # is never what was meant; say it before a split fails on it
+            model = str(cfg.model.get("name", "the model")) if cfg.get("model") is not None else "the model"
+            raise UserError(
+                f"The target {target!r} is numeric with {frame[target].nunique()} distinct values, but "
+                f"model {model} classifies (task=auto takes the model's task)",
+                where="config keys target, model and task",
+                allowed="a regression model (svr, knn_reg, tree_reg, lin_reg, xgr …) for numbers; "
+                "classes via bins.edges / bins.quantiles",
+                todo=f"add model=svr to predict {target!r} as a number, bins.quantiles=3 for classes, or "
+                "task=classification to treat every value as a class",
+            )
+    if task == "regression" and cfg.labels is not None:
+        raise UserError(
+            f"labels= keeps classes, but the target {target!r} is regressed (task={task_cfg.value})",
+            where="config key labels",
+            todo="remove labels= (use filter.values={COLUMN: [...]} to keep rows by value), or "
+            "classify: task=classification, or bins.edges=[…] for ranges",
+        )
     if task == "regression":
         values = pd.to_numeric(frame[target], errors="coerce")
         bad = values.isna()
@@ -301,6 +474,8 @@ def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext,
         before = len(frame)
         frame = frame[frame[target].isin(wanted)]
         ctx.log.info("labels kept %s: removed %d of %d rows", wanted, before - len(frame), before)
+        ctx.console.print(f"labels={wanted}: removed {before - len(frame)} of {before} rows, {len(frame)} left",
+                          highlight=False, markup=False)
     classes = frame[target].unique()
     if len(classes) < 2:
         raise UserError(

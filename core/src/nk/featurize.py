@@ -14,11 +14,7 @@ workers finish in.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 import pickle
-import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,18 +26,13 @@ from nk.cache import CacheEntry, FeatureCache, RowRef
 from nk.context import RunContext
 from nk.errors import ContractError, UserError
 from nk.registry import Component
+from nk.workers import start_method_of
 
 BATCH_SECONDS = 0.25
 """Target duration of one batch of rows sent to a worker."""
 MAX_BATCH = 64
 FLUSH_SECONDS = 10.0
 """Finished rows are committed to the cache at least this often."""
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                "VECLIB_MAXIMUM_THREADS")
-
-# The featurizer of a worker process, set once by _init_worker. Worker processes only: the
-# parent never writes it (per-run state lives in RunContext).
-_WORKER: dict[str, Any] = {}
 
 
 def _row_ref(row: Any) -> RowRef:
@@ -75,45 +66,13 @@ def _extract_rows(featurizer: Any, refs: Sequence[RowRef], rate: int) -> list[np
     return out
 
 
-def _init_worker(payload: bytes, rate: int) -> None:
-    """Initialise a worker process once: one thread per library, its own featurizer."""
-    import signal
-
-    for var in _THREAD_VARS:  # n_jobs processes share the cores; libraries loaded later see this
-        os.environ[var] = "1"
-    try:  # libraries already loaded (fork) are limited at run time
-        from threadpoolctl import threadpool_limits
-
-        _WORKER["limits"] = threadpool_limits(1)
-    except Exception:  # threadpoolctl is optional; limiting threads only helps speed
-        pass
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool
-    parent = os.getppid()
-
-    def watch_parent() -> None:  # a parent killed with SIGKILL cannot stop its workers
-        while os.getppid() == parent:
-            time.sleep(0.25)
-        os._exit(1)
-
-    threading.Thread(target=watch_parent, name="nk-watch-parent", daemon=True).start()
-    # a copy made by pickling, as under spawn: state the featurizer drops in __getstate__
-    # (models created in the parent) is created again in this process
-    _WORKER["featurizer"] = pickle.loads(payload)
-    _WORKER["rate"] = rate
-
-
 def _worker_batch(refs: Sequence[RowRef]) -> tuple[list[np.ndarray | str], float]:
+    from nk.workers import worker_object
+
+    featurizer, rate = worker_object()
     started = time.perf_counter()
-    out = _extract_rows(_WORKER["featurizer"], refs, _WORKER["rate"])
+    out = _extract_rows(featurizer, refs, rate)
     return out, time.perf_counter() - started
-
-
-def _mp_context() -> Any:
-    """'fork' where it is safe and fast (Linux, one thread): workers inherit imported modules."""
-    methods = multiprocessing.get_all_start_methods()
-    if sys.platform.startswith("linux") and "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 class _Batches:
@@ -217,31 +176,42 @@ def _run_serial(featurizer: Any, rate: int, batches: _Batches, sink: _Sink,
         update()
 
 
-def _run_pool(payload: bytes, rate: int, n_jobs: int, batches: _Batches, sink: _Sink,
+def _run_pool(payload: bytes, n_jobs: int, start_method: str, batches: _Batches, sink: _Sink,
               progress: Any, update: Callable[[], None]) -> None:
+    """Extract in ``n_jobs`` worker processes; one Ctrl-C terminates them and raises
+    KeyboardInterrupt here (what finished is committed by the caller)."""
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    executor = ProcessPoolExecutor(n_jobs, mp_context=_mp_context(), initializer=_init_worker,
-                                   initargs=(payload, rate))
+    from nk import workers
+
+    executor = ProcessPoolExecutor(n_jobs, mp_context=workers.mp_context(start_method),
+                                   initializer=workers.init_worker, initargs=(payload,))
     pending: dict[Future[Any], list[tuple[str, RowRef]]] = {}
+    stopped = True  # until the loop ends normally: terminate the workers
 
     def fill() -> None:  # two batches per worker in flight: none waits for the parent
-        while len(pending) < 2 * n_jobs and (batch := batches.next()) is not None:
-            pending[executor.submit(_worker_batch, [ref for _, ref in batch])] = batch
+        with workers.sigint_blocked():  # processes started here ignore Ctrl-C from birth
+            while len(pending) < 2 * n_jobs and (batch := batches.next()) is not None:
+                pending[executor.submit(_worker_batch, [ref for _, ref in batch])] = batch
 
     try:
-        fill()  # starts (forks) the workers before the progress bar starts its thread
-        with progress:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    batch = pending.pop(future)
-                    results, seconds = future.result()
-                    batches.observe(len(batch), seconds)
-                    sink.add(batch, results)
-                update()
-                fill()
+        with workers.deferred_interrupt() as interrupted:
+            fill()  # starts (forks) the workers before the progress bar starts its thread
+            with progress:
+                while pending:
+                    done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                    if interrupted.is_set():
+                        raise KeyboardInterrupt
+                    for future in done:
+                        batch = pending.pop(future)
+                        results, seconds = future.result()
+                        batches.observe(len(batch), seconds)
+                        sink.add(batch, results)
+                    if done:
+                        update()
+                        fill()
+            stopped = False
     except BrokenProcessPool as exc:
         raise UserError(
             f"A worker process extracting {sink.component.name} died unexpectedly ({exc}); the "
@@ -250,7 +220,7 @@ def _run_pool(payload: bytes, rate: int, n_jobs: int, batches: _Batches, sink: _
             todo="check free memory, or run with n_jobs=1 to see which file crashes the featurizer",
         ) from None
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        workers.stop_pool(executor, terminate=stopped)
 
 
 def library_versions(featurizer: Any, component: Component) -> dict[str, str]:
@@ -325,13 +295,17 @@ def extract(
     n_cached = len(found)
     n_jobs = ctx.n_jobs if getattr(featurizer, "process_safe", False) else 1
     n_jobs = max(1, min(n_jobs, len(todo) // 4))  # a pool's start-up only pays with some work
-    payload = b""
+    payload, start_method = b"", "fork"
     if n_jobs > 1:
         prepare = getattr(featurizer, "prepare", None)
         if callable(prepare):  # imports made here are inherited by the forked workers
             prepare()
         try:
-            payload = pickle.dumps(featurizer)
+            start_method = start_method_of(featurizer)
+        except ValueError as exc:
+            raise ContractError(f"{component.name} ({component.provider}): {exc}") from None
+        try:
+            payload = pickle.dumps((featurizer, rate))
         except Exception as exc:
             ctx.log.warning("%s declares process_safe but cannot be pickled (%s); extracting in "
                             "one process", component.name, exc)
@@ -353,7 +327,7 @@ def extract(
             with progress:
                 _run_serial(featurizer, rate, batches, sink, update)
         else:
-            _run_pool(payload, rate, n_jobs, batches, sink, progress, update)
+            _run_pool(payload, n_jobs, start_method, batches, sink, progress, update)
     finally:
         sink.flush()  # keep what was done, also when interrupted
         entry.touch()

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from nk.kinds import KINDS, registry_group
+
 if TYPE_CHECKING:
     from nk.context import RunContext
-    from nk.registry import Register
+    from nk.registry import AddSection, Register
 
 hookspec = pluggy.HookspecMarker("nk")
 hookimpl = pluggy.HookimplMarker("nk")
@@ -120,6 +122,20 @@ def nk_register_datasets(register: Register) -> None:
 
 
 @hookspec
+def nk_add_config_sections(add: AddSection) -> None:
+    """Add a section of its own to nk's config (``explore``, ``predict``, ``serve`` …).
+
+    A command that needs options of its own declares them here instead of in core's schema:
+    ``add(name, ConfigDataclass, help=...)`` makes ``<name>.<field>`` a config key of every
+    composition (``nk explore explore.top_k=5``), checked like core's own sections (types,
+    enums, ``param()`` bounds; a typo is an error). Section names must not clash with core's
+    keys, a config group or another plugin's section.
+
+    :param add: call ``add(name, ConfigDataclass, help=...)``.
+    """
+
+
+@hookspec
 def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add subcommands to the ``nk`` command line (``nk run``, ``nk plugins``, ``nk explore`` …).
 
@@ -172,15 +188,5 @@ def nk_run_error(ctx: RunContext, error: BaseException) -> None:
     """
 
 
-REGISTRATION_HOOKS: dict[str, str] = {
-    "nk_register_loaders": "data",
-    "nk_register_segmenters": "segment",
-    "nk_register_augmenters": "augment",
-    "nk_register_featurizers": "feats",
-    "nk_register_learners": "model",
-    "nk_register_predictors": "predict",
-    "nk_register_ensemblers": "ensemble",
-    "nk_register_reporters": "report",
-    "nk_register_datasets": "dataset",
-}
-"""Registration hook → the config group its components become options of."""
+REGISTRATION_HOOKS: dict[str, str] = {kind.hook: registry_group(kind) for kind in KINDS}
+"""Registration hook → the registry group its components belong to (from :data:`nk.kinds.KINDS`)."""

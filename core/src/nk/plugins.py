@@ -3,8 +3,8 @@
 Environment:
 
 ``NK_DISABLE_PLUGIN_AUTOLOAD``
-    When set (to anything but ``0`` or empty), no entry points are loaded: only nk's built-ins
-    and plugins registered explicitly.
+    When on (``1``/``true``/``yes``/``on``; ``0``/``false``/``no``/``off`` or empty mean off),
+    no entry points are loaded: only nk's built-ins and plugins registered explicitly.
 ``NK_BLOCK_PLUGINS``
     Comma-separated entry-point or distribution names that are never loaded.
 """
@@ -22,8 +22,9 @@ from typing import Any
 import pluggy
 
 from nk import __version__, hookspecs
+from nk.env import env_flag
 from nk.errors import PluginError
-from nk.registry import Register, Registry
+from nk.registry import AddSection, Register, Registry, Section
 
 ENTRY_POINT_GROUP = "nk"
 BUILTIN_PLUGINS = (
@@ -49,10 +50,6 @@ class PluginInfo:
     components: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")
-
-
 class PluginManager:
     """nk's plugin manager: a pluggy manager plus the component registry built from it."""
 
@@ -67,6 +64,7 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self._dist: dict[str, tuple[str, str]] = {}  # plugin name → (distribution, version)
         self._registry: Registry | None = None
+        self._sections: dict[str, Section] | None = None
         if blocked is None:
             blocked = [b.strip() for b in os.environ.get("NK_BLOCK_PLUGINS", "").split(",")]
         self.blocked = {b for b in blocked if b}
@@ -74,7 +72,7 @@ class PluginManager:
             for modname in BUILTIN_PLUGINS:
                 self.register(importlib.import_module(modname), name=modname)
         if autoload is None:
-            autoload = not _env_flag("NK_DISABLE_PLUGIN_AUTOLOAD")
+            autoload = not env_flag("NK_DISABLE_PLUGIN_AUTOLOAD")
         if autoload:
             self._load_entry_points()
         self.check_pending()
@@ -113,6 +111,7 @@ class PluginManager:
             raise PluginError(f"The plugin {name!r} is already registered or blocked")
         self._dist[name] = (distribution or "nk", version or __version__)
         self._registry = None
+        self._sections = None
         return name
 
     def unregister(self, plugin: ModuleType | object | None = None, *, name: str | None = None) -> None:
@@ -120,6 +119,7 @@ class PluginManager:
         if removed is not None:
             self._dist.pop(self.pm.get_name(removed) or name or "", None)
         self._registry = None
+        self._sections = None
 
     def check_pending(self) -> None:
         """Every ``nk_*`` function of a plugin must match a hook spec (catches misspellings)."""
@@ -156,6 +156,19 @@ class PluginManager:
                     impl.function(**kwargs)
             self._registry = registry
         return self._registry
+
+    def config_sections(self, reserved: set[str]) -> dict[str, Section]:
+        """Config sections that command plugins add (``nk_add_config_sections``), by name.
+
+        :param reserved: names nk's own config uses (top-level keys and config groups).
+        """
+        if self._sections is None:
+            sections: dict[str, Section] = {}
+            for impl in self.pm.hook.nk_add_config_sections.get_hookimpls():
+                dist, _ = self._dist.get(impl.plugin_name, (impl.plugin_name, "?"))
+                impl.function(add=AddSection(sections, dist, reserved))
+            self._sections = dict(sorted(sections.items()))
+        return self._sections
 
     def plugin_infos(self) -> list[PluginInfo]:
         infos: dict[str, PluginInfo] = {}

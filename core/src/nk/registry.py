@@ -17,19 +17,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nk.errors import PluginError, UserError
+from nk.errors import ContractError, PluginError, UserError
+from nk.kinds import MULTI_SELECT_GROUPS, kind_of
+
+__all__ = ["MULTI_SELECT_GROUPS", "AddSection", "Component", "ParamInfo", "Register", "Registry",
+           "dataclass_params", "param"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-
-MULTI_SELECT_GROUPS = frozenset({"data", "feats", "report"})
-"""Groups of which several options can be chosen at once (``feats=[egemaps,praat]``).
-
-Their options live at ``<group>.<name>``; every other group holds one option at ``<group>``
-with a ``name`` field saying which component it is. In ``data`` the key is the database's
-name and the ``loader`` field names the component (``conf/data/emodb.yaml`` can say
-``defaults: [csv@emodb]``).
-"""
-
 
 class Role(enum.Enum):
     """Which split a database's rows go to."""
@@ -150,6 +144,7 @@ class Component:
     provider: str
     version: str
     plugin: str = ""
+    preferred_default: bool = False
 
     def params(self) -> list[ParamInfo]:
         return dataclass_params(self.config)
@@ -160,7 +155,13 @@ class Component:
         return f"{self.group}.{self.name}" if self.group in MULTI_SELECT_GROUPS else self.group
 
     def check_params(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate resolved parameter values against the declared bounds; return kwargs."""
+        """Validate parameter values as the command line does: known names, types and enums
+        (by OmegaConf, against the config dataclass), ``param()`` bounds and the config's own
+        cross-field ``validate()``; return the factory's keyword arguments.
+
+        Values come from a composed config, a grid search (``search.params``) or code; a
+        secret parameter's value never appears in an error message.
+        """
         infos = {p.name: p for p in self.params()}
         unknown = sorted(set(values) - set(infos))
         if unknown:
@@ -170,26 +171,51 @@ class Component:
                 allowed=", ".join(sorted(infos)) or "no parameters",
                 todo=f"check the spelling; `nk plugins {self.name}` lists the parameters",
             )
-        kwargs: dict[str, Any] = {}
         for key, value in values.items():
-            info = infos[key]
-            if value == "???":
+            if isinstance(value, str) and value == "???":
+                info = infos[key]
                 raise UserError(
                     f"The {key!r} parameter of {self.group} {self.name!r} must be set",
                     where=f"config key {self.path}.{key}",
                     allowed=info.allowed() + (f" ({info.help})" if info.help else ""),
                     todo=f"set {self.path}.{key}=... on the command line or in a config file",
                 )
-            if not info.within_bounds(value):
-                raise UserError(
-                    f"The {key!r} parameter of {self.group} {self.name!r} must be "
-                    f"{info.allowed()}. Got {value!r} instead",
-                    where=f"config key {self.path}.{key}",
-                    allowed=info.allowed() + (f" ({info.help})" if info.help else ""),
-                    todo=f"set {self.path}.{key} to an allowed value",
-                )
-            kwargs[key] = value
+        kwargs = self._typed(values, infos)
+        for key, value in kwargs.items():
+            if not infos[key].within_bounds(value):
+                raise self._bad_value(infos[key], values[key])
+        validate = getattr(self.config, "validate", None)
+        if callable(validate):  # cross-field rules, once per build (not once per file)
+            validate(self.config(**{**self.defaults(), **kwargs}), self.path)
         return kwargs
+
+    def _bad_value(self, info: ParamInfo, value: Any) -> UserError:
+        shown = "***" if info.secret else repr(value.name if isinstance(value, enum.Enum) else value)
+        return UserError(
+            f"The {info.name!r} parameter of {self.group} {self.name!r} must be "
+            f"{info.allowed()}. Got {shown} instead",
+            where=f"config key {self.path}.{info.name}",
+            allowed=info.allowed() + (f" ({info.help})" if info.help else ""),
+            todo=f"set {self.path}.{info.name} to an allowed value",
+        )
+
+    def _typed(self, values: Mapping[str, Any], infos: Mapping[str, ParamInfo]) -> dict[str, Any]:
+        """``values`` checked and converted by OmegaConf against the config dataclass, one at a
+        time so that the error names the parameter (enum names become members, "3" an int)."""
+        from omegaconf import OmegaConf
+        from omegaconf.errors import OmegaConfBaseException
+
+        schema = OmegaConf.structured(self.config)
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            try:
+                schema[key] = value
+            except OmegaConfBaseException:
+                raise self._bad_value(infos[key], value) from None
+            node = schema._get_node(key)
+            out[key] = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) \
+                else node._value()
+        return out
 
     def secret_params(self) -> frozenset[str]:
         """Names of the parameters marked ``secret`` (never persisted or logged)."""
@@ -207,8 +233,29 @@ class Component:
         return {f.name: getattr(inst, f.name) for f in dataclasses.fields(self.config)}
 
     def build(self, values: Mapping[str, Any]) -> Any:
-        """Validate ``values`` and call the factory with them."""
-        return self.factory(**self.check_params(values))
+        """Validate ``values``, call the factory with them and check the result's interface."""
+        built = self.factory(**self.check_params(values))
+        self.check_interface(built)
+        return built
+
+    def check_interface(self, built: Any) -> None:
+        """The built object must satisfy its kind's Protocol (:mod:`nk.api`)."""
+        protocol = kind_of(self.group).protocol
+        if isinstance(built, protocol):
+            return
+        missing = [m for m in protocol_members(protocol) if not hasattr(built, m)]
+        raise ContractError(
+            f"{kind_of(self.group).noun} {self.name!r} from {self.provider} {self.version}: its factory "
+            f"returned a {type(built).__qualname__}, which lacks {', '.join(missing) or 'members'} of "
+            f"nk.api.{protocol.__name__}"
+        )
+
+
+def protocol_members(protocol: type) -> list[str]:
+    """The attributes and methods a runtime-checkable Protocol asks for."""
+    names = set(getattr(protocol, "__annotations__", {}))
+    names |= {n for n, v in vars(protocol).items() if callable(v) and not n.startswith("_")}
+    return sorted(names)
 
 
 def dataclass_params(config: type) -> list[ParamInfo]:
@@ -261,8 +308,13 @@ class Register:
         config: type,
         *,
         description: str = "",
+        default: bool = False,
     ) -> None:
-        """Register ``factory`` under ``name``; ``config`` declares its keyword parameters."""
+        """Register ``factory`` under ``name``; ``config`` declares its keyword parameters.
+
+        :param default: ask to be selected when the user selects nothing in this group
+            (nk-opensmile's ``egemaps`` for ``feats``); core's own default is used otherwise.
+        """
         where = f"plugin {self.provider!r}, {self.group} {name!r}"
         if not NAME_RE.match(name):
             raise PluginError(
@@ -295,7 +347,7 @@ class Register:
         self._registry.add(
             Component(
                 self.group, name, factory, config, description, self.provider, self.version,
-                self.plugin,
+                self.plugin, preferred_default=default,
             )
         )
 
@@ -358,3 +410,39 @@ class Registry:
                     bases=(comp.config,),
                 )
                 yield comp.group, comp.name, node, comp.group
+
+
+@dataclass(frozen=True)
+class Section:
+    """A config section added by a command plugin (``explore``)."""
+
+    name: str
+    config: type
+    help: str
+    provider: str
+
+
+class AddSection:
+    """The callable handed to ``nk_add_config_sections``, bound to one providing distribution."""
+
+    def __init__(self, sections: dict[str, Section], provider: str, reserved: set[str]) -> None:
+        self._sections = sections
+        self.provider = provider
+        self._reserved = reserved
+
+    def __call__(self, name: str, config: type, *, help: str = "") -> None:
+        where = f"plugin {self.provider!r}, config section {name!r}"
+        if not NAME_RE.match(name):
+            raise PluginError(f"Invalid config section name {name!r}", where=where,
+                              allowed="lower-case letters, digits and _ starting with a letter")
+        if not dataclasses.is_dataclass(config) or not isinstance(config, type):
+            raise PluginError(f"The config of section {name!r} must be a dataclass type", where=where)
+        if name in self._reserved:
+            raise PluginError(f"The config section {name!r} clashes with a key of nk's own config",
+                              where=where, todo="choose another section name")
+        other = self._sections.get(name)
+        if other is not None:
+            raise PluginError(f"Two plugins add the config section {name!r}: {other.provider!r} "
+                              f"and {self.provider!r}", where=where,
+                              todo=f"uninstall one of them, or block one with NK_BLOCK_PLUGINS={self.provider}")
+        self._sections[name] = Section(name, config, help, self.provider)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,42 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
     from nk.cli import App
+
+
+FAILED_FILE = "FAILED"
+
+
+def failure_text(exc: BaseException) -> str:
+    """One paragraph on why a run stopped, as the console says it (no traceback)."""
+    if isinstance(exc, UserError):
+        return exc.message
+    if isinstance(exc, KeyboardInterrupt):
+        return "Interrupted (Ctrl-C)."
+    if isinstance(exc, OSError):
+        from nk.paths import os_error
+
+        err = os_error(exc)
+        if err is not None:
+            return err.message
+    return f"{type(exc).__name__}: {exc} (an error inside nk or a plugin; nk.log has the traceback)"
+
+
+def mark_failed(run_dir: Path, exc: BaseException, secrets: Sequence[str] = ()) -> None:
+    """Write ``run_dir/FAILED`` with the reason, so that neither users nor nk take the folder for
+    a result (a failed run keeps only config.yaml and nk.log). Best effort: a full disk may
+    refuse even this. The values in ``secrets`` are replaced by ``***``."""
+    from nk.fsutil import atomic_write_text
+
+    text = failure_text(exc)
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    with contextlib.suppress(OSError):
+        atomic_write_text(run_dir / FAILED_FILE, f"This run failed; it holds no results.\n{text}\n")
+
+
+def is_failed(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is the folder of a failed run (see :func:`mark_failed`)."""
+    return (Path(run_dir) / FAILED_FILE).exists()
 
 
 def expand_sweep(overrides: list[str]) -> list[list[str]]:
@@ -88,8 +126,10 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
                   title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    from nk.metrics import ci_method_text
+
     level = round(test[primary]["ci_level"] * 100)
-    table.add_column(f"{level}% CI ({test[primary]['ci_unit']} bootstrap)", justify="right")
+    table.add_column(f"{level}% CI ({ci_method_text(test[primary])})", justify="right")
     table.add_row(primary.upper(), f"{test[primary]['value']:.3f}",
                   f"[{test[primary]['ci'][0]:.3f}, {test[primary]['ci'][1]:.3f}]", style="bold")
     if results.get("cv"):
@@ -100,6 +140,10 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
     for key in keys:
         table.add_row(key, f"{test[key]:.3f}", "")
     app.console.print(table)
+    from nk.report.run import interval_notes
+
+    for note in interval_notes(results):  # e.g. too few test speakers for a speaker bootstrap
+        app.console.print(f"Note: {note}.", style="yellow", highlight=False, markup=False)
     missing = results.get("missing") or {}
     if missing.get("rows_with_missing"):
         worst = sorted(missing["features_with_missing"].items(), key=lambda kv: -kv[1])

@@ -45,6 +45,10 @@ def make_folds(frame: pd.DataFrame, target: str, task: str, ctx: RunContext) -> 
     elif "split" in frame.columns:
         ctx.log.info("split.method=%s: the data's split column is not used", method.value)
     free = fixed.isna()
+    if method is SplitMethod.speaker:
+        _check_columns(frame, list(cfg.stratify), "split.stratify", ["gender"], ctx)
+    elif method is SplitMethod.balanced:
+        _check_columns(frame, list(cfg.balance_on), "split.balance_on", ["gender"], ctx)
     if method is SplitMethod.given:
         if free.any():
             examples = ", ".join(map(str, frame.index[free][:5]))
@@ -64,7 +68,7 @@ def make_folds(frame: pd.DataFrame, target: str, task: str, ctx: RunContext) -> 
     else:
         sub = frame[free]
         if method is SplitMethod.random:
-            assignment = _random_split(sub, float(cfg.test_size), float(cfg.dev_size), seed)
+            assignment = random_split(sub, float(cfg.test_size), float(cfg.dev_size), seed)
         else:
             _need_speakers(frame, method)
             speakers = _speaker_table(sub, target, task)
@@ -83,8 +87,45 @@ def make_folds(frame: pd.DataFrame, target: str, task: str, ctx: RunContext) -> 
         _check_fold(frame, fold, target, task, method, ctx, cv=method in CV_METHODS)
     if method in CV_METHODS:
         _check_pooled(frame, folds, target, task)
-    _check_duplicate_audio(frame, folds[0], ctx)
     return folds
+
+
+def _check_columns(frame: pd.DataFrame, columns: list[str], key: str, default: list[str],
+                   ctx: RunContext) -> None:
+    """Columns a split balances over must exist; only the default (gender) may be absent, which the
+    log says. A typo would otherwise silently give an unbalanced split."""
+    missing = [c for c in columns if c not in frame.columns]
+    if not missing:
+        return
+    if [str(c) for c in columns] == default:
+        ctx.log.info("%s=%s: the data has no such column; the split balances over the target only",
+                     key, default)
+        return
+    raise UserError(
+        f"{key} names columns that are not in the data: {missing}",
+        where=f"config key {key}",
+        allowed=", ".join(repr(str(c)) for c in frame.columns if not str(c).startswith("_")),
+        todo=f"use existing columns (case matters), or {key}=[] to balance over the target only",
+    )
+
+
+def _target_is_speaker(frame: pd.DataFrame, target: str) -> bool:
+    """Whether the target names the speaker (one label per speaker and one speaker per label)."""
+    if target == "speaker":
+        return True
+    if "speaker" not in frame.columns:
+        return False
+    if pd.to_numeric(frame[target], errors="coerce").notna().all():  # ages, scores: not identities
+        return False
+    pairs = frame[["speaker", target]].dropna().astype(str)
+    return bool(len(pairs)) and pairs.groupby("speaker")[target].nunique().max() == 1 and \
+        pairs.groupby(target)["speaker"].nunique().max() == 1 and pairs[target].nunique() > 2
+
+
+SPEAKER_TARGET_TODO = ("the target {target!r} names the speaker, so a speaker-disjoint split can never test "
+                       "a class it trained on: for speaker identification use split.method=random (each "
+                       "speaker's rows shared between train and test; speakers then overlap on purpose) "
+                       "or split.method=given with a split column that does so")
 
 
 def _need_speakers(frame: pd.DataFrame, method: SplitMethod) -> None:
@@ -182,7 +223,8 @@ def _spaced(n: int, k: int, *, offset: float) -> set[int]:
     return {min(n - 1, int((i + offset) * n / k)) for i in range(k)}
 
 
-def _random_split(frame: pd.DataFrame, test_size: float, dev_size: float, seed: int) -> pd.Series:
+def random_split(frame: pd.DataFrame, test_size: float, dev_size: float, seed: int) -> pd.Series:
+    """Seeded train/dev/test per row, ignoring speakers."""
     rng = np.random.default_rng(seed)
     u = rng.random(len(frame))
     labels = np.where(u < test_size, "test", np.where(u < test_size + dev_size, "dev", "train"))
@@ -326,7 +368,9 @@ def _check_fold(frame: pd.DataFrame, fold: Fold, target: str, task: str, method:
         absent = sorted(set(frame.loc[split == part, target]) - train_classes)
         if absent:
             todo = "use more speakers, another seed, or split.method=balanced"
-            if pd.to_numeric(pd.Series(sorted(train_classes | set(absent))), errors="coerce").notna().all():
+            if _target_is_speaker(frame, target) and method is not SplitMethod.random:
+                todo = SPEAKER_TARGET_TODO.format(target=target)
+            elif pd.to_numeric(pd.Series(sorted(train_classes | set(absent))), errors="coerce").notna().all():
                 todo = (f"{target!r} is numeric but classified: to predict numbers choose a regression "
                         f"model (e.g. model=svr), or group the values with bins.edges; or {todo}")
             raise UserError(f"Classes {absent} occur in {part} but not in train ({fold.name})",
@@ -337,7 +381,9 @@ def _check_fold(frame: pd.DataFrame, fold: Fold, target: str, task: str, method:
             raise UserError(
                 f"Classes {missing} do not occur in the test split",
                 where=f"split.method={method.value}",
-                todo="use more test speakers (split.test_size), split.method=balanced, another "
+                todo=SPEAKER_TARGET_TODO.format(target=target)
+                if _target_is_speaker(frame, target) and method is not SplitMethod.random else
+                "use more test speakers (split.test_size), split.method=balanced, another "
                 "seed, or cross-validation (split.method=loso)",
             )
 
@@ -349,8 +395,9 @@ def _check_pooled(frame: pd.DataFrame, folds: list[Fold], target: str, task: str
         raise UserError("A row is tested in more than one fold", where="split")
 
 
-def _check_duplicate_audio(frame: pd.DataFrame, fold: Fold, ctx: RunContext) -> None:
-    """Warn when identical audio content appears in more than one split.
+def duplicate_audio(frame: pd.DataFrame, fold: Fold, log: Any) -> list[list[str]]:
+    """Warn (on ``log``) when identical audio content appears in more than one split; return
+    the groups of identical files (the split stage records them in results.json).
 
     Only files of equal size can be identical, and only a size group whose files lie in more
     than one split can leak: only those files are hashed, in blocks (memory stays flat).
@@ -375,8 +422,8 @@ def _check_duplicate_audio(frame: pd.DataFrame, fold: Fold, ctx: RunContext) -> 
     clashes = [group for group in by_hash.values() if len({split_of[f] for f in group}) > 1]
     if clashes:
         listing = "; ".join(" = ".join(f"{f} ({split_of[f]})" for f in group) for group in clashes[:10])
-        ctx.log.warning("Identical audio in more than one split (%d groups): %s", len(clashes), listing)
-        ctx.stash.setdefault("nk", {})["duplicate_audio"] = [list(g) for g in clashes]
+        log.warning("Identical audio in more than one split (%d groups): %s", len(clashes), listing)
+    return [list(g) for g in clashes]
 
 
 def _file_sha1(path: str, block: int = 1 << 20) -> str:

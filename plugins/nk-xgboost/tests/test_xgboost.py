@@ -207,3 +207,20 @@ def test_experiment_selects_on_dev(nk_compose, nk_pm, tmp_path, model, extra, me
     assert fitted.random_state == cfg.seed  # the pipeline seeded it
     assert fitted.evals_result_[metric]  # it saw the dev split
     assert 0 <= fitted.best_iteration_ < fitted.n_rounds_trained_ <= fitted.n_estimators
+
+
+def test_explore_finds_the_tree_model_through_the_registry(nk_pm):
+    """explore.tree_model=[xgb, xgr]: the first learner doing the task, with generic limits; its
+    gain importance comes through feature_importances_ (core names no component)."""
+    from nk.explore.features import _shap, _tree_importance, tree_model
+
+    name, model = tree_model(["xgb", "xgr"], "regression", nk_pm.registry, 7)
+    assert name == "xgr" and model.n_jobs == 1 and model.n_estimators == 100 and model.random_state == 7
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = 3 * X[:, 1] + rng.normal(scale=0.1, size=80)
+    importances = _tree_importance(name, model.fit(X, y), 3)
+    assert importances.argmax() == 1 and importances.sum() == pytest.approx(1.0)
+    assert model.shap_model() is model.booster_
+    pytest.importorskip("shap")
+    assert _shap(model, X[:10]).argmax() == 1

@@ -109,15 +109,24 @@ def _ls(args: argparse.Namespace, app: App) -> int:
         columns = ("key", "component", "version", "rows", "size", "last used", "params")
         rows = [(e["key"][:12], e["component"], e["version"], str(e["rows"]), e["size"], e["last used"],
                  e["params"]) for e in sorted(entries, key=lambda e: (e["component"], -e["stats"].last_used))]
-        for i, col in enumerate(columns):
-            # every column but params keeps its width; params is cut with … when space runs out
-            width = max(len(col), *(len(r[i]) for r in rows))
-            table.add_column(col, justify="right" if col in ("rows", "size") else "left", no_wrap=True,
-                             overflow="ellipsis", ratio=1 if col == "params" else None,
-                             min_width=None if col == "params" else width)
+        widths = [max(len(col), *(len(r[i]) for r in rows)) for i, col in enumerate(columns)]
+        # params are never cut (entries that differ in one parameter must look different): in
+        # their column when it has room to wrap them, else on their own lines below the table
+        room = app.console.width - sum(w + 3 for w in widths[:-1]) - 3
+        inline = room >= min(widths[-1], 30)
+        shown = columns if inline else columns[:-1]
+        for i, col in enumerate(shown):
+            table.add_column(col, justify="right" if col in ("rows", "size") else "left",
+                             no_wrap=col != "params", overflow="fold", ratio=1 if col == "params" else None,
+                             min_width=None if col == "params" else widths[i])
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*row[:len(shown)])
         app.console.print(table)
+        if not inline:
+            app.console.print("params:", highlight=False)
+            for row in rows:
+                app.console.print(f"  {row[0]}  {row[1]}: {row[-1] or '(none)'}", highlight=False,
+                                  markup=False, overflow="fold")
         total = sum(e["bytes"] for e in entries)
         noun = "entry" if len(entries) == 1 else "entries"
         app.console.print(f"{len(entries)} {noun}, {size_text(total)}", highlight=False)

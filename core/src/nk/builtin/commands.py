@@ -59,16 +59,25 @@ def _plugins(args: argparse.Namespace, app: App) -> int:
         for comp in matches:
             table = Table(title=f"{comp.group} {comp.name!r} — {comp.description} "
                                 f"({comp.provider} {comp.version})", title_justify="left")
-            for col in ("parameter", "type", "default", "allowed", "help"):
-                table.add_column(col)
+            names = [f"{comp.path}.{p.name}" for p in comp.params()]
+            # the names users type are never cut or folded; the other columns wrap around them
+            table.add_column("parameter", no_wrap=True, overflow="fold",
+                             min_width=max([len("parameter"), *map(len, names)]))
+            for col in ("type", "default", "allowed", "help"):
+                table.add_column(col, overflow="fold")
             for p in comp.params():
                 table.add_row(f"{comp.path}.{p.name}", p.type, repr(p.default), p.allowed(), p.help)
             app.console.print(table)
         return 0
     table = Table(title="nk plugins", title_justify="left")
-    for col in ("plugin", "distribution", "version", "hooks", "components"):
-        table.add_column(col)
-    for info in app.pm.plugin_infos():
+    infos = list(app.pm.plugin_infos())
+    # plugin and distribution names are typed (NK_BLOCK_PLUGINS, pip): never cut; the rest wraps
+    for col, values in (("plugin", [i.name for i in infos]), ("distribution", [i.distribution for i in infos])):
+        table.add_column(col, no_wrap=True, overflow="fold", min_width=max([len(col), *map(len, values)]))
+    table.add_column("version", overflow="fold")
+    table.add_column("hooks", overflow="fold")
+    table.add_column("components", overflow="fold")
+    for info in infos:
         comps = "\n".join(f"{g}: {', '.join(sorted(n))}" for g, n in sorted(info.components.items()))
         table.add_row(info.name, info.distribution, info.version,
                       "\n".join(h.removeprefix("nk_") for h in info.hooks), comps)

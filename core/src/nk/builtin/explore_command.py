@@ -9,6 +9,7 @@ from nk.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from nk.cli import App
+    from nk.registry import AddSection
 
 EXPLORE_EPILOG = """\
 examples:
@@ -22,6 +23,13 @@ examples:
 Config groups and overrides are those of `nk run`; the `explore` section chooses the analyses
 (`nk explore --cfg` shows it). Results go to <results_root>/<name>/<time>-explore/.
 """
+
+
+@hookimpl
+def nk_add_config_sections(add: AddSection) -> None:
+    from nk.explore.config import ExploreConfig
+
+    add("explore", ExploreConfig, help="what `nk explore` analyses and plots")
 
 
 @hookimpl

@@ -1,4 +1,5 @@
-"""scikit-learn learners: svm, svr, knn, knn_reg, tree, tree_reg, log_reg, lin_reg, bayes.
+"""scikit-learn learners: svm, svr, knn, knn_reg, tree, tree_reg, extra_trees, extra_trees_reg,
+random_forest, random_forest_reg, log_reg, lin_reg, bayes.
 
 Each learner's parameters are a typed config dataclass; the factory builds the estimator.
 Estimators with a ``random_state`` get the run's seed from the pipeline.
@@ -122,6 +123,50 @@ def tree_reg(*, max_depth: int | None, min_samples_leaf: int) -> Any:
 
 
 @dataclass
+class ForestRegConfig:
+    n_estimators: int = param(100, ge=1, help="number of trees")
+    max_depth: int | None = param(None, ge=1, help="maximum depth; None: unlimited")
+    min_samples_leaf: int = param(1, ge=1, help="minimum samples per leaf")
+    n_jobs: int = param(1, ge=-1, help="threads for fitting and prediction; -1: every core")
+
+
+@dataclass
+class ForestConfig(ForestRegConfig):
+    class_weight: bool = param(False, help="weight classes inversely to their frequency")
+
+
+def extra_trees(*, n_estimators: int, max_depth: int | None, min_samples_leaf: int, n_jobs: int,
+                class_weight: bool) -> Any:
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    return ExtraTreesClassifier(n_estimators=n_estimators, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+                                n_jobs=n_jobs, class_weight=_weight(class_weight))
+
+
+def extra_trees_reg(*, n_estimators: int, max_depth: int | None, min_samples_leaf: int, n_jobs: int) -> Any:
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    return ExtraTreesRegressor(n_estimators=n_estimators, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+                               n_jobs=n_jobs)
+
+
+def random_forest(*, n_estimators: int, max_depth: int | None, min_samples_leaf: int, n_jobs: int,
+                  class_weight: bool) -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth,
+                                  min_samples_leaf=min_samples_leaf, n_jobs=n_jobs,
+                                  class_weight=_weight(class_weight))
+
+
+def random_forest_reg(*, n_estimators: int, max_depth: int | None, min_samples_leaf: int, n_jobs: int) -> Any:
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(n_estimators=n_estimators, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+                                 n_jobs=n_jobs)
+
+
+@dataclass
 class LogRegConfig:
     C: float = param(1.0, gt=0, help="inverse regularisation strength")
     max_iter: int = param(1000, ge=1, help="maximum solver iterations")
@@ -164,6 +209,10 @@ def nk_register_learners(register: Register) -> None:
     register("knn_reg", knn_reg, KnnConfig, description="k-nearest-neighbours regressor")
     register("tree", tree, TreeConfig, description="decision tree classifier")
     register("tree_reg", tree_reg, TreeRegConfig, description="decision tree regressor")
+    register("extra_trees", extra_trees, ForestConfig, description="extremely randomised trees classifier")
+    register("extra_trees_reg", extra_trees_reg, ForestRegConfig, description="extremely randomised trees regressor")
+    register("random_forest", random_forest, ForestConfig, description="random forest classifier")
+    register("random_forest_reg", random_forest_reg, ForestRegConfig, description="random forest regressor")
     register("log_reg", log_reg, LogRegConfig, description="logistic regression classifier")
     register("lin_reg", lin_reg, LinRegConfig, description="linear (ridge) regression")
     register("bayes", bayes, BayesConfig, description="Gaussian naive Bayes classifier")

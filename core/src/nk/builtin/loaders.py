@@ -115,29 +115,39 @@ class CsvLoader:
         import pandas as pd
 
         from nk.data import Corpus
+        from nk.paths import path_problem
 
         path = Path(self.path).expanduser()
-        if not path.is_file():
+        problem = path_problem(path, want="file")
+        if problem is not None:
             raise UserError(
-                f"The CSV file {str(path)!r} does not exist"
+                f"The CSV file {str(path)!r} cannot be read: {problem}"
                 + (f" (looked in {Path.cwd()})" if not path.is_absolute() else ""),
                 where="config key data.<db>.path",
                 todo="give the CSV's path, absolute or relative to the folder you run nk in",
             )
+        separator = SEPARATOR_NAMES.get(self.separator, self.separator)
+        header = _check_header(path, separator, self.file_column)
         try:
-            frame = pd.read_csv(path, sep=self.separator, dtype={self.file_column: str})
+            # every cell as text, and only an empty cell is missing: a class named NA stays "NA",
+            # codes such as 01 stay "01" (numbers are converted below, column by column)
+            frame = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False, na_values=[""],
+                                encoding="utf-8-sig")
         except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise UserError(f"Cannot read the CSV file {str(path)!r}: {str(exc).splitlines()[0]}",
-                            todo="check that it is a comma-separated table with a header row") from None
+                            allowed=f"a table with a header row, fields separated by {separator!r} "
+                            "(data.<db>.separator), UTF-8 text",
+                            todo="check the file; set data.<db>.separator for another separator") from None
         if frame.empty:
             raise UserError(f"The CSV file {str(path)!r} has no rows", todo="add rows, or remove the database")
         if self.file_column not in frame.columns:
             raise UserError(
                 f"The CSV file {str(path)!r} has no column {self.file_column!r}",
                 where="its header row",
-                allowed=", ".join(map(str, frame.columns)),
+                allowed=", ".join(map(repr, header)),
                 todo="name the audio path column 'file', or set data.<db>.file_column",
             )
+        frame = _typed(frame, skip={self.file_column})
         root = Path(self.root).expanduser() if self.root else path.resolve().parent
         if not root.is_absolute():
             root = root.resolve()
@@ -164,6 +174,70 @@ class CsvLoader:
                 + (" and segment" if segmented else "") + f": {list(frame.index[duplicated][:3])}",
                 todo="remove the duplicate rows (or give segments start/end columns)")
         return Corpus(frame=frame, name=path.stem, default_target=None)
+
+
+SEPARATOR_NAMES = {"\\t": "\t", "tab": "\t", "semicolon": ";", "comma": ",", "pipe": "|", "space": " "}
+
+
+def _check_header(path: Path, separator: str, file_column: str) -> list[str]:
+    """The header's column names, checked: no duplicates, no spaces around names, and the
+    separator fits (a ';' table read with ',' has one column)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        first = fh.readline()
+    names = next(csv.reader([first], delimiter=separator), []) if first.strip() else []
+    where = f"the header row of {str(path)!r}"
+    if len(names) <= 1:
+        counts = {sep: first.count(sep) for sep in (";", "\t", "|", ",") if sep != separator}
+        guess = max(counts, key=lambda k: counts[k]) if counts and max(counts.values()) > 0 else None
+        if guess is not None and file_column not in names:
+            shown = {"\t": "tab", ";": "';'", "|": "'|'", ",": "','"}[guess]
+            option = {"\t": "tab", ";": "';'", "|": "'|'", ",": "','"}[guess]
+            raise UserError(
+                f"The CSV file {str(path)!r} looks {shown}-separated: its header {first.strip()[:80]!r} "
+                f"is one column when split at {separator!r}",
+                where=where,
+                allowed="data.<db>.separator: any one character, or tab / semicolon / comma / pipe",
+                todo=f"set \"data.<db>.separator={option}\"",
+            )
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise UserError(
+            f"The CSV file {str(path)!r} has repeated column names: {duplicated}",
+            where=where, todo="give every column its own name (pandas would silently rename the copies)")
+    spaced = [n for n in names if n != n.strip()]
+    if spaced:
+        raise UserError(
+            f"Column names of {str(path)!r} have spaces around them: {', '.join(map(repr, spaced))}",
+            where=where,
+            todo="remove the spaces after the separators in the header (and in the rows), "
+            "e.g. 'file,emotion' instead of 'file, emotion'",
+        )
+    return names
+
+
+_PADDED = r"^\s*[+-]?0\d"  # 01, -02: codes, not numbers
+
+
+def _typed(frame: Any, *, skip: set[str]) -> Any:
+    """Columns whose every non-empty cell is a number become numeric, unless a value is
+    zero-padded (01, 02: codes whose padding a number would lose). Others stay text."""
+    import pandas as pd
+
+    out = {}
+    for column in frame.columns:
+        values = frame[column]
+        text = values.dropna()
+        if column in skip or text.empty:
+            out[column] = values
+            continue
+        numbers = pd.to_numeric(text, errors="coerce")
+        if numbers.notna().all() and not text.str.match(_PADDED).any():
+            out[column] = pd.to_numeric(values)
+        else:
+            out[column] = values
+    return pd.DataFrame(out, index=frame.index)
 
 
 def _seconds(values: Any, n: int, *, default: float | None) -> Any:

@@ -22,17 +22,17 @@ class Plots:
     """Writes ``confusion_matrix.png`` or ``truth_vs_prediction.png`` into the run folder."""
 
     def report(self, result: dict[str, Any], ctx: RunContext) -> list[Path]:
-        from nk import evaluate
+        from nk import plots
 
         pred = result["predictions"]
         title = f"{ctx.cfg.name}: {result['summary']}"
         if result["metrics"]["task"] == "classification":
             path = ctx.run_dir / "confusion_matrix.png"
-            evaluate.plot_confusion_matrix(pred["truth"], pred["pred"], result["metrics"]["labels"],
-                                           path, title=title)
+            plots.plot_confusion_matrix(pred["truth"], pred["pred"], result["metrics"]["labels"],
+                                        path, title=title)
         else:
             path = ctx.run_dir / "truth_vs_prediction.png"
-            evaluate.plot_truth_vs_prediction(pred["truth"], pred["pred"], path, title=title)
+            plots.plot_truth_vs_prediction(pred["truth"], pred["pred"], path, title=title)
         return [path]
 
 

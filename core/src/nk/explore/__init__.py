@@ -7,3 +7,10 @@ every plot as PNG, and an HTML (LaTeX/PDF) report.
 
 This package's ``__init__`` stays light: :mod:`nk.config` imports :mod:`nk.explore.config`.
 """
+
+import re
+
+
+def safe_name(name: str) -> str:
+    """A column name as a file stem (tables/counts_<stem>.csv, plots/…)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("_") or "column"

@@ -25,7 +25,7 @@ class ScatterMethod(enum.Enum):
 
 class Importance(enum.Enum):
     permutation = "permutation"  # the configured model, fitted on train, permuted on test
-    tree = "tree"  # impurity/gain importance of extra trees, a random forest or XGBoost (tree_model)
+    tree = "tree"  # feature_importances_ of the tree model (explore.tree_model: a learner)
     linear = "linear"  # |coefficients| of a logistic/linear regression on standardised features
     shap = "shap"  # mean |SHAP value| of the tree model; needs shap, skipped when not installed
 
@@ -36,12 +36,6 @@ class RankBy(enum.Enum):
     tree = "tree"
     linear = "linear"
     shap = "shap"
-
-
-class TreeModel(enum.Enum):
-    extra_trees = "extra_trees"  # scikit-learn, 100 trees: quick, no extra import
-    random_forest = "random_forest"
-    xgboost = "xgboost"  # gain importance of 100 boosting rounds; needs the nk-xgboost plugin
 
 
 class PlotFormat(enum.Enum):
@@ -74,9 +68,11 @@ class ExploreConfig:
         default_factory=lambda: list(Importance),
         help="feature importance methods: permutation, tree, linear, shap (shap only when installed)")
     rank_by: RankBy = param(RankBy.mean_rank, help="importance that picks the top features")
-    tree_model: TreeModel = param(TreeModel.extra_trees,
-                                  help="model of the tree importance and SHAP: extra_trees, random_forest, "
-                                       "xgboost (with nk-xgboost)")
+    tree_model: list[str] = param(
+        default_factory=lambda: ["extra_trees", "extra_trees_reg"],
+        help="learners (model group) for the tree importance and SHAP: the first that does the "
+             "target's task is used; its fitted model has feature_importances_ (e.g. "
+             "[random_forest, random_forest_reg], or a plugin's tree learners)")
     n_repeats: int = param(5, ge=1, help="shuffles per feature for the permutation importance")
     scatter: list[ScatterMethod] = param(
         default_factory=lambda: list(ScatterMethod),

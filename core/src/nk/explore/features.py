@@ -19,7 +19,7 @@ import pandas as pd
 
 from nk.config import as_enum
 from nk.explore import stats
-from nk.explore.config import Importance, RankBy, TreeModel
+from nk.explore.config import Importance, RankBy
 
 
 @dataclass
@@ -69,51 +69,61 @@ def permutation_importance(model: Any, X_test: np.ndarray, y_test: np.ndarray, t
     return drops.mean(axis=1), sds, baseline
 
 
-def _tree_model(kind: TreeModel, task: str, registry: Any, seed: int) -> tuple[str, Any]:
-    xgb_name = "xgb" if task == "classification" else "xgr"
-    if kind is TreeModel.xgboost:
-        if xgb_name not in registry.names("model"):
-            from nk.errors import UserError
+def tree_model(names: Sequence[str], task: str, registry: Any, seed: int) -> tuple[str, Any]:
+    """(name, unfitted estimator) of the first learner in ``names`` (``explore.tree_model``) that
+    does ``task``, with 1 thread, at most 100 trees/rounds (an importance estimate, not a tuned
+    model) and the seed. Its fitted model must have ``feature_importances_``; SHAP explains
+    ``model.shap_model()`` when the learner has that method, else the model itself."""
+    from nk.errors import UserError
+    from nk.fit import model_task
 
-            raise UserError("explore.tree_model=xgboost needs the nk-xgboost plugin",
-                            where="config key explore.tree_model", allowed="extra_trees, random_forest",
-                            todo="pip install nk-xgboost, or choose another tree model")
-        comp = registry.get("model", xgb_name)
+    known = set(registry.names("model"))
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UserError(f"explore.tree_model names {unknown}, which {'is' if len(unknown) == 1 else 'are'} "
+                        "not a model", where="config key explore.tree_model",
+                        allowed=", ".join(sorted(known)),
+                        todo="name learners whose fitted models have feature_importances_ (install the "
+                        "plugin that provides one)")
+    for name in names:
+        comp = registry.get("model", name)
         params = comp.defaults()
-        if "early_stopping_rounds" in params:
-            params["early_stopping_rounds"] = None  # no dev data here
-        if "n_jobs" in params:
-            params["n_jobs"] = 1
-        if "n_estimators" in params:  # an importance estimate, not a tuned model: 100 rounds do
-            params["n_estimators"] = min(int(params["n_estimators"]), 100)
+        for key, limit in (("n_jobs", 1), ("n_estimators", 100)):
+            if key in params and params[key] is not None:
+                params[key] = limit if key == "n_jobs" else min(int(params[key]), limit)
         model = comp.build(params)
-        model.set_params(random_state=seed)
-        return "xgboost", model
-    from sklearn import ensemble
-
-    classif = task == "classification"
-    if kind is TreeModel.random_forest:
-        cls = ensemble.RandomForestClassifier if classif else ensemble.RandomForestRegressor
-        return "random_forest", cls(n_estimators=100, random_state=seed, n_jobs=1)
-    cls = ensemble.ExtraTreesClassifier if classif else ensemble.ExtraTreesRegressor
-    return "extra_trees", cls(n_estimators=100, random_state=seed, n_jobs=1)
+        if model_task(model) not in (task, None):
+            continue
+        if "random_state" in model.get_params():
+            model.set_params(random_state=seed)
+        return name, model
+    raise UserError(f"explore.tree_model={list(names)} has no learner that does {task}",
+                    where="config key explore.tree_model",
+                    todo=f"add a {task} learner with feature_importances_ (e.g. extra_trees_reg for "
+                    "regression, extra_trees for classification)")
 
 
 def _tree_importance(name: str, model: Any, n_features: int) -> np.ndarray:
-    if name == "xgboost":
-        gains = model.booster_.get_score(importance_type="gain")
-        out = np.zeros(n_features)
-        for key, value in gains.items():
-            out[int(key.lstrip("f"))] = value
-        total = out.sum()
-        return out / total if total > 0 else out
-    return np.asarray(model.feature_importances_, dtype=float)
+    values = getattr(model, "feature_importances_", None)
+    if values is None:
+        from nk.errors import UserError
+
+        raise UserError(f"The fitted model of {name!r} has no feature_importances_",
+                        where="config key explore.tree_model",
+                        todo="choose a tree learner (extra_trees, random_forest, or a plugin's)")
+    values = np.asarray(values, dtype=float)
+    if values.shape != (n_features,):
+        from nk.errors import ContractError
+
+        raise ContractError(f"model {name!r}: feature_importances_ has shape {values.shape}, "
+                            f"expected ({n_features},)")
+    return values
 
 
-def _shap(name: str, model: Any, X_test: np.ndarray) -> np.ndarray:
+def _shap(model: Any, X_test: np.ndarray) -> np.ndarray:
     import shap
 
-    target = model.booster_ if name == "xgboost" else model
+    target = model.shap_model() if callable(getattr(model, "shap_model", None)) else model
     explainer = shap.TreeExplainer(target)
     values = explainer.shap_values(X_test, check_additivity=False)
     values = np.asarray(values)
@@ -141,10 +151,11 @@ def _linear(task: str, X_train: np.ndarray, y_train: np.ndarray, seed: int) -> n
 
 def importance(
     *, features: pd.DataFrame, y: np.ndarray, split: np.ndarray, speakers: np.ndarray | None, task: str,
-    methods: Sequence[Importance], model_comp: Any, model_params: dict[str, Any], cfg: Any, registry: Any,
-    seed: int, n_repeats: int, tree_model: TreeModel, rank_by: RankBy, log: Any,
+    methods: Sequence[Importance], model_comp: Any, model_params: dict[str, Any], cfg: Any,
+    seed: int, n_repeats: int, tree: tuple[str, Any] | None, rank_by: RankBy, log: Any,
 ) -> ImportanceResult:
-    """Importances of every feature by the chosen methods, ranked."""
+    """Importances of every feature by the chosen methods, ranked. ``tree``: (name, unfitted
+    estimator) of the tree importance and SHAP (:func:`tree_model`), needed for those methods."""
     from nk.config import Scaling, SelectScore
     from nk.preprocess import Preprocessor
 
@@ -171,13 +182,14 @@ def importance(
         table["permutation_sd"] = sd
         metric = "UAR" if task == "classification" else "CCC"
         baseline.update(model=model_comp.name, metric=metric, test_score=round(base, 4))
-    tree = None
+    fitted = None
     if Importance.tree in methods or Importance.shap in methods:
-        tree_name, tree = _tree_model(tree_model, task, registry, seed)
-        tree.fit(X[train], y[train])
+        assert tree is not None, "tree importance and SHAP need a tree model"
+        tree_name, fitted = tree
+        fitted.fit(X[train], y[train])
         baseline["tree_model"] = tree_name
         if Importance.tree in methods:
-            table["tree"] = _tree_importance(tree_name, tree, X.shape[1])
+            table["tree"] = _tree_importance(tree_name, fitted, X.shape[1])
     if Importance.linear in methods:
         table["linear"] = _linear(task, X[train], y[train], seed)
     if Importance.shap in methods:
@@ -186,9 +198,9 @@ def importance(
         except ImportError:
             notes.append("SHAP importance skipped: the shap package is not installed (pip install shap)")
         else:
-            assert tree is not None
+            assert fitted is not None
             try:
-                table["shap"] = _shap(tree_name, tree, X[test])
+                table["shap"] = _shap(fitted, X[test])
             except Exception as exc:  # shap versions differ in what they accept; it is optional
                 notes.append(f"SHAP importance skipped: {type(exc).__name__}: {exc}")
     for note in notes:

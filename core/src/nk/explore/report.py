@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from nk import report as nk_report
-from nk.explore import stats
+from nk.explore import safe_name, stats
 from nk.report.run import document_option
 
 if TYPE_CHECKING:
-    from nk.explore.run import Explorer
+    from nk.context import RunContext
+    from nk.explore.plots import PlotJob
+
+
+@dataclass
+class ExploreOutput:
+    """What an ``nk explore`` run produced, as the report reads it."""
+
+    ctx: RunContext
+    result: dict[str, Any]  # the content of explore.json
+    frame: pd.DataFrame  # the analysed rows (for the data hash)
+    jobs: Sequence[PlotJob]  # the plots, in order
+    plot_dir: Path
+    tables: dict[str, Path]  # stem → CSV file
 
 SECTIONS = {
     "counts": ("Value counts", "Rows and distinct speakers per value of the target and of each column; "
@@ -43,7 +58,7 @@ Rows of one speaker are not independent, so p-values of speaker-level columns (g
 optimistic; judge them by their effect sizes."""
 
 
-def _figures(explorer: Explorer, section: str) -> list[nk_report.Figure]:
+def _figures(explorer: ExploreOutput, section: str) -> list[nk_report.Figure]:
     out = []
     for job in explorer.jobs:
         if job.section == section:
@@ -53,19 +68,14 @@ def _figures(explorer: Explorer, section: str) -> list[nk_report.Figure]:
     return out
 
 
-def explorer_stem(name: str) -> str:
-    from nk.explore.run import _safe
-
-    return _safe(name)
-
-
 def _round(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return frame.round(digits)
 
 
-def build_document(explorer: Explorer) -> nk_report.ReportDoc:
+def build_document(explorer: ExploreOutput) -> nk_report.ReportDoc:
     """Title and author from ``document``; one section per analysis run; notes; the config."""
-    cfg = explorer.cfg
+    cfg = explorer.ctx.cfg
+    ecfg = cfg.explore
     result = explorer.result
     title = document_option(cfg, "title") or f"{cfg.name}: data exploration"
     author = document_option(cfg, "author")
@@ -78,7 +88,7 @@ def build_document(explorer: Explorer) -> nk_report.ReportDoc:
             continue
         heading, text = SECTIONS[key]
         tables = []
-        target_counts = f"counts_{explorer_stem(result['target'])}"
+        target_counts = f"counts_{safe_name(result['target'])}"
         if key == "counts" and target_counts in explorer.tables:
             tables.append(nk_report.Table(f"Rows and speakers per value of {result['target']}",
                                           _round(pd.read_csv(explorer.tables[target_counts], index_col=0))))
@@ -86,7 +96,7 @@ def build_document(explorer: Explorer) -> nk_report.ReportDoc:
             tables.append(nk_report.Table("Durations in seconds (total in minutes) per class",
                                           _round(pd.read_csv(explorer.tables["durations"], index_col=0))))
         if key == "bias":
-            text = BIAS_TEXT.format(alpha=float(explorer.ecfg.alpha))
+            text = BIAS_TEXT.format(alpha=float(ecfg.alpha))
             bias = result.get("bias", {}).get("associations", [])
             if bias:
                 text += "\n\n" + "\n".join(f"- {r['sentence']}" for r in bias[:10])
@@ -114,7 +124,7 @@ def build_document(explorer: Explorer) -> nk_report.ReportDoc:
                     f"{len(feats.get('top', []))} features per class with their effect size "
                     "(Kruskal–Wallis epsilon², or Cohen's d for two classes; Holm-corrected over all features).")
             if "feature_importance" in explorer.tables:
-                imp = pd.read_csv(explorer.tables["feature_importance"], index_col=0).head(int(explorer.ecfg.top_k))
+                imp = pd.read_csv(explorer.tables["feature_importance"], index_col=0).head(int(ecfg.top_k))
                 keep = [c for c in ("rank", "permutation", "tree", "linear", "shap", "mean_rank", "target_effect",
                                     "target_p_holm") if c in imp.columns]
                 tables.append(nk_report.Table("Feature importance (top features)", _round(imp[keep], 4)))

@@ -15,7 +15,6 @@ programs kept the cores busy: then ``explore.plot_jobs=1`` is as fast.
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,7 @@ import pandas as pd
 
 from nk.config import as_enum
 from nk.errors import UserError
-from nk.explore import stats
+from nk.explore import safe_name, stats
 from nk.explore.config import Analysis, DistributionPlot, PlotFormat, ScatterMethod
 from nk.explore.plots import PlotJob
 
@@ -41,10 +40,6 @@ _WORKER: dict[str, Any] = {}
 MAX_BAR_LEVELS = 40
 """Categorical columns with more values are plotted with their most frequent ones."""
 
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("_") or "column"
 
 
 def explore_command(overrides: list[str], app: App, *, show_cfg: bool) -> int:
@@ -144,15 +139,14 @@ class Explorer:
     # --- the run ---------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        from nk import __version__
-        from nk.pipeline import Experiment
+        from nk import __version__, stages
 
         started = time.perf_counter()
         ctx = self.ctx
-        experiment = Experiment(ctx)
         t = time.perf_counter()
-        frame, target, task, load_report = experiment.load()
-        frame = experiment.segment(frame)
+        loaded = stages.load(ctx)
+        frame, target, task, load_report = loaded.frame, loaded.target, loaded.task, loaded.report
+        frame = stages.segment(ctx, frame)
         self._timed("load", t)
         self.frame, self.target, self.task = frame, target, task
         self.columns = self._columns(frame, target)
@@ -163,7 +157,7 @@ class Explorer:
         features = None
         if Analysis.features in self.analyses or Analysis.scatter in self.analyses:
             t = time.perf_counter()
-            features = experiment.featurize(frame)
+            features = stages.featurize(ctx, frame)
             self._timed("featurize", t)
 
         self.result = {
@@ -301,13 +295,13 @@ class Explorer:
         else:
             stacked = table[["rows"]]
         table.index.name = column
-        self.table(table, f"counts_{_safe(column)}{suffix}")
+        self.table(table, f"counts_{safe_name(column)}{suffix}")
         shown = stacked
         if len(order) > MAX_BAR_LEVELS:
             shown = stacked.loc[rows.index[:MAX_BAR_LEVELS]]
             self.note(f"counts plot of {column!r} shows its {MAX_BAR_LEVELS} most frequent of {len(order)} values")
         what = "class" if is_target else "value"
-        self.plot("stacked_counts", f"counts_{_safe(column)}{suffix}",
+        self.plot("stacked_counts", f"counts_{safe_name(column)}{suffix}",
                   f"Rows per {what} of {column}" + ("" if is_target or self.target_kind != stats.CATEGORICAL
                                                     else f", stacked by {target}")
                   + (", and distinct speakers per value" if speakers is not None else ""), "counts",
@@ -341,8 +335,8 @@ class Explorer:
             rows["per speaker (means)"] = self._describe(per_speaker)
         table = pd.DataFrame(rows).T
         table.index.name = "rows"
-        self.table(table, f"counts_{_safe(column)}")
-        self.plot("continuous", f"counts_{_safe(column)}",
+        self.table(table, f"counts_{safe_name(column)}")
+        self.plot("continuous", f"counts_{safe_name(column)}",
                   f"Distribution of {column}: histogram with KDE"
                   + (f", per {target} class" if groups is not None else "")
                   + (", and per-speaker means" if per_speaker is not None else ""), "counts",
@@ -429,8 +423,8 @@ class Explorer:
 
     def _features(self, features: pd.DataFrame) -> None:
         from nk.config import selected
-        from nk.explore.config import Importance, RankBy, TreeModel
-        from nk.explore.features import effects, importance
+        from nk.explore.config import Importance, RankBy
+        from nk.explore.features import effects, importance, tree_model
 
         frame, target, task, ecfg = self.frame, self.target, self.task, self.ecfg
         y = frame[target].to_numpy()
@@ -447,10 +441,13 @@ class Explorer:
                           "(choose a matching model, e.g. model=svr for regression)")
                 methods = [m for m in methods if m is not Importance.permutation]
             speakers = frame["speaker"].to_numpy() if self.has_speaker else None
+            tree = None
+            if Importance.tree in methods or Importance.shap in methods:
+                tree = tree_model(list(ecfg.tree_model), task, self.ctx.pm.registry, self.ctx.seed)
             imp = importance(features=features, y=y, split=split, speakers=speakers, task=task, methods=methods,
                              model_comp=model_comp, model_params=model_values, cfg=self.cfg,
-                             registry=self.ctx.pm.registry, seed=self.ctx.seed, n_repeats=int(ecfg.n_repeats),
-                             tree_model=as_enum(ecfg.tree_model, TreeModel), rank_by=as_enum(ecfg.rank_by, RankBy),
+                             seed=self.ctx.seed, n_repeats=int(ecfg.n_repeats), tree=tree,
+                             rank_by=as_enum(ecfg.rank_by, RankBy),
                              log=self.ctx.log)
             for note in imp.notes:
                 self.note(note)
@@ -489,7 +486,7 @@ class Explorer:
                 text = f"{stats.format_effect('rho', float(eff['rho']))} ({eff['strength']}), " \
                        f"{stats.format_p(float(eff['p_holm']))}"
                 kwargs = {"groups": None, "values": values, "target_values": frame[target].to_numpy(dtype=float)}
-            self.plot("feature_distribution", f"feature_{i:02d}_{_safe(name)}",
+            self.plot("feature_distribution", f"feature_{i:02d}_{safe_name(name)}",
                       f"{name} (importance rank {i}) by {target}: {text}", "features",
                       title=f"{i}. {name}\n{text}", feature=name, target=target, kind=self.kind, **kwargs)
         self.result["features"] = out
@@ -498,17 +495,16 @@ class Explorer:
         """train/test per row for the importances: the configured split (speaker-disjoint by
         default; dev joins train; the first fold of a cross-validation), or, without speakers,
         a seeded random third as test. None (with a note) when no usable split exists."""
+        from nk import stages
         from nk.config import SplitMethod
-        from nk.splits import _random_split, make_folds
 
         method = as_enum(self.cfg.split.method, SplitMethod)
         if not self.has_speaker and method not in (SplitMethod.random, SplitMethod.given):
             self.note(f"no speaker column: feature importance uses a random split instead of "
                       f"split.method={method.value} (held-out rows share speakers with training rows)")
-            return _random_split(self.frame, max(0.2, float(self.cfg.split.test_size)), 0.0,
-                                 self.ctx.seed).to_numpy()
+            return stages.random_split(self.ctx, self.frame, max(0.2, float(self.cfg.split.test_size))).to_numpy()
         try:
-            folds = make_folds(self.frame, self.target, self.task, self.ctx)
+            folds = stages.split(self.ctx, self.frame, self.target, self.task, show_summary=False).folds
         except UserError as exc:
             self.note(f"feature importance skipped: no usable split ({exc.what}); the top features are "
                       "those with the largest effect sizes")
@@ -519,7 +515,7 @@ class Explorer:
 
     @staticmethod
     def _model_fits(comp: Any, values: dict[str, Any], task: str) -> bool:
-        from nk.pipeline import model_task
+        from nk.fit import model_task
 
         kind = model_task(comp.build(values))
         return kind is None or kind == task
@@ -610,15 +606,15 @@ class Explorer:
             import sklearn.manifold
         if Analysis.features in self.analyses:
             from nk.config import selected
-            from nk.explore.config import Importance, TreeModel
-            from nk.explore.features import _tree_model
+            from nk.explore.config import Importance
+            from nk.explore.features import tree_model
 
             methods = [as_enum(m, Importance) for m in self.ecfg.importance]
             if Importance.permutation in methods:
                 (name, values), = selected(self.cfg, "model")
                 self.ctx.pm.registry.get("model", name).build(values)  # imports the model's modules
             if Importance.tree in methods or Importance.shap in methods:
-                _tree_model(as_enum(self.ecfg.tree_model, TreeModel), self.task, self.ctx.pm.registry, 0)
+                tree_model(list(self.ecfg.tree_model), self.task, self.ctx.pm.registry, 0)
             if Importance.linear in methods:
                 import sklearn.linear_model  # noqa: F401
 
@@ -637,7 +633,7 @@ class Explorer:
             return None
         from concurrent.futures import ProcessPoolExecutor
 
-        from nk.featurize import _mp_context
+        from nk.workers import mp_context as _mp_context
 
         self.workers = n - 1
         pool = ProcessPoolExecutor(self.workers, mp_context=_mp_context(), initializer=_init_worker)
@@ -664,11 +660,11 @@ class Explorer:
         return sorted(files, key=lambda p: (order.get(p.stem, len(order)), p.suffix))
 
     def _report(self) -> dict[str, Any]:
-        from nk.explore.report import build_document
+        from nk.explore.report import ExploreOutput, build_document
         from nk.report import write_reports
         from nk.report.run import document_option
 
-        doc = build_document(self)
+        doc = build_document(ExploreOutput(self.ctx, self.result, self.frame, self.jobs, self.plot_dir, self.tables))
         written = write_reports(doc, self.ctx.run_dir, stem="report", pdf=document_option(self.cfg, "pdf", "auto"))
         return {k: str(Path(v).relative_to(self.ctx.run_dir)) for k, v in written.items()}
 

@@ -19,7 +19,6 @@ This module imports only the standard library, so importing it is cheap.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import platform
@@ -101,26 +100,124 @@ def git_revision(folder: Path | None = None) -> str | None:
     return rev.stdout.strip() + (" (modified)" if modified else "")
 
 
-def environment_info(pm: Any) -> dict[str, str]:
-    """What produced a result: nk and every plugin distribution with its version, key libraries,
-    Python, the platform and the git revision of the working directory (when it is a repository).
-    """
+BASE_LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "imbalanced-learn", "soundfile", "hydra-core",
+                  "omegaconf")
+"""Distributions every run uses (arrays, tables, learners, re-sampling, audio, config)."""
+
+RECORD_GROUPS = ("data", "segment", "augment", "feats", "model", "report")
+"""Config groups whose selected components the record lists."""
+
+
+def _installed(dist: str) -> str | None:
     from importlib import metadata
 
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _requirement_names(dist: str) -> list[str]:
+    """Names of the distributions ``dist`` requires (without extras-only ones)."""
+    import re
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires(dist) or []
+    except metadata.PackageNotFoundError:
+        return []
+    names = []
+    for req in requires:
+        if "extra" in req.partition(";")[2]:  # only with an extra (e.g. nk[test])
+            continue
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
+        if match:
+            names.append(match.group(1))
+    return names
+
+
+def component_libraries(component: Any) -> dict[str, str]:
+    """Installed versions of the libraries a component computes with: its factory's
+    ``cache_dependencies`` and ``library_dependencies`` (class or function attributes) plus the
+    direct requirements of the distribution that provides it (nk's own core requirements are in
+    :data:`BASE_LIBRARIES`). Distributions that are not installed are left out."""
+    names: list[str] = []
+    for attribute in ("cache_dependencies", "library_dependencies"):
+        names += [str(d) for d in getattr(component.factory, attribute, ()) or ()]
+    if component.provider != "nk":
+        names += [d for d in _requirement_names(component.provider) if d.lower() != "nk"]
+    out: dict[str, str] = {}
+    for dist in names:
+        version = _installed(dist)
+        if version is not None and dist not in out:
+            out[dist] = version
+    return out
+
+
+def reproducibility_record(pm: Any, cfg: Any = None) -> dict[str, Any]:
+    """What produced a result, as JSON: nk, every plugin distribution, the libraries that
+    compute the numbers (:data:`BASE_LIBRARIES` plus each selected component's
+    :func:`component_libraries`), the components with their providers, the seed, Python, the
+    platform and the git revision of the working directory. ``results.json`` stores it as
+    ``environment``; the report's Environment table is :func:`environment_table` of it."""
     from nk import __version__
 
-    info: dict[str, str] = {"nk": __version__}
+    plugins: dict[str, str] = {}
     for plugin in pm.plugin_infos():
         if plugin.distribution != "nk":
-            info.setdefault(f"plugin {plugin.distribution}", plugin.version)
-    for dist in ("numpy", "pandas", "scikit-learn", "scipy", "hydra-core"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            info[dist] = metadata.version(dist)
-    info["Python"] = f"{platform.python_implementation()} {platform.python_version()}"
-    info["platform"] = platform.platform()
-    info["working directory"] = str(Path.cwd())
-    info["git revision"] = git_revision() or "not a git repository"
+            plugins.setdefault(plugin.distribution, plugin.version)
+    libraries = {dist: v for dist in BASE_LIBRARIES if (v := _installed(dist)) is not None}
+    components: dict[str, Any] = {}
+    if cfg is not None:
+        from nk.config import selected
+
+        for group in RECORD_GROUPS:
+            for name, _ in selected(cfg, group) if group in cfg else []:
+                comp = pm.registry.get(group, name)
+                libs = component_libraries(comp)
+                components[f"{group}.{name}"] = {"provider": comp.provider, "version": comp.version,
+                                                 "libraries": libs}
+                for dist, version in libs.items():
+                    libraries.setdefault(dist, version)
+    return {
+        "nk": __version__,
+        "plugins": plugins,
+        "libraries": libraries,
+        "components": components,
+        "seed": None if cfg is None else cfg.get("seed"),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": platform.platform(),
+        "working_directory": str(Path.cwd()),
+        "git_revision": git_revision(),
+    }
+
+
+def environment_table(record: dict[str, Any]) -> dict[str, str]:
+    """The record of :func:`reproducibility_record` as the report's Environment rows."""
+    used_by: dict[str, list[str]] = {}
+    for key, comp in record.get("components", {}).items():
+        for dist in comp.get("libraries", {}):
+            used_by.setdefault(dist, []).append(key)
+    info: dict[str, str] = {"nk": str(record["nk"])}
+    for dist, version in record.get("plugins", {}).items():
+        info[f"plugin {dist}"] = str(version)
+    for key, comp in record.get("components", {}).items():
+        info[f"component {key}"] = f"{comp['provider']} {comp['version']}"
+    for dist, version in record.get("libraries", {}).items():
+        info[dist] = str(version) + (f" (used by {', '.join(used_by[dist])})" if dist in used_by else "")
+    if record.get("seed") is not None:
+        info["seed"] = str(record["seed"])
+    info["Python"] = str(record["python"])
+    info["platform"] = str(record["platform"])
+    info["working directory"] = str(record["working_directory"])
+    info["git revision"] = record.get("git_revision") or "not a git repository"
     return info
+
+
+def environment_info(pm: Any, cfg: Any = None) -> dict[str, str]:
+    """The Environment table of a report: :func:`environment_table` of a new
+    :func:`reproducibility_record` (with ``cfg``: its components, their libraries and the seed)."""
+    return environment_table(reproducibility_record(pm, cfg))
 
 
 def data_hash(frame: pandas.DataFrame) -> str:
@@ -212,5 +309,6 @@ def write_reports(doc: ReportDoc, folder: Path, *, stem: str = "report", pdf: st
     return out
 
 
-__all__ = ["Figure", "ReportDoc", "Section", "Table", "check_pdf_possible", "data_hash",
-           "environment_info", "git_revision", "pdf_mode", "write_reports"]
+__all__ = ["Figure", "ReportDoc", "Section", "Table", "check_pdf_possible", "component_libraries", "data_hash",
+           "environment_info", "environment_table", "git_revision", "pdf_mode", "reproducibility_record",
+           "write_reports"]

@@ -6,7 +6,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nk.report import Figure, ReportDoc, Section, Table, data_hash, environment_info, write_reports
+from nk.report import (
+    Figure,
+    ReportDoc,
+    Section,
+    Table,
+    data_hash,
+    environment_table,
+    reproducibility_record,
+    write_reports,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,20 +53,40 @@ def _ci_text(metric: dict[str, Any]) -> str:
     return f"[{metric['ci'][0]:.3f}, {metric['ci'][1]:.3f}]"
 
 
+def _interval_text(value: dict[str, Any]) -> str:
+    """What the primary metric's interval is and what it covers, for the summary."""
+    from nk.metrics import ci_method_text
+
+    level = round(value["ci_level"] * 100)
+    method = value.get("ci_method") or ("speaker" if value.get("ci_unit") == "speaker" else "rows")
+    head = (f"{level} % confidence interval {_ci_text(value)} ({ci_method_text(value)}, "
+            f"{value['n_resamples']} resamples).")
+    if method == "speaker":
+        return (head + " The interval shows how much the number could change with other speakers like "
+                "these: when the intervals of two experiments overlap, the difference between them may be "
+                "chance.")
+    if method == "rows_within_speakers":
+        n = value.get("n_speakers")
+        these = "this one speaker" if n == 1 else f"these {n} speakers"
+        few = "a single test speaker" if n == 1 else f"only {n} test speakers"
+        return (head + f" With {few} a bootstrap over speakers would look far more precise than the data "
+                f"allow, so this interval resamples rows within each speaker: it shows only how much the "
+                f"number could change with other recordings of {these}. It says nothing about other "
+                "speakers, for whom the result may differ much more; test on more speakers before "
+                "comparing experiments.")
+    return (head + " The data have no speaker ids, so rows were resampled as if independent; when a speaker "
+            "has several rows the interval is too narrow.")
+
+
 def _summary(results: dict[str, Any]) -> Section:
     test, primary, task = results["test"], results["primary"], results["task"]
     value = test[primary]
-    level = round(value["ci_level"] * 100)
     comps = results["components"]
-    unit = "speakers" if value["ci_unit"] == "speaker" else "rows (no speaker column)"
     lines = [
         f"{results['target']} ({task}) predicted from {' + '.join(comps['feats'])} features with the "
         f"{comps['model'][0]} model on data from {', '.join(comps['data'])}.",
         "",
-        f"Result: {primary.upper()} = {value['value']:.3f}, {level} % confidence interval {_ci_text(value)} "
-        f"(bootstrap over {unit}, {value['n_resamples']} resamples). The interval shows how much the number "
-        "could change with other speakers like these: when the intervals of two experiments overlap, "
-        "the difference between them may be chance.",
+        f"Result: {primary.upper()} = {value['value']:.3f}, " + _interval_text(value),
     ]
     if task == "classification" and test.get("labels"):
         k = len(test["labels"])
@@ -97,8 +126,15 @@ def _metrics_table(results: dict[str, Any]) -> Table:
                 row[f"{part} CI"] = ""
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["metric", *[c for p in parts for c in (p, f"{p} CI")]])
+    from nk.metrics import ci_method_text
+
     level = round(results["test"][primary]["ci_level"] * 100)
-    return Table("Metrics", frame, note=f"CI: {level} % bootstrap confidence interval of the primary metric.")
+    methods = "; ".join(f"{part}: {ci_method_text(results[part][primary])}" for part in parts
+                        if "ci" in results[part][primary])
+    notes = [f"{part}: {results[part][primary]['ci_note']}." for part in parts
+             if results[part][primary].get("ci_note")]
+    return Table("Metrics", frame, note=" ".join([f"CI: {level} % bootstrap confidence interval of the primary "
+                                                  f"metric ({methods}).", *notes]))
 
 
 def _data(results: dict[str, Any], frame: pd.DataFrame) -> Section:
@@ -203,8 +239,7 @@ def build_run_doc(ctx: RunContext, results: dict[str, Any], frame: pd.DataFrame)
     metadata = {
         "created": datetime.now().astimezone().isoformat(timespec="seconds"),
         "run folder": str(ctx.run_dir),
-        "seed": str(cfg.seed),
-        **environment_info(ctx.pm),
+        **environment_table(results.get("environment") or reproducibility_record(ctx.pm, cfg)),
         "data table sha256": sha,
         "data table": f"{len(frame)} rows × {frame.shape[1]} columns (index: "
                       f"{', '.join(str(n) for n in frame.index.names)})",
@@ -226,14 +261,36 @@ def build_run_doc(ctx: RunContext, results: dict[str, Any], frame: pd.DataFrame)
     )
 
 
+def interval_notes(results: dict[str, Any]) -> list[str]:
+    """One line per split whose primary-metric interval is not a speaker bootstrap (and why)."""
+    primary = results["primary"]
+    out = []
+    for part in ("test", "dev"):
+        entry = (results.get(part) or {}).get(primary) or {}
+        if entry.get("ci_note"):
+            out.append(f"{part} {primary.upper()} interval: {entry['ci_note']}")
+    return out
+
+
+def log_interval_notes(results: dict[str, Any], log: Any) -> None:
+    """Write :func:`interval_notes` to nk.log as warnings (the console shows them below the
+    summary table, so they are marked file-only here)."""
+    for note in interval_notes(results):
+        log.warning("%s", note, extra={"file_only": True})
+
+
 def write_run_report(ctx: RunContext, results: dict[str, Any], frame: pd.DataFrame) -> list[Path]:
     """Write report.html, report.tex (and report.pdf) into the run folder; returns their paths.
 
-    Also records the data table's hash as ``results["data_sha256"]``. An unexpected error is
+    Also records the data table's hash as ``results["data_sha256"]`` and the reproducibility
+    record (:func:`nk.report.reproducibility_record`) as ``results["environment"]``. An unexpected error is
     logged (with its traceback, in nk.log) instead of failing the finished run.
     """
     from nk.errors import UserError
 
+    log_interval_notes(results, ctx.log)
+    # the same record as the report's Environment table (results.json is written after this)
+    results["environment"] = reproducibility_record(ctx.pm, ctx.cfg)
     try:
         doc = build_run_doc(ctx, results, frame)
         results["data_sha256"] = doc.metadata["data table sha256"]

@@ -6,7 +6,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nk.report import Figure, ReportDoc, Section, Table, environment_info, write_reports
+from nk.report import (
+    Figure,
+    ReportDoc,
+    Section,
+    Table,
+    environment_table,
+    reproducibility_record,
+    write_reports,
+)
 from nk.report.run import document_option
 
 if TYPE_CHECKING:
@@ -32,7 +40,7 @@ def plot_ranking(ranking: pd.DataFrame, path: Path, *, metric: str, level: int,
     import numpy as np
     from matplotlib.figure import Figure as MplFigure
 
-    from nk.evaluate import save_figure
+    from nk.plots import save_figure
 
     order = ranking.sort_values("value", ascending=True, kind="stable")  # bottom to top
     labels = [f"{int(r['rank'])}. {_short(str(r['overrides']) or 'defaults')}" for _, r in order.iterrows()]
@@ -54,6 +62,23 @@ def plot_ranking(ranking: pd.DataFrame, path: Path, *, metric: str, level: int,
     ax.set_title(f"{len(order)} runs ranked by {metric.upper()}", fontsize=10)
     save_figure(fig, path)
     return path
+
+
+def sweep_record(results: list[dict[str, Any]], pm: Any, cfg: Any) -> dict[str, Any]:
+    """One reproducibility record for the sweep: every run's components and libraries, and the
+    seed (or the seeds, when the sweep varies it)."""
+    record = reproducibility_record(pm, cfg)
+    seeds = []
+    for r in results:
+        env = r.get("environment") or {}
+        record["components"].update(env.get("components", {}))
+        for dist, version in env.get("libraries", {}).items():
+            record["libraries"].setdefault(dist, version)
+        if env.get("seed") is not None and env["seed"] not in seeds:
+            seeds.append(env["seed"])
+    if len(seeds) > 1:
+        record["seed"] = ", ".join(str(seed) for seed in seeds) + " (varies between runs)"
+    return record
 
 
 def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[str, Any]], cfg: Any,
@@ -132,7 +157,7 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
                     "and its own report).", code="\n".join(job_lines)),
         ],
         metadata={"created": datetime.now().astimezone().isoformat(timespec="seconds"),
-                  "sweep folder": str(sweep_dir), **environment_info(pm)},
+                  "sweep folder": str(sweep_dir), **environment_table(sweep_record(results, pm, cfg))},
     )
 
 

@@ -16,18 +16,24 @@ from __future__ import annotations
 from nk.testing.audio import write_tiny_corpus, write_tone
 from nk.testing.contracts import (
     AugmenterContract,
+    DatasetContract,
+    EnsemblerContract,
     FeaturizerContract,
     LearnerContract,
     LoaderContract,
+    PredictorContract,
     ReporterContract,
     SegmenterContract,
 )
 
 __all__ = [
     "AugmenterContract",
+    "DatasetContract",
+    "EnsemblerContract",
     "FeaturizerContract",
     "LearnerContract",
     "LoaderContract",
+    "PredictorContract",
     "ReporterContract",
     "SegmenterContract",
     "write_tiny_corpus",

@@ -201,3 +201,54 @@ class ReporterContract(_Contract):
             {"predictions": pred, "metrics": metrics, "summary": "UAR 0.75", "results": {}}, nk_context)
         for path in paths:
             assert Path(path).exists() and Path(path).resolve().is_relative_to(nk_context.run_dir.resolve())
+
+
+class PredictorContract(_Contract):
+    """Predictors: new columns for every input row, index unchanged, no input column replaced."""
+
+    group = "predict"
+
+    def test_predict_follows_contract(self, nk_pm: Any, nk_context: Any, tiny_corpus: pd.DataFrame) -> None:
+        out = self.build(nk_pm).predict(tiny_corpus, nk_context)
+        assert isinstance(out, pd.DataFrame)
+        assert out.index.equals(tiny_corpus.index), "a predictor must return one row per input row"
+        assert len(out.columns) > 0, "a predictor must return at least one column"
+
+
+class EnsemblerContract(_Contract):
+    """Ensemblers: combine prediction frames of several runs into one on the same rows."""
+
+    group = "ensemble"
+
+    @pytest.fixture
+    def predictions(self) -> list[pd.DataFrame]:
+        index = pd.Index([f"/x/{i}.wav" for i in range(6)], name="file")
+        truth = ["a", "b", "a", "b", "a", "b"]
+        rng = np.random.default_rng(0)
+        out = []
+        for _ in range(3):
+            p_a = rng.uniform(0, 1, len(index))
+            out.append(pd.DataFrame({"truth": truth, "pred": np.where(p_a > 0.5, "a", "b"),
+                                     "proba.a": p_a, "proba.b": 1 - p_a}, index=index))
+        return out
+
+    def test_combine_follows_contract(self, nk_pm: Any, nk_context: Any,
+                                      predictions: list[pd.DataFrame]) -> None:
+        out = self.build(nk_pm).combine(predictions, nk_context)
+        assert out.index.equals(predictions[0].index)
+        assert {"truth", "pred"} <= set(out.columns)
+        assert set(out["pred"]) <= {"a", "b"}
+
+
+class DatasetContract(_Contract):
+    """Dataset recipes (``nk data prepare NAME``): registered, documented, light to import."""
+
+    group = "dataset"
+
+
+CONTRACTS: dict[str, type[_Contract]] = {
+    cls.__name__: cls for cls in (
+        FeaturizerContract, LearnerContract, LoaderContract, SegmenterContract, AugmenterContract,
+        ReporterContract, PredictorContract, EnsemblerContract, DatasetContract)
+}
+"""The suite of each kind, by the name :data:`nk.kinds.KINDS` gives it."""

@@ -89,6 +89,33 @@ class OpenSmileConfig:
     feature_level: FeatureLevel = param(FeatureLevel.Functionals, help=_LEVEL_HELP)
     stats: list[Stat] = param(default_factory=_default_stats, help=_STATS_HELP)
 
+    def validate(self, path: str) -> None:
+        """Cross-field rules, checked once when nk builds the component (``path``: its config key)."""
+        from nk.config import as_enum  # not at module level: nk.config imports omegaconf
+
+        feature_set, level = as_enum(self.feature_set, FeatureSet), as_enum(self.feature_level, FeatureLevel)
+        if level is FeatureLevel.LowLevelDescriptors_Deltas and feature_set in NO_DELTAS:
+            raise UserError(
+                f"openSMILE's {feature_set.name} has no LowLevelDescriptors_Deltas",
+                where=f"config key {path}.feature_level",
+                allowed="Functionals, LowLevelDescriptors (deltas exist for "
+                + ", ".join(m.name for m in FeatureSet if m not in NO_DELTAS) + ")",
+                todo="use LowLevelDescriptors, or a feature set that has deltas",
+            )
+        if level is FeatureLevel.Functionals:
+            return
+        key = f"config key {path}.stats"
+        allowed = ", ".join(m.name for m in Stat)
+        names = [as_enum(s, Stat).name for s in self.stats]
+        if not names:
+            raise UserError("No statistic given to pool the low-level descriptors", where=key,
+                            allowed=allowed, todo=f"set e.g. {path}.stats=[mean,std]")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise UserError(f"The statistics {repeated} are listed more than once", where=key,
+                            allowed=f"each of {allowed} at most once",
+                            todo="remove the repetitions")
+
 
 @dataclass
 class EgemapsConfig(OpenSmileConfig):
@@ -124,7 +151,6 @@ class OpenSmile:
     process_safe: ClassVar[bool] = True
     cache_dependencies: ClassVar[tuple[str, ...]] = ("opensmile",)  # its version keys the cache
     sampling_rate = 16000
-    config_key: ClassVar[str] = "feats.opensmile"  # where the user sets the parameters
 
     def __init__(self, *, feature_set: FeatureSet, feature_level: FeatureLevel,
                  stats: Sequence[Stat]) -> None:
@@ -148,51 +174,18 @@ class OpenSmile:
         return self._level() is not FeatureLevel.Functionals
 
     def _stat_names(self) -> tuple[str, ...]:
-        """The statistics as strings, checked once (the config schema has checked each value)."""
+        """The statistics as strings (checked by ``OpenSmileConfig.validate`` when built)."""
         names = self.__dict__.get("_stat_names_")
         if names is None:
-            names = self.__dict__["_stat_names_"] = tuple(self._checked_stat_names())
+            names = self.__dict__["_stat_names_"] = tuple(
+                s.name if isinstance(s, Stat) else str(s) for s in self.stats)
         return names
-
-    def _checked_stat_names(self) -> list[str]:
-        key = f"config key {self.config_key}.stats"
-        allowed = ", ".join(m.name for m in Stat)
-        names = []
-        for s in self.stats:
-            name = s.name if isinstance(s, Stat) else str(s)
-            if name not in Stat.__members__:
-                raise UserError(f"Unknown LLD statistic {name!r}", where=key, allowed=allowed,
-                                todo=f"set e.g. {self.config_key}.stats=[mean,std,q05,q95]")
-            names.append(name)
-        if not names:
-            raise UserError("No statistic given to pool the low-level descriptors", where=key,
-                            allowed=allowed, todo=f"set e.g. {self.config_key}.stats=[mean,std]")
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise UserError(f"The statistics {repeated} are listed more than once", where=key,
-                            allowed=f"each of {allowed} at most once",
-                            todo="remove the repetitions")
-        return names
-
-    def _check(self) -> None:
-        feature_set, level = self._set(), self._level()
-        if level is FeatureLevel.LowLevelDescriptors_Deltas and feature_set in NO_DELTAS:
-            raise UserError(
-                f"openSMILE's {feature_set.name} has no LowLevelDescriptors_Deltas",
-                where=f"config key {self.config_key}.feature_level",
-                allowed="Functionals, LowLevelDescriptors (deltas exist for "
-                + ", ".join(m.name for m in FeatureSet if m not in NO_DELTAS) + ")",
-                todo="use LowLevelDescriptors, or a feature set that has deltas",
-            )
-        if self._pooled():
-            self._stat_names()
 
     # --- openSMILE ---------------------------------------------------------------------------
 
     def _smile(self) -> Any:
         smile = self.__dict__.get("_smile_")
         if smile is None:
-            self._check()
             import warnings
 
             import opensmile
@@ -301,25 +294,25 @@ def _free_instances(instances: dict[int, Any]) -> None:
 
 
 class Egemaps(OpenSmile):
-    config_key = "feats.egemaps"
+    """The same component; its config's defaults choose another feature set."""
 
 
 class Gemaps(OpenSmile):
-    config_key = "feats.gemaps"
+    """The same component; its config's defaults choose another feature set."""
 
 
 class Compare(OpenSmile):
-    config_key = "feats.compare"
+    """The same component; its config's defaults choose another feature set."""
 
 
 class Emobase(OpenSmile):
-    config_key = "feats.emobase"
+    """The same component; its config's defaults choose another feature set."""
 
 
 @hookimpl
 def nk_register_featurizers(register: Register) -> None:
     register("egemaps", Egemaps, EgemapsConfig,
-             description="openSMILE eGeMAPSv02 functionals (88 features)")
+             description="openSMILE eGeMAPSv02 functionals (88 features)", default=True)
     register("gemaps", Gemaps, GemapsConfig,
              description="openSMILE GeMAPSv01b functionals (62 features)")
     register("compare", Compare, CompareConfig,

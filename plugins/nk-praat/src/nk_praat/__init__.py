@@ -90,6 +90,17 @@ class PraatConfig:
     min_dip_db: float = param(2.0, ge=0, help="intensity dip (dB) that must separate two syllable nuclei; "
                                               "peaks with a shallower dip between them merge into one")
 
+    def validate(self, path: str) -> None:
+        """Cross-field rules, checked once when nk builds the component (not once per file)."""
+        floor, ceiling = float(self.pitch_floor), float(self.pitch_ceiling)
+        if ceiling <= floor:
+            raise UserError(
+                f"pitch_ceiling ({ceiling:g} Hz) of feats 'praat' must exceed pitch_floor ({floor:g} Hz)",
+                where=f"config keys {path}.pitch_floor and {path}.pitch_ceiling",
+                allowed="pitch_floor < pitch_ceiling, e.g. 75 and 600 Hz",
+                todo=f"raise {path}.pitch_ceiling or lower {path}.pitch_floor",
+            )
+
 
 class Praat:
     """Praat prosody, voice-quality, formant and speech-rate functionals of one segment.
@@ -121,14 +132,6 @@ class Praat:
         min_pause: float,
         min_dip_db: float,
     ) -> None:
-        floor, ceiling = float(pitch_floor), float(pitch_ceiling)
-        if ceiling <= floor:  # a config error: checked once per run here, not once per file
-            raise UserError(
-                f"pitch_ceiling ({ceiling:g} Hz) of feats 'praat' must exceed pitch_floor ({floor:g} Hz)",
-                where="config keys feats.praat.pitch_floor and feats.praat.pitch_ceiling",
-                allowed="pitch_floor < pitch_ceiling, e.g. 75 and 600 Hz",
-                todo="raise feats.praat.pitch_ceiling or lower feats.praat.pitch_floor",
-            )
         self.pitch_floor = pitch_floor
         self.pitch_ceiling = pitch_ceiling
         self.pitch_method = PitchMethod(pitch_method)

@@ -168,6 +168,63 @@ class _XgbBase(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float32, ensure_all_finite="allow-nan")
         return self.booster_.predict(xgboost.DMatrix(X, nthread=_threads(self.n_jobs)))
 
+    # --- what nk asks of a fitted learner beyond scikit-learn's API ---------------------------
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Gain importance per input column, summing to 1 (0 for columns no tree splits on)."""
+        check_is_fitted(self, "booster_")
+        out = np.zeros(int(self.n_features_in_))
+        for key, value in self.booster_.get_score(importance_type="gain").items():
+            out[int(key.lstrip("f"))] = value
+        total = out.sum()
+        return out / total if total > 0 else out
+
+    def shap_model(self) -> Any:
+        """What SHAP's TreeExplainer explains: the booster."""
+        check_is_fitted(self, "booster_")
+        return self.booster_
+
+    def save_model(self, folder: Any) -> None:
+        """Write the fitted model into ``folder`` as XGBoost's JSON plus a JSON of the estimator's
+        fitted attributes: no pickle (nk's model files are loaded without running code)."""
+        import json
+        from pathlib import Path
+
+        check_is_fitted(self, "booster_")
+        folder = Path(folder)
+        self.booster_.save_model(str(folder / "booster.json"))
+        state: dict[str, Any] = {"n_features_in_": int(self.n_features_in_), "best_iteration_": self.best_iteration_,
+                                 "best_score_": self.best_score_, "n_rounds_trained_": self.n_rounds_trained_,
+                                 "evals_result_": self.evals_result_}
+        classes = getattr(self, "classes_", None)
+        if classes is not None:
+            state["classes_"] = classes.tolist()
+            state["classes_dtype"] = classes.dtype.str if classes.dtype != object else "object"
+        (folder / "estimator.json").write_text(json.dumps(state), encoding="utf-8")
+
+    def load_model(self, folder: Any) -> None:
+        """Restore what :meth:`save_model` wrote (on an unfitted instance with the same parameters)."""
+        import json
+        from pathlib import Path
+
+        import xgboost
+
+        folder = Path(folder)
+        state = json.loads((folder / "estimator.json").read_text(encoding="utf-8"))
+        booster = xgboost.Booster()
+        booster.load_model(str(folder / "booster.json"))
+        self.booster_ = booster
+        for key in ("n_features_in_", "best_iteration_", "best_score_", "n_rounds_trained_", "evals_result_"):
+            setattr(self, key, state[key])
+        if "classes_" in state:
+            from sklearn.preprocessing import LabelEncoder
+
+            dtype = object if state["classes_dtype"] == "object" else np.dtype(state["classes_dtype"])
+            self.classes_ = np.asarray(state["classes_"], dtype=dtype)
+            self.label_encoder_ = LabelEncoder()
+            self.label_encoder_.classes_ = self.classes_
+
     def _check_dev(self, X_dev: Any, y_dev: Any) -> np.ndarray | None:
         if (X_dev is None) != (y_dev is None):
             raise ValueError("X_dev and y_dev must be given together")
