@@ -280,16 +280,23 @@ def nk_register_featurizers(register: Register) -> None:
 
 @hookimpl
 def nk_run_start(ctx: RunContext) -> None:
-    """Check that the selected embedding models can be loaded before any data is read."""
+    """Check that the selected embedding models can be loaded before any data is read, and give
+    torch the run's ``n_jobs`` threads."""
     from nk_transformers import hub
 
     feats = ctx.cfg.get("feats") or {}
+    selected = False
     for name in COMPONENTS:
         options = feats.get(name) if hasattr(feats, "get") else None
         if options is not None and options.get("model"):
+            selected = True
             revision = options.get("revision")
             hub.resolve(str(options.get("model")), str(revision) if revision else None, None,
                         f"feats.{name}")
+    if selected:  # the models run in this process: as many torch threads as nk may use cores
+        from nk_transformers.encoder import set_threads
+
+        set_threads(ctx.n_jobs)
 
 
 @hookimpl

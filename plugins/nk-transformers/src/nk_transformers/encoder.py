@@ -135,14 +135,17 @@ def _dtype(name: str, device: torch.device, config_key: str) -> torch.dtype:
     return DTYPES[name]
 
 
-def set_threads() -> None:
-    """Use the cores this process may run on (torch may count the whole host's)."""
+def set_threads(n_jobs: int | None = None) -> None:
+    """Give torch ``n_jobs`` threads (nk's cores for this run), at most the cores this process may
+    run on (torch may count the whole host's). More threads than free cores make every operator
+    wait for descheduled threads: on a shared machine that costs more than it gains."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    if torch.get_num_threads() > cores:
-        torch.set_num_threads(cores)
+    want = min(cores, n_jobs) if n_jobs else min(cores, torch.get_num_threads())
+    if torch.get_num_threads() != want:
+        torch.set_num_threads(max(1, want))
 
 
 class _PerSignalFirstConv(nn.Module):
