@@ -377,3 +377,15 @@ def test_nk_models_fetch_a_local_folder_and_list(tiny_models: dict[str, Path], t
     assert out.returncode == 0 and "wav2vec2-large-robust" in out.stdout
     out = _nk(["models", "fetch", "nobody/no-such-model"], env, tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_a_model_for_another_sampling_rate_is_refused(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from transformers import Wav2Vec2FeatureExtractor
+
+    folder = tmp_path / "at24k"
+    shutil.copytree(tiny_models["hubert"], folder)
+    Wav2Vec2FeatureExtractor(sampling_rate=24000).save_pretrained(folder)
+    with pytest.raises(UserError, match="24000 Hz"):
+        build("hf", folder).feature_names()

@@ -245,6 +245,12 @@ class Encoder:
         hf_logging.disable_progress_bar()
         self.model = self._load_model()
         self.processor = self._load_processor()
+        expected = getattr(self.processor, "sampling_rate", None)
+        if expected is not None and int(expected) != 16000:
+            raise UserError(f"{settings.model!r} expects {expected} Hz audio; nk's embedding "
+                            "featurizers feed 16 kHz", where=f"config key {key}.model",
+                            allowed="models trained on 16 kHz audio (wav2vec2, HuBERT, WavLM, "
+                                    "data2vec, Whisper and most speech encoders)")
         self.forward_passes = 0  # counted for tests and logs
         self.n_layers, self.hidden = self._shape()
 
