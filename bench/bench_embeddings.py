@@ -124,11 +124,38 @@ def run_nk(files: list[str], durations: list[float], model_dir: str, layers: lis
     return {"check": check.tolist(), "features": frame.shape[1]}
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_memory(model_dir: str, seconds: float) -> dict[str, Any]:
+    """Peak memory beyond the loaded model for one long signal (chunked by max_duration)."""
+    import numpy as np
+
+    from nk.plugins import PluginManager
+
+    comp = PluginManager().registry.get("feats", "wav2vec2")
+    featurizer = comp.build({**comp.defaults(), "model": model_dir})
+    featurizer.feature_names()  # loads the model
+    loaded = _rss_mb()
+    rng = np.random.default_rng(0)
+    signal = (0.1 * rng.standard_normal(int(seconds * SR))).astype(np.float32)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    featurizer.extract(signal, SR)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"loaded_mb": loaded, "extra_mb": max(peak, before) - loaded}
+
+
 def child(args: argparse.Namespace) -> None:
     spec = json.loads(Path(args.child).read_text())
     started = time.perf_counter()
     cpu0 = time.process_time()
-    if spec["mode"] == "baseline":
+    if spec["mode"] == "memory":
+        result = run_memory(spec["model"], spec["seconds"])
+    elif spec["mode"] == "baseline":
         result = run_baseline(spec["files"], spec["model"], spec["layers"])
     else:
         result = run_nk(spec["files"], spec["durations"], spec["model"], spec["layers"], spec["cache"],
@@ -171,13 +198,15 @@ def main() -> None:
     parser.add_argument("--baseline-passes", type=int, default=None,
                         help="passes of the baseline's sweep actually run (default all; the rest "
                              "are identical and extrapolated)")
+    parser.add_argument("--long", type=float, default=60.0,
+                        help="seconds of the long signal whose memory is measured (0: skip)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
         return
     if args.quick:
-        args.files, args.baseline_files, args.baseline_passes = 24, 8, 1
+        args.files, args.baseline_files, args.baseline_passes, args.long = 24, 8, 1, 0.0
     sweep = list(range(1, args.layers + 1))
     base_passes = min(args.baseline_passes or len(sweep), len(sweep))
 
@@ -245,6 +274,13 @@ def main() -> None:
         print()
         print("ratio: nk's × real time over the baseline's (targets on 2 CPUs: ≥ 2× for 1 layer, ≥ 10× for the sweep)")
         print(f"check: layer-{sweep[-1]} means of nk and the baseline differ by at most {diff:.2e}")
+        if args.long:
+            print()
+            print("memory of one long signal (max_duration = 20 s chunks), beyond the loaded model:")
+            for seconds in (20.0, args.long):
+                r = measure(work, f"memory, {seconds:g} s signal", {"mode": "memory", "model": model,
+                                                                   "seconds": seconds})
+                print(f"  {seconds:g} s: +{r['extra_mb']:.0f} MB (model loaded: {r['loaded_mb']:.0f} MB RSS)")
 
 
 if __name__ == "__main__":
