@@ -256,10 +256,11 @@ class Encoder:
 
     # --- loading -----------------------------------------------------------------------------
 
-    def _load_model(self) -> nn.Module:
+    def _load_model(self) -> Any:
         from transformers import AutoModel
 
-        kwargs = {"dtype": self.dtype}
+        kwargs: dict[str, Any] = {"dtype": self.dtype}
+        model: Any
         if self.kind == "whisper":
             from transformers import WhisperModel
 
@@ -278,13 +279,15 @@ class Encoder:
             if convs is None:
                 self.kind = "generic"
             elif getattr(self.config, "feat_extract_norm", "layer") == "group":
-                convs[0] = _PerSignalFirstConv(convs[0])
-                self._per_signal.append(convs[0])
+                first = _PerSignalFirstConv(convs[0])
+                convs[0] = first
+                self._per_signal.append(first)
             pos_layers = getattr(getattr(getattr(model, "encoder", None), "pos_conv_embed", None), "layers", None)
             if isinstance(pos_layers, nn.ModuleList):  # stacked positional convolutions
                 for i, layer in enumerate(pos_layers):
-                    pos_layers[i] = _ZeroAfterEnd(layer)
-                    self._per_frame.append(pos_layers[i])
+                    wrapped = _ZeroAfterEnd(layer)
+                    pos_layers[i] = wrapped
+                    self._per_frame.append(wrapped)
         return model
 
     def _load_processor(self) -> Any:
