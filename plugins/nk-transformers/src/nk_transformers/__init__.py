@@ -91,7 +91,7 @@ class EmbeddingConfig:
     max_duration: float = param(20.0, gt=0, help=_HELP["max_duration"])
     device: str = param("auto", key=False, help=_HELP["device"])
     dtype: DType = param(DType.float32, help=_HELP["dtype"])
-    batch_seconds: float = param(40.0, gt=0, key=False, help=_HELP["batch_seconds"])
+    batch_seconds: float = param(20.0, gt=0, key=False, help=_HELP["batch_seconds"])
     hf_token: str | None = param(None, secret=True, help=_HELP["hf_token"])
 
 
