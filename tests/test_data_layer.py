@@ -85,20 +85,20 @@ def _write(path: Path, text: str) -> Path:
 
 BAD_CASES = {
     # id: (setup(folder) -> extra args, expected fragments of the one-paragraph error)
-    "csv-missing": (lambda d: [f"data.csv.path={d / 'nope.csv'}"], ["nope.csv", "does not exist"]),
+    "csv-missing": (lambda d: [f"data.csv.path={d / 'nope.csv'}"], ["nope.csv", "cannot be read: not found"]),
     "csv-empty-file": (lambda d: [f"data.csv.path={_write(d / 'e.csv', '')}"], ["Cannot read the CSV", "e.csv"]),
     "csv-header-only": (lambda d: ["data.csv.path=" + str(_write(d / "h.csv", "file,emotion,speaker\n"))],
                         ["has no rows"]),
     "no-file-column": (lambda d: ["data.csv.path=" + str(_write(d / "n.csv", "path,emotion\na.wav,x\n"))],
-                       ["no column 'file'", "Allowed: path, emotion", "file_column"]),
+                       ["no column 'file'", "Allowed: 'path', 'emotion'", "file_column"]),
     "unknown-target": (lambda d: ["target=mood"], ["target column 'mood'", "emotion, speaker"]),
     "nan-labels": (lambda d: [f"data.csv.path={_edit(d, lambda f: f.assign(emotion=f.emotion.where(f.index != 3)))}"],
                    ["1 rows have no value in the target column 'emotion'", "s0/high_0.wav", "filter.required"]),
     "duplicate-rows": (lambda d: [f"data.csv.path={_edit(d, lambda f: pd.concat([f, f.iloc[:2]]))}"],
                        ["2 rows", "repeat a file", "low_0.wav"]),
     "missing-audio": (lambda d: [_remove(d, "audio/s1/low_0.wav", "audio/s2/high_2.wav")],
-                      ["2 of 36 audio files cannot be used", "s1/low_0.wav: file not found",
-                       "s2/high_2.wav: file not found", "audio.bad_files=skip"]),
+                      ["2 of 36 audio files cannot be used", "s1/low_0.wav: not found",
+                       "s2/high_2.wav: not found", "audio.bad_files=skip"]),
     "corrupt-wav": (lambda d: [_garble(d / "audio/s3/low_1.wav", b"RIFF\x00\x00garbage" * 10)],
                     ["s3/low_1.wav: unreadable"]),
     "zero-length-wav": (lambda d: [_garble(d / "audio/s3/low_1.wav", b"")], ["s3/low_1.wav: empty file"]),
@@ -244,7 +244,7 @@ def test_bad_files_can_be_skipped_and_are_recorded(corpus_dir, nk_run):
     code, _, err, results = nk_run(*csv_args(corpus_dir / "db.csv"), "audio.bad_files=skip")
     assert code == 0, err
     skipped = {Path(s["file"]).name: s["problem"] for s in results["load"]["skipped_files"]}
-    assert skipped == {"low_0.wav": "file not found", "high_1.wav": "empty file (0 bytes)"}
+    assert skipped == {"low_0.wav": "not found", "high_1.wav": "empty file (0 bytes)"}
     assert sum(results["data"]["rows"].values()) == 34
 
 

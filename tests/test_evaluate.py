@@ -597,3 +597,14 @@ def test_metrics_and_plots_are_separate_modules_and_metrics_import_no_matplotlib
             "assert e.plot_confusion_matrix is nk.plots.plot_confusion_matrix")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_zero_width_interval_is_remarked():
+    """Issue 10: 2 test speakers gave UAR 1.000 [1.000, 1.000] with no remark."""
+    truth = [0, 1] * 20
+    groups = np.repeat(np.arange(2), 20)
+    entry = classification_metrics(truth, truth, groups=groups, n_resamples=200)["uar"]
+    assert entry["ci"] == [1.0, 1.0]
+    assert "only 2 speakers" in entry["ci_note"] and "no width" in entry["ci_note"]
+    many = classification_metrics(truth, truth, groups=np.arange(40) // 2, n_resamples=200)["uar"]
+    assert many["ci_method"] == "speaker" and "not certainty" in many["ci_note"]

@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from nk import hookimpl
 from nk.cli import main
 from nk.explore import stats
+from nk.registry import param
 
 SMALL = ["data.demo.n_utterances=2", "feats=mfcc", "n_jobs=1"]
 
@@ -233,6 +236,27 @@ def _latest(results: Path) -> Path:
 SECRET = "hf_do_not_leak_0123456789"
 
 
+@dataclass
+class NotifyConfig:
+    hf_token: str = param("", secret=True, help="token of a notification service (a secret)")
+
+
+class Notify:
+    """A reporter with a secret parameter (the explore report must never show it)."""
+
+    def __init__(self, *, hf_token: str) -> None:
+        self.hf_token = hf_token
+
+    def report(self, result, ctx):
+        return []
+
+
+class NotifyPlugin:
+    @hookimpl
+    def nk_register_reporters(self, register):
+        register("notify", Notify, NotifyConfig, description="does nothing, holds a secret")
+
+
 @pytest.fixture(scope="module")
 def confound_run(shared_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every analysis on a small demo with an injected gender–emotion confound."""
@@ -240,9 +264,11 @@ def confound_run(shared_cache: Path, tmp_path_factory: pytest.TempPathFactory) -
 
     work = tmp_path_factory.mktemp("explore-work")
     results = work / "results"
+    pm = PluginManager()
+    pm.register(NotifyPlugin(), name="nk-notify")
     code = main(["explore", *SMALL, "data.demo.confound=0.8", f"cache_dir={shared_cache}",
                  f"results_root={results}", "explore.scatter=[pca,tsne]", "explore.top_k=3",
-                 "document.pdf=never", f"+hf_token={SECRET}"], pm=PluginManager())
+                 "document.pdf=never", "report=[plots,notify]", f"report.notify.hf_token={SECRET}"], pm=pm)
     assert code == 0
     return _latest(results)
 
@@ -368,3 +394,14 @@ def test_explore_is_a_subcommand_with_the_config_section(nk_pm, nk_compose, caps
     assert main(["explore", "--cfg", "explore.top_k=4"], pm=nk_pm) == 0
     out = capsys.readouterr().out
     assert "explore:" in out and "top_k: 4" in out and "analyses:" in out
+
+
+def test_report_explains_negative_permutation_importance(shared_cache: Path, tmp_path: Path):
+    """Issue 10: negative permutation importances were unexplained in the report."""
+    from nk.plugins import PluginManager
+
+    code = main(["explore", *SMALL, f"cache_dir={shared_cache}", f"results_root={tmp_path}",
+                 "explore.scatter=[]", "document.pdf=never"], pm=PluginManager())
+    assert code == 0
+    html = (_latest(tmp_path) / "report.html").read_text()
+    assert "negative permutation importance means that shuffling the feature made the held-out" in html

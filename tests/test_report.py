@@ -466,6 +466,86 @@ def test_a_single_test_speaker_is_not_reported_as_no_speaker_column(nk_compose, 
     assert "other recordings of this one speaker" in text and "With a single test speaker" in text
 
 
+def _sweep_out(capsys) -> str:
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_a_sweep_with_dev_splits_ranks_and_chooses_on_dev(nk_compose, nk_pm, capsys):
+    """Issue 10: a sweep printed 'Sweep ranking (UAR on test)' and named a best run by its test
+    score although every run had a dev score. Dev ranks and chooses; test is quoted once, for the pick."""
+    from nk.cli import main
+
+    nk_compose([])
+    assert main(["run", "-m", "model=knn,tree", *SMALL[:-1], "split.dev_size=0.25", "split.test_size=0.25",
+                 "results_root=res", "document.pdf=never"], pm=nk_pm) == 0
+    out = _sweep_out(capsys)
+    (sweep,) = Path("res/demo").iterdir()
+    ranking = pd.read_csv(sweep / "ranking.csv")
+    assert set(ranking["ranked_on"]) == {"dev"}
+    runs = {d: json.loads((sweep / d / "results.json").read_text()) for d in ranking["run_dir"]}
+    assert list(ranking["value"]) == [runs[d]["dev"]["uar"]["value"] for d in ranking["run_dir"]]
+    assert ranking["value"].is_monotonic_decreasing
+    pick = runs[ranking["run_dir"].iloc[0]]
+    assert "Sweep ranking (UAR on dev)" in out and "on test" not in out.split("Sweep ranking")[1]
+    assert f"Chosen on dev: {ranking['overrides'].iloc[0].split()[0]}" in out
+    assert f"its test UAR: {pick['test']['uar']['value']:.3f}" in out
+    text = _html_text(sweep / "report.html")
+    assert "ranked by UAR on dev" in text and "Chosen on dev" in text and "Best:" not in text
+    assert f"UAR {pick['test']['uar']['value']:.3f}" in text
+
+
+def test_a_sweep_without_dev_says_its_test_ranking_must_not_choose(nk_compose, nk_pm, capsys):
+    from nk.cli import main
+
+    nk_compose([])
+    assert main(["run", "-m", "model=knn,tree", *SMALL[:-1], "results_root=res", "document.pdf=never"],
+                pm=nk_pm) == 0
+    out = _sweep_out(capsys)
+    (sweep,) = Path("res/demo").iterdir()
+    assert set(pd.read_csv(sweep / "ranking.csv")["ranked_on"]) == {"test"}
+    assert "Sweep ranking (UAR on test, not for choosing)" in out and "Do not use it to choose" in out
+    text = _html_text(sweep / "report.html")
+    assert "ranked by UAR on test" in text and "Do not use it to choose a setting" in text
+    assert "Best:" not in text and "Chosen on dev" not in text
+
+
+def test_the_ranking_plot_reads_like_the_table_when_values_tie():
+    from nk.report.sweep import plot_order
+
+    ranking = pd.DataFrame({"rank": [1, 2, 3, 4], "value": [0.8, 0.8, 0.5, 0.5]})
+    assert list(plot_order(ranking)["rank"]) == [4, 3, 2, 1]  # bottom to top: rank 1 at the top
+
+
+def test_console_says_once_why_there_is_no_pdf(nk_compose, nk_pm, capsys, monkeypatch):
+    """Issue 10: the console did not say why there was no PDF (no LaTeX installed)."""
+    from nk.cli import main
+
+    nk_compose([])
+    monkeypatch.setattr(latex, "find_engine", lambda: None)
+    assert main(["run", "-m", "model=knn,tree", *SMALL[:-1], "results_root=res"], pm=nk_pm) == 0
+    out = _sweep_out(capsys)
+    assert out.count("No PDF report: no LaTeX engine") == 1
+    assert "apt-get install texlive-latex-base" in out and "document.pdf=never" in out
+    assert main(["run", *SMALL, "results_root=res2", "document.pdf=never"], pm=nk_pm) == 0
+    assert "No PDF report" not in _sweep_out(capsys)
+
+
+def test_console_prints_the_parameters_a_grid_search_chose(nk_compose, nk_pm, capsys):
+    """Issue 10: a grid search's chosen parameters were not on the console."""
+    from nk.cli import main
+
+    nk_compose([])
+    assert main(["run", *SMALL, "split.dev_size=0.25", "search.params={n_neighbors: [1, 3, 5]}",
+                 "results_root=res", "document.pdf=never"], pm=nk_pm) == 0
+    out = _sweep_out(capsys)
+    (run_dir,) = Path("res/demo").iterdir()
+    search = json.loads((run_dir / "results.json").read_text())["search"]
+    best = max(t["dev_score"] for t in search["trials"])
+    assert (f"Grid search (search.params) chose on dev: n_neighbors={search['chosen']['n_neighbors']} "
+            f"(dev UAR {best:.3f}, best of 3 settings)") in out
+    assert "dev UAR interval: likewise rows within" in out  # the reason is given once, for test
+
+
 # --- rendering in a browser ------------------------------------------------------------------------
 
 @needs_chromium

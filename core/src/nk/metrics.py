@@ -335,8 +335,13 @@ def _percentile_interval(
     """Percentile bootstrap interval from resampled statistic values."""
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(samples, [alpha, 1.0 - alpha])
+    note = how.note
+    if high - low <= 1e-12 * max(1.0, abs(float(high))):
+        flat = ("every resample gives the same value (e.g. all predictions right), so the interval has "
+                "no width: that describes these data, it is not certainty")
+        note = flat if note is None else f"{note}; {flat}"
     return Interval(float(low), float(high), float(level), int(n_resamples), how.unit,
-                    how.method, how.n_speakers, how.note)
+                    how.method, how.n_speakers, note)
 
 
 def _stratified_sums(

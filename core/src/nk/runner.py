@@ -98,8 +98,24 @@ def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: boo
     if not multirun:
         results = _run_one(configs[0], app, None)
         _print_summary(results, app)
+        _print_pdf_note(configs, app)
         return 0
-    return _run_sweep(jobs, configs, app)
+    code = _run_sweep(jobs, configs, app)
+    _print_pdf_note(configs, app)
+    return code
+
+
+def _print_pdf_note(configs: list[DictConfig], app: App) -> None:
+    """Once per command: why the reports have no PDF when ``document.pdf=auto`` found no LaTeX."""
+    from nk.report import pdf_mode
+    from nk.report.latex import find_engine
+    from nk.report.run import document_option
+
+    if any(pdf_mode(document_option(cfg, "pdf", "auto")) == "auto" for cfg in configs) and find_engine() is None:
+        app.console.print("No PDF report: no LaTeX engine (pdflatex, lualatex or xelatex) is installed. Install "
+                          "one (Debian/Ubuntu: apt-get install texlive-latex-base texlive-latex-recommended "
+                          "texlive-latex-extra), or set document.pdf=never to skip the PDF without this note.",
+                          highlight=False, markup=False)
 
 
 def _run_one(cfg: DictConfig, app: App, run_dir: Path | None) -> dict[str, Any]:
@@ -140,6 +156,14 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
     for key in keys:
         table.add_row(key, f"{test[key]:.3f}", "")
     app.console.print(table)
+    search = results.get("search") or {}
+    if search.get("chosen"):
+        chosen = ", ".join(f"{k}={v}" for k, v in search["chosen"].items())
+        trials = [t for t in search.get("trials") or [] if "dev_score" in t]
+        score = (f" (dev {primary.upper()} {max(t['dev_score'] for t in trials):.3f}, best of {len(trials)} "
+                 "settings)") if trials else ""
+        app.console.print(f"Grid search (search.params) chose on dev: {chosen}{score}", highlight=False,
+                          markup=False)
     from nk.report.run import interval_notes
 
     for note in interval_notes(results):  # e.g. too few test speakers for a speaker bootstrap
@@ -161,16 +185,49 @@ def _print_summary(results: dict[str, Any], app: App) -> None:
                           highlight=False)
 
 
-def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App) -> int:
-    import pandas as pd
+def _print_ranking(all_results: list[dict[str, Any]], jobs: list[list[str]], sweep_dir: Path, app: App) -> Any:
+    """Rank the sweep's runs on dev when every run has one (else on test, saying it must not be
+    used to choose), write ranking.csv and print the table, the pick and its test score; returns
+    the ranking (a DataFrame, as in ranking.csv)."""
     from rich.table import Table
 
+    from nk.report.sweep import chosen_run, rank_runs, ranking_caveat, split_overrides
+
+    ranking = rank_runs(all_results, jobs, sweep_dir)
+    ranking.to_csv(sweep_dir / "ranking.csv", index=False)
+    primary, on = str(ranking["primary"].iloc[0]), str(ranking["ranked_on"].iloc[0])
+    level = round(all_results[0][on][primary]["ci_level"] * 100)
+    common, own = split_overrides(list(ranking["overrides"]))
+    title = f"Sweep ranking ({primary.upper()} on {on}" + (", not for choosing)" if on == "test" else ")")
+    table = Table(title=title, title_justify="left",
+                  caption=escape(f"Common to all runs: {' '.join(common)}") if common else None,
+                  caption_justify="left")
+    for col in ("rank", "overrides", f"{primary.upper()} ({on})", f"{level}% CI ({on})", "run"):
+        table.add_column(col, overflow="fold")
+    for r, mine in zip(ranking.itertuples(), own, strict=True):
+        table.add_row(str(r.rank), escape(mine), f"{r.value:.3f}", f"[{r.ci_low:.3f}, {r.ci_high:.3f}]",
+                      escape(str(r.run_dir)))
+    app.console.print(table)
+    pick = chosen_run(ranking, all_results, sweep_dir)
+    if pick is not None:
+        dev, test = pick["dev"], pick["test"]
+        app.console.print(f"Chosen on dev: {own[0]} ({primary.upper()} {dev['value']:.3f} "
+                          f"on dev); its test {primary.upper()}: {test['value']:.3f} "
+                          f"[{test['ci'][0]:.3f}, {test['ci'][1]:.3f}] ({pick['run_dir']})",
+                          highlight=False, markup=False)
+    else:
+        app.console.print(f"Warning: {ranking_caveat(ranking, all_results)}", style="yellow", highlight=False,
+                          markup=False)
+    app.console.print(f"Ranking in [bold]{sweep_dir / 'ranking.csv'}[/]", highlight=False)
+    return ranking
+
+
+def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App) -> int:
     from nk.results import new_run_dir
 
     first = configs[0]
     sweep_dir = new_run_dir(Path(first.results_root).resolve(), str(first.name), label="sweep")
     app.console.print(f"[bold]nk sweep[/] of {len(jobs)} runs → {sweep_dir}", highlight=False)
-    rows = []
     all_results = []
     for i, (job, cfg) in enumerate(zip(jobs, configs, strict=False)):
         run_dir = sweep_dir / f"{i:03d}_{_label(job)}"
@@ -179,27 +236,7 @@ def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App) -> in
         results = _run_one(cfg, app, run_dir)
         _print_summary(results, app)
         all_results.append(results)
-        test = results["test"]
-        primary = results["primary"]
-        rows.append({
-            "overrides": " ".join(job),
-            "primary": primary,
-            "value": test[primary]["value"],
-            "ci_low": test[primary]["ci"][0],
-            "ci_high": test[primary]["ci"][1],
-            "run_dir": str(Path(results["run_dir"]).relative_to(sweep_dir)),
-        })
-    ranking = pd.DataFrame(rows).sort_values("value", ascending=False, kind="stable")
-    ranking.insert(0, "rank", range(1, len(ranking) + 1))
-    ranking.to_csv(sweep_dir / "ranking.csv", index=False)
-    table = Table(title=f"Sweep ranking ({rows[0]['primary'].upper()} on test)", title_justify="left")
-    for col in ("rank", "overrides", rows[0]["primary"].upper(), "95% CI", "run"):
-        table.add_column(col)
-    for r in ranking.itertuples():
-        table.add_row(str(r.rank), escape(str(r.overrides)), f"{r.value:.3f}", f"[{r.ci_low:.3f}, {r.ci_high:.3f}]",
-                      r.run_dir)
-    app.console.print(table)
-    app.console.print(f"Ranking in [bold]{sweep_dir / 'ranking.csv'}[/]", highlight=False)
+    ranking = _print_ranking(all_results, jobs, sweep_dir, app)
     from nk.report.sweep import write_sweep_report
 
     reports = write_sweep_report(sweep_dir, ranking, all_results, first, app.pm)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+EFFECT_CHAR_INCHES = 0.075  # width of one character of "small" text (8.3 pt DejaVu Sans), generous
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
            "#CCB974", "#64B5CD")
 
@@ -249,23 +250,28 @@ def durations(title: str, values: np.ndarray, groups: dict[str, np.ndarray] | No
 
 def association_strengths(title: str, labels: list[str], scores: list[float], significant: list[bool],
                           effects: list[str]) -> Any:
-    """Horizontal bars of the strength scores of the ranked associations."""
+    """Horizontal bars of the strength scores of the ranked associations; each effect (size, p)
+    is written in a column right of the axes, so that a long bar never pushes it off the figure."""
+    from matplotlib.transforms import blended_transform_factory
+
     n = len(labels)
     left = 0.35 + 0.08 * max((len(label) for label in labels), default=4)
-    fig = _figure(left + 6.2, max(2.4, 0.42 * n + 1.3))
-    _margins(fig, left=left, right=0.2, bottom=0.55, top=0.45)
+    right = 0.3 + EFFECT_CHAR_INCHES * max((len(text) for text in effects), default=4)
+    fig = _figure(left + 6.0 + right, max(2.4, 0.42 * n + 1.3))
+    _margins(fig, left=left, right=right, bottom=0.55, top=0.45)
     ax = fig.subplots()
     y = np.arange(n)[::-1]
     colours = [PALETTE[3] if s else "#AAAAAA" for s in significant]
     ax.barh(y, scores, color=colours)
-    for yi, score, text in zip(y, scores, effects, strict=False):
-        ax.text(score + 0.05, yi, text, va="center", fontsize="small")
+    beside = blended_transform_factory(ax.transAxes, ax.transData)  # x: axes fraction, y: the bar
+    for yi, text in zip(y, effects, strict=False):
+        ax.text(1.02, yi, text, va="center", ha="left", fontsize="small", transform=beside, clip_on=False)
     ax.set_yticks(y, labels)
     for x, word in ((0.5, "negligible"), (1.5, "weak"), (2.5, "moderate"), (3.5, "strong")):
         ax.text(x, n - 0.35, word, ha="center", fontsize="x-small", color="#555555")
     for x in (1, 2, 3):
         ax.axvline(x, color="#CCCCCC", linewidth=0.8, zorder=0)
-    ax.set_xlim(0, 4.6)
+    ax.set_xlim(0, 4.1)
     ax.set_ylim(-0.6, n - 0.1)
     ax.set_xlabel("strength (0–1 negligible, 1–2 weak, 2–3 moderate, 3–4 strong); red: significant after Holm",
                   fontsize="small")
@@ -294,12 +300,15 @@ def feature_distribution(title: str, feature: str, groups: dict[str, np.ndarray]
 
 def importances(title: str, table: pd.DataFrame) -> Any:
     """Grouped bars: the top features (rows, in rank order) by each method (columns), each
-    method scaled to its largest value."""
+    method scaled to its largest value. The legend sits above the bars (never over them); a
+    negative permutation importance gets a line below the axis that says what it means."""
     methods = list(table.columns)
     n = len(table)
     left = 0.3 + 0.062 * max((len(str(i)) for i in table.index), default=4)
-    fig = _figure(left + 5.0, max(3.0, 0.32 * n + 1.3))
-    _margins(fig, left=left, right=0.2, bottom=0.6, top=0.45)
+    negative = "permutation" in table and bool((table["permutation"].to_numpy(dtype=float) < 0).any())
+    bottom = 0.6 + (0.45 if negative else 0.0)
+    fig = _figure(left + 5.0, max(3.0, 0.32 * n + 1.3) + 0.35 + (0.45 if negative else 0.0))
+    _margins(fig, left=left, right=0.2, bottom=bottom, top=0.8)
     ax = fig.subplots()
     height = 0.8 / max(1, len(methods))
     y = np.arange(n)[::-1]
@@ -309,11 +318,20 @@ def importances(title: str, table: pd.DataFrame) -> Any:
         scaled = values / top if top > 0 else values
         ax.barh(y + 0.4 - (i + 0.5) * height, scaled, height=height, color=colour, label=method)
     ax.set_yticks(y, [str(i) for i in table.index], fontsize="x-small")
+    ax.set_ylim(-0.5, n - 0.5)
     ax.axvline(0, color="black", linewidth=0.6)
     ax.set_xlabel("importance (scaled to each method's largest)", fontsize="small")
-    ax.legend(fontsize="x-small", loc="lower right")
+    ax.legend(fontsize="x-small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=max(1, len(methods)),
+              frameon=False, borderaxespad=0.2)
+    if negative:
+        fig.text(0.5, 0.12 / fig.get_size_inches()[1], NEGATIVE_PERMUTATION, ha="center", va="bottom",
+                 fontsize="x-small", color="#444444", wrap=True)
     fig.suptitle(title)
     return fig
+
+
+NEGATIVE_PERMUTATION = ("permutation < 0: shuffling the feature made the held-out score better, i.e. the "
+                        "model gains nothing from it there (chance, or the feature misleads on new speakers)")
 
 
 def scatter(title: str, xy: np.ndarray, colourings: dict[str, pd.Series | np.ndarray],

@@ -122,7 +122,10 @@ def build_document(explorer: ExploreOutput) -> nk_report.ReportDoc:
                     f"features, and mean |SHAP| when shap is installed; features are ranked by "
                     f"{model.get('ranked_by', 'mean rank')}. The plots show the top "
                     f"{len(feats.get('top', []))} features per class with their effect size "
-                    "(Kruskal–Wallis epsilon², or Cohen's d for two classes; Holm-corrected over all features).")
+                    "(Kruskal–Wallis epsilon², or Cohen's d for two classes; Holm-corrected over all features). "
+                    "A negative permutation importance means that shuffling the feature made the held-out "
+                    "score better: the model gains nothing from the feature on those speakers (chance, or "
+                    "the feature misleads on new speakers).")
             if "feature_importance" in explorer.tables:
                 imp = pd.read_csv(explorer.tables["feature_importance"], index_col=0).head(int(ecfg.top_k))
                 keep = [c for c in ("rank", "permutation", "tree", "linear", "shap", "mean_rank", "target_effect",
@@ -141,7 +144,7 @@ def build_document(explorer: ExploreOutput) -> nk_report.ReportDoc:
     sections.append(nk_report.Section("Configuration", text="The composed configuration of this run "
                                       "(config.yaml; values of secret-looking keys are replaced by ***).",
                                       code=config_text))
-    metadata = dict(nk_report.environment_info(explorer.ctx.pm))
+    metadata = dict(nk_report.environment_info(explorer.ctx.pm, explorer.ctx.cfg))  # + components, seed
     metadata["data hash (sha256)"] = nk_report.data_hash(explorer.frame)
     metadata["results folder"] = str(Path(explorer.ctx.run_dir))
     return nk_report.ReportDoc(title=title, author=author, subtitle=subtitle, sections=sections,

@@ -169,11 +169,15 @@ def reproducibility_record(pm: Any, cfg: Any = None) -> dict[str, Any]:
     libraries = {dist: v for dist in BASE_LIBRARIES if (v := _installed(dist)) is not None}
     components: dict[str, Any] = {}
     if cfg is not None:
-        from nk.config import selected
+        from nk.config import databases, selected
 
         for group in RECORD_GROUPS:
-            for name, _ in selected(cfg, group) if group in cfg else []:
-                comp = pm.registry.get(group, name)
+            if group not in cfg:
+                continue
+            chosen = ([(db.name, db.loader) for db in databases(cfg)] if group == "data"
+                      else [(name, name) for name, _ in selected(cfg, group)])
+            for name, component in chosen:  # a database's key is its name, `loader` its component
+                comp = pm.registry.get(group, component)
                 libs = component_libraries(comp)
                 components[f"{group}.{name}"] = {"provider": comp.provider, "version": comp.version,
                                                  "libraries": libs}

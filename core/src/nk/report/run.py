@@ -263,12 +263,21 @@ def build_run_doc(ctx: RunContext, results: dict[str, Any], frame: pd.DataFrame)
 
 def interval_notes(results: dict[str, Any]) -> list[str]:
     """One line per split whose primary-metric interval is not a speaker bootstrap (and why)."""
+    from nk.metrics import ci_method_text
+
     primary = results["primary"]
-    out = []
+    out: list[str] = []
+    said: set[str] = set()
     for part in ("test", "dev"):
         entry = (results.get(part) or {}).get(primary) or {}
-        if entry.get("ci_note"):
+        if not entry.get("ci_note"):
+            continue
+        if entry.get("ci_method") in said and "no width" not in entry["ci_note"]:  # reason given for test
+            out.append(f"{part} {primary.upper()} interval: likewise {ci_method_text(entry)} only")
+        else:
             out.append(f"{part} {primary.upper()} interval: {entry['ci_note']}")
+        if "no width" not in entry["ci_note"]:
+            said.add(str(entry.get("ci_method")))
     return out
 
 

@@ -34,15 +34,78 @@ def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
     return common, [" ".join(t for t in run if t not in common) or "defaults" for run in tokens]
 
 
+def rank_runs(results: list[dict[str, Any]], jobs: list[list[str]], sweep_dir: Path) -> pd.DataFrame:
+    """The runs of a sweep ranked by their primary metric on **dev** when every run has a dev
+    split, else on test (``ranked_on`` says which; a test ranking must not be used to choose).
+
+    One row per run: ``rank, overrides, primary, ranked_on, value, ci_low, ci_high, ci_method,
+    run_dir``, where ``value`` and the CI are on ``ranked_on``. Test scores are not columns of a dev
+    ranking: the report quotes test once, for the chosen run (:func:`chosen_run`). Ties keep the
+    order of the runs.
+    """
+    import pandas as pd
+
+    on = "dev" if results and all(r.get("dev") for r in results) else "test"
+    rows = []
+    for job, r in zip(jobs, results, strict=True):
+        primary = r["primary"]
+        entry = r[on][primary]
+        rows.append({
+            "overrides": " ".join(job),
+            "primary": primary,
+            "ranked_on": on,
+            "value": entry["value"],
+            "ci_low": entry["ci"][0],
+            "ci_high": entry["ci"][1],
+            "ci_method": entry.get("ci_method", entry.get("ci_unit")),
+            "run_dir": str(Path(r["run_dir"]).relative_to(sweep_dir)),
+        })
+    ranking = pd.DataFrame(rows).sort_values("value", ascending=False, kind="stable")
+    ranking.insert(0, "rank", range(1, len(ranking) + 1))
+    return ranking.reset_index(drop=True)
+
+
+def chosen_run(ranking: pd.DataFrame, results: list[dict[str, Any]], sweep_dir: Path) -> dict[str, Any] | None:
+    """The run a dev ranking chooses, with its test score: ``{"overrides", "run_dir", "dev",
+    "test"}`` (metric entries); None for a test ranking, which chooses nothing."""
+    if ranking.empty or ranking["ranked_on"].iloc[0] != "dev":
+        return None
+    top = ranking.iloc[0]
+    by_dir = {str(Path(r["run_dir"]).relative_to(sweep_dir)): r for r in results}
+    r = by_dir[str(top["run_dir"])]
+    primary = r["primary"]
+    return {"overrides": str(top["overrides"]), "run_dir": str(top["run_dir"]), "primary": primary,
+            "dev": r["dev"][primary], "test": r["test"][primary]}
+
+
+def ranking_caveat(ranking: pd.DataFrame, results: list[dict[str, Any]]) -> str | None:
+    """Why a ranking must not be used to choose (it is on test), or None for a dev ranking."""
+    if ranking.empty or ranking["ranked_on"].iloc[0] == "dev":
+        return None
+    some = [r for r in results if r.get("dev")]
+    why = ("not every run has a dev split" if some else "the runs have no dev split")
+    return (f"This ranking is on the test data because {why}. Do not use it to choose a setting: a "
+            "setting picked by its test score looks better than it is (the test data would then have "
+            "been used for model selection). Add a dev split (e.g. split.dev_size=0.25) to rank and "
+            "choose on dev.")
+
+
+def plot_order(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the ranking plot from bottom to top: by rank, so that the plot reads like the
+    table even when values tie (rank 1 at the top)."""
+    return ranking.sort_values("rank", ascending=False, kind="stable")
+
+
 def plot_ranking(ranking: pd.DataFrame, path: Path, *, metric: str, level: int,
                  chance: float | None = None) -> Path:
-    """Horizontal error bars: each run's metric with its CI, best at the top."""
+    """Horizontal error bars: each run's metric with its CI, rank 1 at the top (the table's order)."""
     import numpy as np
     from matplotlib.figure import Figure as MplFigure
 
     from nk.plots import save_figure
 
-    order = ranking.sort_values("value", ascending=True, kind="stable")  # bottom to top
+    on = str(ranking["ranked_on"].iloc[0]) if "ranked_on" in ranking else "test"
+    order = plot_order(ranking)
     labels = [f"{int(r['rank'])}. {_short(str(r['overrides']) or 'defaults')}" for _, r in order.iterrows()]
     values = order["value"].to_numpy(dtype=float)
     err = np.vstack([values - order["ci_low"].to_numpy(dtype=float),
@@ -57,9 +120,12 @@ def plot_ranking(ranking: pd.DataFrame, path: Path, *, metric: str, level: int,
         ax.legend(loc="lower right", fontsize=8)
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_ylim(-0.7, len(order) - 0.3)
-    ax.set_xlabel(f"{metric.upper()} on test, with {level} % confidence interval")
+    ax.set_xlabel(f"{metric.upper()} on {on}, with {level} % confidence interval")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(f"{len(order)} runs ranked by {metric.upper()}", fontsize=10)
+    title = f"{len(order)} runs ranked by {metric.upper()} on {on}"
+    if on == "test":
+        title += " (no dev split: not for choosing a setting)"
+    ax.set_title(title, fontsize=10)
     save_figure(fig, path)
     return path
 
@@ -90,35 +156,51 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
     ranking = ranking.reset_index(drop=True)
     common, own = split_overrides(list(ranking["overrides"]))
     ranking = ranking.assign(overrides=own)
-    first = results[0]["test"][primary]
-    level = round(first["ci_level"] * 100)
+    level = round(results[0]["test"][primary]["ci_level"] * 100)
     by_dir = {str(Path(r["run_dir"]).relative_to(sweep_dir)): r for r in results}
     best = ranking.iloc[0]
     overlapping = ranking[(ranking["ci_high"] >= best["ci_low"]) & (ranking["rank"] != best["rank"])]
     labels = {len(r["test"].get("labels") or []) for r in results}
     chance = 1 / labels.pop() if len(labels) == 1 and results[0]["task"] == "classification" and \
         results[0]["test"].get("labels") else None
-    text = [f"{len(ranking)} runs of the experiment {cfg.name!r}, ranked by {primary.upper()} on their test "
-            "data. Each run has its own folder with a full report.",
+    on = str(ranking["ranked_on"].iloc[0]) if "ranked_on" in ranking else "test"
+    metric = f"{primary.upper()} on {on}"
+    text = [f"{len(ranking)} runs of the experiment {cfg.name!r}, ranked by {metric}"
+            + (" (every run has a dev split; test is not used to rank or choose)." if on == "dev" else ".")
+            + " Each run has its own folder with a full report.",
             *(["", f"Common to all runs: {' '.join(common)}."] if common else []),
-            "",
-            f"Best: {best['overrides']} with {primary.upper()} {best['value']:.3f} "
-            f"[{best['ci_low']:.3f}, {best['ci_high']:.3f}].",
             ""]
+    pick = chosen_run(ranking, results, sweep_dir)
+    if pick is not None:
+        dev, test = pick["dev"], pick["test"]
+        text += [f"Chosen on dev: {best['overrides']} with {primary.upper()} {dev['value']:.3f} "
+                 f"[{dev['ci'][0]:.3f}, {dev['ci'][1]:.3f}] on dev. Its test result — the one test number "
+                 f"of this sweep to quote — is {primary.upper()} {test['value']:.3f} "
+                 f"[{test['ci'][0]:.3f}, {test['ci'][1]:.3f}].", ""]
+    else:
+        text += [f"Highest on test: {best['overrides']} with {primary.upper()} {best['value']:.3f} "
+                 f"[{best['ci_low']:.3f}, {best['ci_high']:.3f}].", "", str(ranking_caveat(ranking, results)), ""]
     if len(overlapping):
-        text.append(f"The confidence intervals of {len(overlapping)} other run(s) reach the best run's interval: "
-                    "their difference from the best may be chance. Prefer the simpler setting among them, or "
-                    "test on more speakers.")
+        text.append(f"The confidence intervals of {len(overlapping)} other run(s) reach the top run's interval: "
+                    "their difference from it may be chance. Prefer the simpler setting among them, or "
+                    "evaluate on more speakers.")
     elif len(ranking) > 1:
-        text.append("No other run's confidence interval reaches the best run's interval.")
+        text.append("No other run's confidence interval reaches the top run's interval.")
+    methods = set(ranking["ci_method"]) if "ci_method" in ranking else set()
+    if methods - {"speaker"}:
+        words = {"rows_within_speakers": "rows resampled within speakers", "rows": "rows without speaker ids"}
+        text += ["", f"Some intervals are not over speakers ({', '.join(sorted(words.get(str(m), str(m)) for m in methods - {'speaker'}))}; see "
+                 "each run's report): with too few speakers they show only the variation over recordings "
+                 "of the same speakers, so even intervals that do not overlap may not carry over to new "
+                 "speakers."]
     if chance is not None:
         text += ["", f"Chance level of {primary.upper()}: {chance:.3f}."]
     table = pd.DataFrame({
         "rank": ranking["rank"].astype(int),
         "overrides": ranking["overrides"],
-        primary.upper(): ranking["value"],
-        f"{level}% CI": [f"[{lo:.3f}, {hi:.3f}]"
-                         for lo, hi in zip(ranking["ci_low"], ranking["ci_high"], strict=True)],
+        metric: ranking["value"],
+        f"{level}% CI ({on})": [f"[{lo:.3f}, {hi:.3f}]"
+                                for lo, hi in zip(ranking["ci_low"], ranking["ci_high"], strict=True)],
         "run folder": ranking["run_dir"],
     })
     runs = []
@@ -144,13 +226,13 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
         title=(f"{document_option(cfg, 'title')} (sweep)" if document_option(cfg, "title")
                else f"nk sweep: {cfg.name}"),
         author=document_option(cfg, "author"),
-        subtitle=f"{len(ranking)} runs ranked by {primary.upper()} on test",
+        subtitle=f"{len(ranking)} runs ranked by {metric}",
         sections=[
             Section("Ranking", "\n".join(text),
-                    tables=[Table(f"Runs ranked by {primary.upper()}", table,
-                                  note=f"CI: {level} % bootstrap confidence interval. Also in ranking.csv.")],
-                    figures=[Figure(f"{primary.upper()} of each run with its {level} % confidence interval, "
-                                    "best at the top.", plot)]),
+                    tables=[Table(f"Runs ranked by {metric}", table,
+                                  note=f"CI: {level} % bootstrap confidence interval on {on}. Also in ranking.csv.")],
+                    figures=[Figure(f"{metric} of each run with its {level} % confidence interval, in the "
+                                    "table's order (rank 1 at the top).", plot)]),
             Section("Runs", data_note, tables=[Table("What each run used", pd.DataFrame(runs),
                                                      note="inputs: features the model saw; seconds: run time.")]),
             Section("Configurations", "The overrides of each run (its folder holds the complete config.yaml "
