@@ -323,7 +323,7 @@ def _featurizer_for(name: str, revision: str) -> Embedding:
         cls, config, _ = COMPONENTS[name]
         defaults = config()
         kwargs = {f: getattr(defaults, f) for f in defaults.__dataclass_fields__}
-        kwargs["revision"] = revision
+        kwargs.update(revision=revision, device="cpu")  # a check that it loads: no GPU needed
         return cls(**kwargs)
     defaults = HfConfig()
     kwargs = {f: getattr(defaults, f) for f in defaults.__dataclass_fields__}
