@@ -115,10 +115,7 @@ def run_nk(files: list[str], durations: list[float], model_dir: str, layers: lis
     for layer in layers:  # the sweep: the first call extracts, the others read the cache
         params = {**comp.defaults(), "model": model_dir, "layer": layer}
         featurizer = comp.build(params)
-        try:
-            frame = extract(comp, featurizer, params, index, ctx, durations=durations)
-        except TypeError:  # a core without the durations keyword
-            frame = extract(comp, featurizer, params, index, ctx)
+        frame = extract(comp, featurizer, params, index, ctx, durations=durations)
     assert frame is not None
     check = frame.loc[check_files].to_numpy()
     return {"check": check.tolist(), "features": frame.shape[1]}

@@ -37,15 +37,6 @@ def _nk(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int
     return main(args)
 
 
-def _views_supported() -> bool:
-    import nk.featurize
-
-    return hasattr(nk.featurize, "view_params")
-
-
-needs_views = pytest.mark.skipif(not _views_supported(), reason="core without feature views")
-
-
 def test_run_end_to_end_with_a_local_model(tiny_models: dict[str, Path], tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch, counted: list[int]) -> None:
     model = tiny_models["wav2vec2_group"]
@@ -57,18 +48,14 @@ def test_run_end_to_end_with_a_local_model(tiny_models: dict[str, Path], tmp_pat
     results = json.loads((run_dir / "results.json").read_text())
     assert 0.0 <= results["test"]["uar"]["value"] <= 1.0
     rows = sum(counted)
-    assert rows > 0
-    if _views_supported():  # the same core change brought the batch path
-        assert len(counted) < rows, "rows are batched"
+    assert rows > 0 and len(counted) < rows, "rows are batched"
     for path in run_dir.rglob("*"):
         if path.is_file() and path.suffix in (".yaml", ".json", ".log", ".csv", ".txt", ".html"):
             assert "hf_do_not_leak" not in path.read_text(errors="replace"), path
-    if _views_supported():  # the same core change keeps secret params out of the cache spec
-        for path in (tmp_path / "cache").rglob("*.json"):
-            assert "hf_do_not_leak" not in path.read_text(), path
+    for path in (tmp_path / "cache").rglob("*.json"):  # spec.json holds no secret
+        assert "hf_do_not_leak" not in path.read_text(), path
 
 
-@needs_views
 def test_layer_sweep_extracts_once(tiny_models: dict[str, Path], tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch, counted: list[int]) -> None:
     model = tiny_models["hubert"]
@@ -92,7 +79,6 @@ def test_layer_sweep_extracts_once(tiny_models: dict[str, Path], tmp_path: Path,
     assert sum(counted) >= once
 
 
-@needs_views
 def test_views_name_the_columns(tiny_models: dict[str, Path], tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     model = tiny_models["wavlm"]
