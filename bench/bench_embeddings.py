@@ -14,11 +14,14 @@ is measured, and nothing is downloaded. The audio is synthetic (tones and noise)
   sorted by duration and batched, every layer pooled in one pass and cached; the sweep's other
   layers are views of the cached vector.
 
-Each measurement runs in a fresh child process (imports and model loading included, peak RSS per
-measurement). Speeds are real-time factors (audio seconds per wall-clock second, "× RT") and
+Each side runs in a fresh child process (imports and model loading included): the baseline's
+first pass and nk's first call (cold cache) are the one-layer numbers, the whole process the
+sweep; peak RSS is per process. Speeds are real-time factors (audio seconds per wall-clock second, "× RT") and
 files/s; the ratio is nk's speed over the baseline's. Because the baseline is slow, it can be
-measured on a duration-stratified subset of the files (``--baseline-files``) and its sweep on
-``--baseline-passes`` of the 12 identical passes; the table says so when it extrapolates.
+measured on a duration-stratified subset of the files (``--baseline-files``) and on
+``--baseline-passes`` (at least 2) of its identical per-layer passes: its time on all files is
+then its start-up (first pass less a steady one) plus the steady pass time scaled by the audio
+duration, once per layer. The table says when it extrapolates.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def run_baseline(files: list[str], model_dir: str, layers: list[int]) -> dict[st
     processor = Wav2Vec2FeatureExtractor.from_pretrained(model_dir)
     model = Wav2Vec2Model.from_pretrained(model_dir).eval()
     vectors = {}
+    marks = []
     for layer in layers:  # a layer sweep the way users run it: one extraction per layer
         rows = []
         for file in files:
@@ -90,7 +94,8 @@ def run_baseline(files: list[str], model_dir: str, layers: list[int]) -> dict[st
                 out = model(**inputs, output_hidden_states=True)
             rows.append(out.hidden_states[layer][0].mean(dim=0).numpy())
         vectors[layer] = np.stack(rows)
-    return {"check": vectors[layers[-1]][:2].tolist()}  # its first two files
+        marks.append(time.perf_counter() - STARTED[0])
+    return {"check": vectors[layers[0]][:2].tolist(), "marks": marks}  # first layer, first two files
 
 
 def run_nk(files: list[str], durations: list[float], model_dir: str, layers: list[int],
@@ -111,14 +116,15 @@ def run_nk(files: list[str], durations: list[float], model_dir: str, layers: lis
                      log=logging.getLogger("nk.bench"), console=Console(quiet=True))
     comp = pm.registry.get("feats", "wav2vec2")
     index = pd.Index(files, name="file")
-    frame = None
+    marks, check = [], None
     for layer in layers:  # the sweep: the first call extracts, the others read the cache
         params = {**comp.defaults(), "model": model_dir, "layer": layer}
         featurizer = comp.build(params)
         frame = extract(comp, featurizer, params, index, ctx, durations=durations)
-    assert frame is not None
-    check = frame.loc[check_files].to_numpy()
-    return {"check": check.tolist(), "features": frame.shape[1]}
+        marks.append(time.perf_counter() - STARTED[0])
+        if check is None:
+            check = frame.loc[check_files].to_numpy().tolist()
+    return {"check": check, "marks": marks}
 
 
 def _rss_mb() -> float:
@@ -146,9 +152,12 @@ def run_memory(model_dir: str, seconds: float) -> dict[str, Any]:
     return {"loaded_mb": loaded, "extra_mb": max(peak, before) - loaded}
 
 
+STARTED = [time.perf_counter()]  # when this process started its work (set in child())
+
+
 def child(args: argparse.Namespace) -> None:
     spec = json.loads(Path(args.child).read_text())
-    started = time.perf_counter()
+    started = STARTED[0] = time.perf_counter()
     cpu0 = time.process_time()
     if spec["mode"] == "memory":
         result = run_memory(spec["model"], spec["seconds"])
@@ -203,9 +212,9 @@ def main() -> None:
         child(args)
         return
     if args.quick:
-        args.files, args.baseline_files, args.baseline_passes, args.long = 24, 8, 1, 0.0
+        args.files, args.baseline_files, args.baseline_passes, args.long = 24, 8, 2, 0.0
     sweep = list(range(1, args.layers + 1))
-    base_passes = min(args.baseline_passes or len(sweep), len(sweep))
+    base_passes = max(2, min(args.baseline_passes or len(sweep), len(sweep)))  # 2: start-up apart
 
     with tempfile.TemporaryDirectory(prefix="nk-bench-emb-") as tmp:
         work = Path(tmp)
@@ -223,43 +232,49 @@ def main() -> None:
         total_audio = sum(durations)
         model = str(work / "model")
 
-        rows = []
         print("measuring (each in a fresh process):", flush=True)
-        b1 = measure(work, "baseline, 1 layer", {"mode": "baseline", "files": base_files, "model": model,
-                                                  "layers": [sweep[-1]]})
-        n1 = measure(work, "nk, 1 layer", {"mode": "nk", "files": files, "durations": durations, "model": model,
-                                           "layers": [sweep[-1]], "cache": str(work / "cache1"),
-                                           "check_files": base_files[:2]})
-        ns = measure(work, f"nk, {len(sweep)}-layer sweep", {"mode": "nk", "files": files, "durations": durations,
-                                                             "model": model, "layers": sweep,
-                                                             "cache": str(work / "cache2"),
-                                                             "check_files": base_files[:2]})
-        bs = measure(work, f"baseline, {base_passes} of {len(sweep)} sweep passes",
-                     {"mode": "baseline", "files": base_files, "model": model, "layers": sweep[-base_passes:]})
+        # the baseline: one pass per layer; its first pass is the one-layer run. Its passes are
+        # identical work, so a sweep of N layers costs N passes (extrapolated beyond those run)
+        base = measure(work, f"baseline, {base_passes} pass(es)",
+                       {"mode": "baseline", "files": base_files, "model": model,
+                        "layers": [sweep[-1], *sweep[:-1]][:base_passes]})
+        # nk: the sweep in one process; its first call (layer 12, cold cache) is the one-layer run
+        nk = measure(work, f"nk, {len(sweep)}-layer sweep",
+                     {"mode": "nk", "files": files, "durations": durations, "model": model,
+                      "layers": [sweep[-1], *sweep[:-1]], "cache": str(work / "cache"),
+                      "check_files": base_files[:2]})
 
         import numpy as np
 
         # the same two files through both: nk's view (last layer, mean) against the baseline's
-        diff = float(np.max(np.abs(np.asarray(n1["check"]) - np.asarray(b1["check"]))))
+        diff = float(np.max(np.abs(np.asarray(nk["check"]) - np.asarray(base["check"]))))
+        # the baseline's time on all files: its start-up (imports, model load: the first pass less a
+        # steady pass) once, plus its steady per-audio-second pass time for every pass
+        marks = base["marks"]
+        per_pass = (marks[-1] - marks[0]) / (len(marks) - 1)
+        startup = max(0.0, marks[0] - per_pass)
+        scale = total_audio / base_audio
+        base_one = startup + per_pass * scale
+        base_sweep = startup + per_pass * scale * len(sweep)
+        measured = (f"from {len(base_files)} of the files × {len(marks)} passes; start-up "
+                    f"{startup:.0f} s")
 
-        def row(name: str, r: dict[str, Any], n_files: int, audio_s: float, scale: float = 1.0,
-                note: str = "") -> dict[str, Any]:
-            seconds = r["seconds"] * scale
-            return {"name": name, "files": n_files, "audio_s": audio_s, "seconds": seconds,
-                    "files_s": n_files / seconds, "rt": audio_s / seconds, "peak": r["peak_rss_mb"],
-                    "load": r["load"], "note": note}
+        def row(name: str, seconds: float, r: dict[str, Any], note: str = "") -> dict[str, Any]:
+            return {"name": name, "files": len(files), "audio_s": total_audio, "seconds": seconds,
+                    "files_s": len(files) / seconds, "rt": total_audio / seconds,
+                    "peak": r["peak_rss_mb"], "load": r["load"], "note": note}
 
-        scale = len(sweep) / base_passes
+        exact = len(base_files) == len(files) and len(marks) == len(sweep)
         rows = [
-            row("baseline, 1 layer", b1, len(base_files), base_audio),
-            row("nk, 1 layer", n1, len(files), total_audio),
-            row(f"baseline, {len(sweep)}-layer sweep", bs, len(base_files), base_audio, scale,
-                f"{base_passes} of {len(sweep)} passes run, ×{scale:g}" if scale != 1 else ""),
-            row(f"nk, {len(sweep)}-layer sweep", ns, len(files), total_audio),
+            row("baseline, 1 layer", base_one, base, "" if exact else f"extrapolated {measured}"),
+            row("nk, 1 layer", nk["marks"][0], nk),
+            row(f"baseline, {len(sweep)}-layer sweep", base_sweep, base, "" if exact else "extrapolated likewise"),
+            row(f"nk, {len(sweep)}-layer sweep", nk["marks"][-1], nk),
         ]
         print()
-        print(f"{len(files)} files, {total_audio:.0f} s of audio (baseline: {len(base_files)} files, "
-              f"{base_audio:.0f} s); {os.cpu_count()} CPUs, torch threads {n1['threads']}")
+        print(f"{len(files)} files, {total_audio:.0f} s of audio (baseline measured on {len(base_files)} "
+              f"files, {base_audio:.0f} s); {os.cpu_count()} CPUs, torch threads {nk['threads']}; "
+              "peak RSS is the process's (the one-layer rows share their process's)")
         print()
         print("| run | files | audio s | wall s | files/s | × real time | peak RSS MB | load | ratio |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
