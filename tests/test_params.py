@@ -126,7 +126,8 @@ def test_secret_parameters_reach_no_file_or_log(run, token_plugin, tmp_path, mon
     assert results["test"]["uar"]["value"] >= 0
     assert (run_dir / "nk.log").exists() and (run_dir / "config.yaml").exists()
     assert "token: '***'" in (run_dir / "config.yaml").read_text()
-    assert _grep(run_dir, SECRET) == []
+    assert _grep(run_dir, SECRET) == [] and _grep(tmp_path / "cache", SECRET) == []
+    assert list((tmp_path / "cache").rglob("spec.json")), "the features were cached"
 
 
 def test_a_secret_a_component_logs_is_masked(run, token_plugin, nk_register_plugin):
