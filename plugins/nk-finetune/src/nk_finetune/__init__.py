@@ -1,0 +1,1 @@
+from nk.hookspecs import hookimpl  # noqa: F401
