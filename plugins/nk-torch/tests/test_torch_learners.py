@@ -211,7 +211,7 @@ def _run(nk_compose, nk_pm, tmp_path, overrides):
 
     cfg = nk_compose(["data.demo.n_utterances=4", "n_jobs=1", *overrides])
     run_dir = tmp_path / "run"
-    run_dir.mkdir()
+    run_dir.mkdir(parents=True)
     return run_experiment(cfg, nk_pm, run_dir, Console(quiet=True)), run_dir, cfg
 
 

@@ -115,7 +115,7 @@ def holdout_split(n: int, y: np.ndarray, groups: np.ndarray | None, fraction: fl
         splitter = (StratifiedShuffleSplit if stratify else ShuffleSplit)(
             n_splits=1, test_size=fraction, random_state=seed)
         train, held = next(splitter.split(np.zeros(n), y))
-        how = "rows (the speakers are unknown, so the slice may share speakers with train)"
+        how = "rows; the speakers are unknown, so the slice may share speakers with train"
     return train, held, f"held out {len(held)} of {n} training rows ({how}) to choose the epoch"
 
 
