@@ -80,7 +80,7 @@ def test_training_lowers_the_loss_and_the_model_loads_in_a_new_process(tiny, ton
             "m.load_model(sys.argv[1])\n"
             "rows = pd.read_csv(sys.argv[2], index_col=0)\n"
             "np.testing.assert_array_equal(m.predict_proba(rows), np.load(sys.argv[3]))\n"
-            "print(list(m.classes_))\n")
+            "print(m.classes_.tolist())\n")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "learner"), str(tmp_path / "rows.csv"),
                           str(tmp_path / "expected.npy")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
