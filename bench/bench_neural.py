@@ -43,8 +43,8 @@ import bench_vs_nkululeko as bvn  # noqa: E402  (helpers: corpora, measuring, nk
 LAYERS = (64, 16)
 NK_MLP = ["model=mlp", f"model.layers=[{','.join(map(str, LAYERS))}]", "model.dropout=0.2",
           "model.epochs=100", "model.patience=10", "model.batch_size=16", "model.learning_rate=0.001"]
-NKL_MLP = ("type = mlp\nlayers = {'l1':64, 'l2':16}\ndrop = 0.2\nepochs = 100\npatience = 10\n"
-           "batch_size = 16\nlearning_rate = 0.001\n")
+NKL_MLP = ("type = mlp\nlayers = {'l1':64, 'l2':16}\ndrop = 0.2\npatience = 10\nbatch_size = 16\n"
+           "learning_rate = 0.001\noptimizer = adam\n")  # epochs: [EXP] epochs = 100
 
 
 def say(msg: str = "") -> None:
@@ -68,13 +68,32 @@ def run_nk_mlp(work: Path, env: dict[str, str], corpus: Any, cache: Path, repeat
 
 
 def run_nkululeko_mlp(work: Path, env: dict[str, str], venv: Path, corpus: Any, repeat: int) -> dict[str, Any]:
+    import re
+
+    root = work / "nkululeko" / f"{corpus.name}-mlp-r{repeat}"
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"{corpus.name}_egemaps_mlp"
     bvn.NKL_MODEL_INI["mlp"] = NKL_MLP
-    r = bvn.run_nkululeko(work, env, venv, corpus, "eGeMAPS + MLP cold", "egemaps", "mlp",
-                          work / "nkululeko" / f"{corpus.name}-mlp-r{repeat}", repeat)
-    out = {"tool": "nkululeko", "corpus": corpus.name, "wall_s": r.m.wall_s, "cpu_s": r.m.cpu_s, "uar": r.uar,
-           "other_load": r.m.other_load}
-    if r.error:
-        out["error"] = r.error
+    ini = bvn.nkululeko_ini(root, name, corpus, "egemaps", "mlp").replace("[EXP]\n", "[EXP]\nepochs = 100\n", 1)
+    (root / f"{name}.ini").write_text(ini)
+    cmd = [str(venv / "bin" / "python"), "-m", "nkululeko.nkululeko", "--config", str(root / f"{name}.ini")]
+    m = bvn.measure(cmd, cwd=root, env=env, log=work / "logs" / f"nkululeko-{name}-r{repeat}.log")
+    out: dict[str, Any] = {"tool": "nkululeko", "corpus": corpus.name, "wall_s": m.wall_s, "cpu_s": m.cpu_s,
+                           "other_load": m.other_load}
+    reports = {}
+    for report in sorted((root / name).glob("results/run_0/*.txt")):
+        for line in report.read_text().splitlines():
+            if line.startswith("{") and "macro avg" in line:
+                kind = "best" if "BEST" in report.name else "last" if "_last_" in report.name else report.stem
+                reports[kind] = float(json.loads(line)["macro avg"]["recall"])
+                epoch = re.findall(r"_(\d{3})$", report.stem)
+                if epoch:
+                    out[f"{kind}_epoch"] = int(epoch[0])
+    if m.rc or not reports:
+        out["error"] = f"exit {m.rc}:\n{bvn.tail(m.log)}"
+        return out
+    out["uar"] = reports.get("best", reports.get("last"))  # what nkululeko reports as its result
+    out["uar_last_epoch"] = reports.get("last")
     return out
 
 
@@ -89,19 +108,12 @@ def plain_torch(run_dir: str, cache: Path, corpus: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
     table = pd.read_csv(corpus.all_csv)
     chunks = glob.glob(str(cache / "features" / "egemaps" / "*" / "chunks" / "*.parquet"))
-    feats = pd.concat([pd.read_parquet(c) for c in chunks])
-    key = "file" if "file" in feats.columns else None
-    if key is None:
-        feats = feats.reset_index()
-        key = feats.columns[0]
-    feats = feats.drop_duplicates(subset=key).set_index(key)
-    numeric = feats.select_dtypes("number")
-    numeric = numeric[[c for c in numeric.columns if not c.startswith("_")]]
+    stored = pd.concat([pd.read_parquet(c) for c in chunks]).drop_duplicates(subset="_file").set_index("_file")
     rows = table.set_index("file")
-    common = [f for f in rows.index if f in numeric.index]
-    if len(common) < len(rows):
-        return {"tool": "plain torch", "corpus": corpus.name, "error": f"{len(common)} of {len(rows)} rows in the cache"}
-    X = numeric.loc[rows.index].to_numpy(np.float32)
+    missing = [f for f in rows.index if f not in stored.index]
+    if missing:
+        return {"tool": "plain torch", "corpus": corpus.name, "error": f"{len(missing)} rows not in the cache"}
+    X = np.stack([np.asarray(v, dtype=np.float32) for v in stored.loc[rows.index, "values"]])
     y_text = rows["emotion"].astype(str).to_numpy()
     classes, y = np.unique(y_text, return_inverse=True)
     train = (rows["split"] == "train").to_numpy()

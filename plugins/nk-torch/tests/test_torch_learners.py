@@ -8,7 +8,6 @@ import logging
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -241,7 +240,9 @@ def test_mlp_reg_run_selects_on_dev_and_cnn_runs_on_logmel(nk_compose, nk_pm, tm
     assert results["test"]["primary"] == "ccc" and (run_dir / "epochs.png").exists()
     assert results["model_selection"].startswith("dev") and results["data"]["rows"]["test"] > 0
     fitted = load_model(run_dir / "model")["model"]
-    assert fitted.selection_ == "dev" and "dev_ccc" in fitted.history_[0]  # dev reached fit (test never does)
+    rows = results["data"]["rows"]
+    assert fitted.selection_ == "dev" and "dev_ccc" in fitted.history_[0]
+    assert (fitted.n_train_, fitted.n_dev_) == (rows["train"], rows["dev"])  # test rows never reached fit
     results, run_dir, _ = _run(nk_compose, nk_pm, tmp_path / "cnn",
                                ["data.demo.n_utterances=1", "feats=logmel", "feats.logmel.duration=0.5",
                                 "feats.logmel.n_mels=16", "model=cnn", "model.n_mels=16", "model.epochs=3"])

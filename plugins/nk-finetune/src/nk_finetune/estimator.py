@@ -186,8 +186,8 @@ class _Finetune(BaseEstimator):
         self._freeze(model)
         rate = int(extractor.sampling_rate)
         train_set = _AudioSet(self._signals(rows, rate), codes, self._classification)
-        dev_set = None if dev_rows is None else _AudioSet(self._signals(dev_rows, rate), dev_codes,
-                                                          self._classification)
+        dev_set = None if dev_rows is None or dev_codes is None else _AudioSet(
+            self._signals(dev_rows, rate), dev_codes, self._classification)
 
         owned_tmp = None
         if run_dir is None:  # outside nk run (tests, notebooks): a temporary folder
@@ -214,7 +214,7 @@ class _Finetune(BaseEstimator):
             bf16=bf16, fp16=bool(self.mixed_precision and on_gpu and not bf16), dataloader_num_workers=0,
             remove_unused_columns=False, disable_tqdm=True,
         )
-        callbacks = []
+        callbacks: list[Any] = []
         if evaluate and self.patience is not None:
             callbacks.append(transformers.EarlyStoppingCallback(early_stopping_patience=self.patience))
         weight = training.class_weights(codes, n_out) if self._classification else None
@@ -230,7 +230,8 @@ class _Finetune(BaseEstimator):
             trainer.train(resume_from_checkpoint=None if resume_from is None else str(resume_from))
         self.history_, self.best_epoch_ = _history(trainer.state.log_history, metric)
         self.dev_metric_ = metric
-        self.model_ = trainer.model.to("cpu").eval()
+        best_model: Any = trainer.model
+        self.model_: Any = best_model.to("cpu").eval()
         self.extractor_ = extractor
         if owned_tmp is not None:
             shutil.rmtree(owned_tmp, ignore_errors=True)

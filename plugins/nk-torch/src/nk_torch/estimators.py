@@ -123,6 +123,7 @@ class _TorchLearner(BaseEstimator):
             None if X_dev is None else torch.from_numpy(np.ascontiguousarray(X_dev)), dev_truth,
             loss_fn, self._dev_metric(metric), metric_name, settings, generator)
         self.module_ = module.cpu()
+        self.n_train_, self.n_dev_ = len(X), 0 if X_dev is None else len(X_dev)  # rows trained / chosen on
         self.history_ = history
         self.best_epoch_ = best
         self.dev_metric_ = metric_name
@@ -175,7 +176,8 @@ class _TorchLearner(BaseEstimator):
     def _fitted_attributes(self) -> dict[str, Any]:
         state: dict[str, Any] = {"n_features_in_": int(self.n_features_in_), "n_outputs_": int(self.n_outputs_),
                                  "history_": self.history_, "best_epoch_": int(self.best_epoch_),
-                                 "dev_metric_": self.dev_metric_, "selection_": self.selection_}
+                                 "dev_metric_": self.dev_metric_, "selection_": self.selection_,
+                                 "n_train_": int(self.n_train_), "n_dev_": int(self.n_dev_)}
         if self._classification:
             state["classes_"] = self.classes_.tolist()
             state["classes_dtype"] = self.classes_.dtype.str if self.classes_.dtype != object else "object"
@@ -186,7 +188,7 @@ class _TorchLearner(BaseEstimator):
 
     def _restore(self, state: dict[str, Any], tensors: dict[str, Any]) -> None:
         for key in ("n_features_in_", "n_outputs_", "history_", "best_epoch_", "dev_metric_", "selection_",
-                    "target_mean_", "target_scale_"):
+                    "target_mean_", "target_scale_", "n_train_", "n_dev_"):
             if key in state:
                 setattr(self, key, state[key])
         if "classes_" in state:
