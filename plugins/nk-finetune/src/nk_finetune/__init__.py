@@ -41,18 +41,19 @@ class FinetuneRegConfig:
                                                 "experiment left (same options and training rows)")
     push_to_hub: bool = param(False, key=False, help="upload the best model to the Hugging Face hub as "
                                                      "hub_model_id (private)")
-    hub_model_id: str | None = param(None, key=False, help="hub repository for push_to_hub, e.g. user/my-model")
-    hf_token: str | None = param(None, secret=True, help="Hugging Face token for push_to_hub; better: the "
-                                                         "environment variable HF_TOKEN. Never written anywhere")
+    hub_model_id: str | None = param(None, key=False, help="hub repository for push_to_hub, e.g. user/my-model "
+                                                           "(the token comes from the environment variable HF_TOKEN)")
 
     def validate(self, path: str) -> None:
         if self.push_to_hub and not self.hub_model_id:
             raise UserError(f"{path}.push_to_hub=true needs {path}.hub_model_id",
                             where=f"config keys {path}.push_to_hub, {path}.hub_model_id",
                             todo=f"set {path}.hub_model_id=<user>/<name>")
-        if self.push_to_hub and not (self.hf_token or os.environ.get("HF_TOKEN")):
+        if self.push_to_hub and not os.environ.get("HF_TOKEN"):
+            # the token only comes from the environment: never a config value, so it can reach no
+            # config.yaml, log or saved model spec (and loading a saved model needs none)
             raise UserError(f"{path}.push_to_hub=true needs a Hugging Face token",
-                            where=f"the environment variable HF_TOKEN or config key {path}.hf_token",
+                            where="the environment variable HF_TOKEN",
                             todo="export HF_TOKEN=... (it is never written to a file or log)")
 
 

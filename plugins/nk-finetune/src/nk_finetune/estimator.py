@@ -79,7 +79,7 @@ class _Finetune(BaseEstimator):
                  warmup: float = 0.1, batch_size: int = 8, gradient_accumulation: int = 1, epochs: int = 5,
                  patience: int | None = None, weight_decay: float = 0.0, device: str = "auto",
                  mixed_precision: bool = True, holdout: float = 0.2, resume: bool = False,
-                 push_to_hub: bool = False, hub_model_id: str | None = None, hf_token: str | None = None,
+                 push_to_hub: bool = False, hub_model_id: str | None = None,
                  random_state: int | None = None) -> None:
         self.pretrained_model = pretrained_model
         self.max_duration = max_duration
@@ -98,7 +98,6 @@ class _Finetune(BaseEstimator):
         self.resume = resume
         self.push_to_hub = push_to_hub
         self.hub_model_id = hub_model_id
-        self.hf_token = hf_token
         self.random_state = random_state
 
     # --- audio -----------------------------------------------------------------------------
@@ -120,13 +119,15 @@ class _Finetune(BaseEstimator):
 
     # --- fitting ---------------------------------------------------------------------------
 
-    def _token(self) -> str | None:
-        return self.hf_token or os.environ.get("HF_TOKEN") or None
+    @staticmethod
+    def _token() -> str | None:
+        """The hub token: only from the environment (``HF_TOKEN``), never a parameter."""
+        return os.environ.get("HF_TOKEN") or None
 
     def _fit_key(self, rows: Any, y: np.ndarray) -> str:
         """What a resumed run must share with the killed one: the options that change training
         and the training rows."""
-        skip = {"device", "resume", "push_to_hub", "hub_model_id", "hf_token", "batch_size"}
+        skip = {"device", "resume", "push_to_hub", "hub_model_id", "batch_size"}
         params = {k: v for k, v in sorted(self.get_params().items()) if k not in skip}
         text = json.dumps([params, list(map(str, rows["file"])), list(map(str, y))], default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -151,7 +152,7 @@ class _Finetune(BaseEstimator):
             raise ValueError("X_dev and y_dev must be given together")
         if self.push_to_hub and not self._token():
             raise UserError("model.push_to_hub=true needs a Hugging Face token",
-                            where="config key model.hf_token or the environment variable HF_TOKEN",
+                            where="the environment variable HF_TOKEN",
                             todo="export HF_TOKEN=... (it is never written to a file or log), or set "
                             "push_to_hub=false")
         device = training.resolve_device(self.device)
@@ -385,10 +386,8 @@ class _Finetune(BaseEstimator):
             str(folder / HF_DIR), local_files_only=True).eval()
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickles hold the weights as numpy arrays and the configs as dicts, not the modules;
-        the token is never pickled."""
+        """Pickles hold the weights as numpy arrays and the configs as dicts, not the modules."""
         state = dict(self.__dict__)
-        state["hf_token"] = None
         model = state.pop("model_", None)
         extractor = state.pop("extractor_", None)
         if model is not None:
