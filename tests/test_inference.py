@@ -142,6 +142,32 @@ def test_secret_parameters_are_not_saved_and_are_asked_for_at_load(run, nk_regis
     assert predictor.featurizers[0][1].token == "from-env"
 
 
+class OptionalToken(Loud):
+    """Uses its token only when one is given (e.g. a model that may be private)."""
+
+    def extract(self, signal, sampling_rate):
+        return self.gain * np.array([np.sqrt(np.mean(signal ** 2)), np.abs(signal).max()], dtype=np.float32)
+
+
+class OptionalTokenPlugin:
+    @hookimpl
+    def nk_register_featurizers(self, register):
+        register("optional", OptionalToken, LoudConfig, description="a token only when needed")
+
+
+def test_a_secret_left_unset_at_training_is_not_asked_for(run, nk_register_plugin, monkeypatch):
+    nk_register_plugin(OptionalTokenPlugin(), name="nk-optional")
+    _, run_dir = run(["data.demo.n_utterances=2", "feats=optional", "feats.optional.gain=2.0", "n_jobs=1"])
+    spec = json.loads((run_dir / "model" / "spec.json").read_text())
+    assert spec["featurizers"][0]["secret_params"] == []
+    monkeypatch.delenv("NK_SECRET_TOKEN", raising=False)
+    fresh = PluginManager()
+    fresh.register(OptionalTokenPlugin(), name="nk-optional", distribution="nk-optional")
+    predictor = load_run(run_dir, pm=fresh)
+    assert predictor.featurizers[0][1].token is None
+    _same_predictions(predictor, run_dir)
+
+
 def test_a_run_folder_without_a_model_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="No model manifest"):
         load_run(tmp_path)

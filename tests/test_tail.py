@@ -60,7 +60,8 @@ def run(nk_compose, nk_pm, nk_register_plugin, tmp_path):
 
 
 @linux_only
-def test_process_safe_reporters_and_the_model_file_are_written_by_the_forked_tail(run):
+def test_process_safe_reporters_and_the_model_file_are_written_by_the_forked_tail(run, monkeypatch):
+    monkeypatch.setenv("NK_FORK_TAIL", "1")
     results, run_dir = run([*SMALL, "report=[plots,pid]"])
     pid, model = (run_dir / "pid.txt").read_text().split()
     assert int(pid) != os.getpid() and model == "CalibratedSVC"  # forked, and given the fitted model
@@ -69,14 +70,15 @@ def test_process_safe_reporters_and_the_model_file_are_written_by_the_forked_tai
 
 
 def test_without_forking_the_run_writes_its_tail_itself(run, monkeypatch):
-    monkeypatch.setenv("NK_FORK_TAIL", "0")
+    monkeypatch.delenv("NK_FORK_TAIL", raising=False)  # the default
     results, run_dir = run([*SMALL, "report=[plots,pid]"])
     assert int((run_dir / "pid.txt").read_text().split()[0]) == os.getpid()
     assert "pid.txt" in results["artefacts"]
 
 
 @linux_only
-def test_a_user_error_in_the_forked_tail_reaches_the_run(run):
+def test_a_user_error_in_the_forked_tail_reaches_the_run(run, monkeypatch):
+    monkeypatch.setenv("NK_FORK_TAIL", "1")
     with pytest.raises(UserError, match="the pid reporter was told to fail") as info:
         run([*SMALL, "report=[pid]", "report.pid.fail=true"])
     assert info.value.where == "report.pid.fail"

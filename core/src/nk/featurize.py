@@ -330,6 +330,20 @@ def _run_pool(payload: bytes, n_jobs: int, start_method: str, batches: _Batches,
         workers.stop_pool(executor, terminate=stopped)
 
 
+def _failure_listing(failed: Sequence[tuple[RowRef, Failure]], shown: int = 3) -> str:
+    """The failures grouped by message, each with a few of its files ("…and 93 more"): one
+    cause shared by every file reads as one line, not a page of paths."""
+    groups: dict[str, list[RowRef]] = {}
+    for ref, (_, msg) in failed:
+        groups.setdefault(msg, []).append(ref)
+    parts = []
+    for msg, refs in groups.items():
+        files = ", ".join(_describe(r) for r in refs[:shown])
+        more = f" and {len(refs) - shown} more (nk.log lists them)" if len(refs) > shown else ""
+        parts.append(f"{files}{more}: {msg}")
+    return "; ".join(parts)
+
+
 def library_versions(featurizer: Any, component: Component) -> dict[str, str]:
     """Installed versions of the distributions the featurizer's values depend on (its
     ``cache_dependencies``): upgrading e.g. openSMILE then recomputes instead of reusing.
@@ -540,7 +554,10 @@ def extract(
     failed += [(refs[i], sink.failures[key]) for i, key in enumerate(keys)
                if key is not None and key in sink.failures]
     if failed:
-        listing = "; ".join(f"{_describe(ref)}: {msg}" for ref, (_, msg) in failed)
+        listing = _failure_listing(failed)
+        if len(failed) > 3:  # the console gets a summary; the log has every file
+            ctx.log.info("%s could not process these files:\n%s", component.name,
+                         "\n".join(f"{_describe(ref)}: {msg}" for ref, (_, msg) in failed))
         only_audio = all(kind == AUDIO for _, (kind, _) in failed)
         raise UserError(
             f"{component.name} could not process {len(failed)} of {len(refs)} files: {listing}",

@@ -162,7 +162,7 @@ def load_run(run_dir_or_bundle: str | Path, pm: PluginManager | None = None,
                             where=str(folder), allowed=", ".join(pm.registry.names(group)),
                             todo=f"install {saved['provider']}")
         comp = pm.registry.get(group, saved["name"])
-        params = with_secrets(comp, saved["params"], secrets)
+        params = with_secrets(comp, saved["params"], secrets, saved.get("secret_params"))
         return comp, comp.build(params), params
 
     featurizers = [rebuild("feats", f) for f in spec.get("featurizers", [])]

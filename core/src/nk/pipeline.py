@@ -238,7 +238,8 @@ def _spec(ctx: RunContext, final: Any, learner: Any, inputs: pd.DataFrame, targe
             secret = comp.secret_params()
             out.append({"name": name, "provider": comp.provider, "version": comp.version,
                         "params": {k: v for k, v in params.items() if k not in secret},
-                        "secret_params": sorted(secret)})
+                        # the secrets that were set (not their values): loading asks for these only
+                        "secret_params": sorted(k for k in secret if params.get(k) not in (None, ""))})
         return out
 
     config = redacted(ctx.cfg, ctx.pm)

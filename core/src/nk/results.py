@@ -184,7 +184,7 @@ def load_model(folder: Path, *, pm: Any = None, secrets: Mapping[str, Any] | Non
             pm = PluginManager()
         learner = spec["learner"]
         comp = pm.registry.get("model", learner["name"])
-        model = comp.build(with_secrets(comp, learner["params"], secrets))
+        model = comp.build(with_secrets(comp, learner["params"], secrets, learner.get("secret_params")))
         if learner.get("random_state") is not None and "random_state" in model.get_params():
             model.set_params(random_state=learner["random_state"])  # as fitted
         model.load_model(folder / LEARNER_DIR)
@@ -193,12 +193,17 @@ def load_model(folder: Path, *, pm: Any = None, secrets: Mapping[str, Any] | Non
     return {**spec, "model": model, "preprocessor": preprocessor}
 
 
-def with_secrets(component: Any, params: Mapping[str, Any], secrets: Mapping[str, Any] | None) -> dict[str, Any]:
+def with_secrets(component: Any, params: Mapping[str, Any], secrets: Mapping[str, Any] | None,
+                 needed: Sequence[str] | None = None) -> dict[str, Any]:
     """``params`` (saved without secrets) plus each secret parameter of ``component``: from
     ``secrets`` (key ``<param>`` or ``<component>.<param>``), else the environment variable
-    ``NK_SECRET_<PARAM>``; a missing one is a :class:`~nk.errors.UserError` naming it."""
+    ``NK_SECRET_<PARAM>``; a missing one is a :class:`~nk.errors.UserError` naming it.
+
+    :param needed: the secret parameters that were set when the model was trained (the spec's
+        ``secret_params``); the others keep their defaults unless given. None: all of them."""
     out = dict(params)
     given = dict(secrets or {})
+    required = set(component.secret_params() if needed is None else needed)
     for name in sorted(component.secret_params()):
         for key in (f"{component.name}.{name}", name):
             if key in given:
@@ -208,6 +213,8 @@ def with_secrets(component: Any, params: Mapping[str, Any], secrets: Mapping[str
             env = f"NK_SECRET_{name.upper()}"
             if env in os.environ:
                 out[name] = os.environ[env]
+            elif name not in required:
+                out[name] = component.defaults()[name]  # not set at training: its default
             else:
                 raise UserError(
                     f"The saved model needs the secret parameter {name!r} of {component.group} "
