@@ -35,6 +35,7 @@ BUILTIN_PLUGINS = (
     "nk.builtin.commands",
     "nk.builtin.cache_commands",
     "nk.builtin.explore_command",
+    "nk.builtin.predict_command",
     "nk.builtin.datasets",
 )
 
