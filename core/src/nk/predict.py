@@ -169,7 +169,7 @@ def predict(ctx: RunContext, frame: pd.DataFrame, *, timing: dict[str, float] | 
 
     columns: dict[str, dict[str, Any]] = {}
     seconds: dict[str, float] = {}
-    parts = []
+    parts: list[pd.DataFrame] = []
     started = time.perf_counter()
     for built in selected_predictors(ctx):
         t = time.perf_counter()

@@ -121,6 +121,12 @@ class Mos(RowPredictor):
 # --- speaker -------------------------------------------------------------------------------
 
 
+class Linkage(enum.Enum):
+    ward = "ward"
+    average = "average"
+    complete = "complete"
+
+
 class SpeakerMethod(enum.Enum):
     resemblyzer = "resemblyzer"  # 256-d voice encoder, weights in the wheel (offline)
     pyannote = "pyannote"  # pyannote.audio embedding model from the HF hub (token; nk-pyannote's way)
@@ -128,10 +134,12 @@ class SpeakerMethod(enum.Enum):
 
 @dataclass
 class SpeakerConfig:
-    n_speakers: int | None = param(None, ge=1, help="number of speakers to cluster into; None: cut "
-                                                    "the tree at threshold")
-    threshold: float = param(0.35, gt=0, lt=2, help="cosine distance at which clusters stop merging "
-                                                   "(average linkage), when n_speakers is None")
+    # n_speakers, threshold and linkage only cluster the cached embeddings: not in the cache key
+    n_speakers: int | None = param(None, ge=1, key=False, help="number of speakers to cluster into; None: "
+                                   "cut at threshold, or (no threshold) the count with the best silhouette")
+    threshold: float | None = param(None, gt=0, key=False, help="linkage distance at which clusters stop "
+                                    "merging (ward: on centred unit vectors; average/complete: cosine)")
+    linkage: Linkage = param(Linkage.ward, key=False, help="agglomerative linkage: ward, average, complete")
     method: SpeakerMethod = param(SpeakerMethod.resemblyzer, help="embedding model: resemblyzer "
                                   "(offline) or pyannote (needs pyannote.audio and an HF token)")
     pyannote_model: str = param("pyannote/wespeaker-voxceleb-resnet34-LM",
@@ -142,14 +150,15 @@ class SpeakerConfig:
 
 class Speaker(RowPredictor):
     """Speaker identity without labels: an embedding per row (cached), then agglomerative
-    clustering over all predicted rows together (cosine distance, average linkage)."""
+    clustering over all predicted rows together (:func:`nk_predict._speaker.cluster`)."""
 
     target = "speaker"
 
-    def __init__(self, *, n_speakers: int | None, threshold: float, method: SpeakerMethod,
-                 pyannote_model: str, token: str | None, telemetry: bool) -> None:
+    def __init__(self, *, n_speakers: int | None, threshold: float | None, linkage: Linkage,
+                 method: SpeakerMethod, pyannote_model: str, token: str | None, telemetry: bool) -> None:
         self.n_speakers = n_speakers
         self.threshold = threshold
+        self.linkage = linkage if isinstance(linkage, Linkage) else Linkage(str(linkage))
         self.method = method if isinstance(method, SpeakerMethod) else SpeakerMethod(str(method))
         self.pyannote_model = pyannote_model
         self.token = token
@@ -157,7 +166,7 @@ class Speaker(RowPredictor):
         self._encoder: Any = None
 
     @property
-    def cache_dependencies(self) -> tuple[str, ...]:  # type: ignore[override]
+    def cache_dependencies(self) -> tuple[str, ...]:
         return ("resemblyzer",) if self.method is SpeakerMethod.resemblyzer else ("pyannote.audio",)
 
     def output_columns(self) -> dict[str, str]:
@@ -181,11 +190,12 @@ class Speaker(RowPredictor):
 
         from nk_predict._speaker import cluster
 
-        labels = cluster(values.to_numpy(), n_speakers=self.n_speakers, threshold=self.threshold)
         if self.n_speakers is not None and self.n_speakers > len(values):
             raise UserError(f"speaker: n_speakers={self.n_speakers} but only {len(values)} rows to cluster",
                             where="config key predict.speaker.n_speakers",
                             todo="give at most as many speakers as rows, or leave it unset (threshold)")
+        labels = cluster(values.to_numpy(), n_speakers=self.n_speakers, threshold=self.threshold,
+                         linkage=self.linkage.value)
         ctx.log.info("speaker: %d rows clustered into %d speakers", len(values), len(set(labels)))
         return pd.DataFrame({f"speaker{SUFFIX}": labels}, index=values.index)
 
@@ -399,16 +409,16 @@ def nk_register_predictors(register: Register) -> None:
     register("age", Age, AgeConfig, description="age in years (audEERING wav2vec2 age/gender, HF hub)")
     register("gender", Gender, GenderConfig,
              description="female/male/child with probabilities (audEERING wav2vec2 age/gender, HF hub)")
-    for cls in (Arousal, Valence, Dominance):  # a config class each: Hydra's nodes are per class
-        config = dataclass(type(f"{cls.__name__}Config", (DimensionConfig,), {}))
-        register(cls.target, cls, config,
-                 description=f"{cls.target} (audEERING wav2vec2 MSP-Podcast dimensions, HF hub)")
+    for dim in (Arousal, Valence, Dominance):  # a config class each: Hydra's nodes are per class
+        config: type = dataclass(type(f"{dim.__name__}Config", (DimensionConfig,), {}))
+        register(dim.target, dim, config,
+                 description=f"{dim.target} (audEERING wav2vec2 MSP-Podcast dimensions, HF hub)")
     register("emotion", Emotion, EmotionConfig,
              description="emotion classes with probabilities (any HF audio-classification model)")
-    for cls in (Pesq, Stoi, Sdr):
-        config = dataclass(type(f"{cls.__name__}Config", (SquimConfig,), {}))
-        register(cls.target, cls, config,
-                 description=f"non-intrusive {cls.target.upper()} estimate (torchaudio SQUIM; needs torchaudio)")
+    for squim in (Pesq, Stoi, Sdr):
+        config = dataclass(type(f"{squim.__name__}Config", (SquimConfig,), {}))
+        register(squim.target, squim, config,
+                 description=f"non-intrusive {squim.target.upper()} estimate (torchaudio SQUIM; needs torchaudio)")
 
 
 __all__ = ["Age", "Emotion", "Gender", "Mos", "Snr", "Speaker"]

@@ -51,7 +51,7 @@ def _architectures() -> dict[str, type]:
 
     class _Pooled(Wav2Vec2PreTrainedModel):
         def pooled(self, input_values: Any, attention_mask: Any = None) -> Any:
-            hidden = self.wav2vec2(input_values, attention_mask=attention_mask)[0]
+            hidden = self.wav2vec2(input_values, attention_mask=attention_mask)[0]  # type: ignore[operator]
             if attention_mask is None:
                 return hidden.mean(dim=1)
             mask = self._get_feature_vector_attention_mask(hidden.shape[1], attention_mask)
@@ -172,7 +172,7 @@ def load(kind: str, model: str, *, device: str, token: str | None, window_second
         if kind == "classifier":
             net = AutoModelForAudioClassification.from_pretrained(model, token=token)
         else:
-            net = _architectures()[kind].from_pretrained(model, token=token)
+            net = _architectures()[kind].from_pretrained(model, token=token)  # type: ignore[attr-defined]
     except Exception as exc:
         raise _offline_error(who, model, exc) from None
     try:

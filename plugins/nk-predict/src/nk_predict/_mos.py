@@ -22,7 +22,8 @@ def dnsmos(signal: np.ndarray, rate: int, *, personalized: bool) -> np.ndarray:
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     if peak >= 1.0:  # speechmos insists on values inside (-1, 1)
         x = x * (0.999 / peak)
-    if x.size < RATE:  # DNSMOS scores windows of 9 s; pad very short rows to 1 s by repetition
-        x = np.resize(x, RATE) if x.size else np.zeros(RATE, dtype=np.float32)
-    out = model.run(x, sr=RATE, personalized=personalized)
+    if x.size == 0:
+        raise UserError("an empty signal has no quality")
+    # speechmos repeats rows shorter than its 9 s window and averages 9 s windows 1 s apart
+    out = model.run(x, sr=RATE, model_type="dnsmos_personalized" if personalized else "dnsmos")
     return np.array([out["p808_mos"], out["sig_mos"], out["bak_mos"], out["ovrl_mos"]], dtype=np.float32)

@@ -27,8 +27,15 @@ def encoder(method: str, *, model: str, token: str | None, telemetry: bool) -> C
 
 
 def _resemblyzer() -> Callable[[np.ndarray, int], np.ndarray]:
+    import warnings
+
     try:
-        from resemblyzer import VoiceEncoder, preprocess_wav
+        import torch
+
+        with warnings.catch_warnings():  # webrtcvad: pkg_resources; resemblyzer: scipy.ndimage.morphology
+            warnings.simplefilter("ignore")
+            from resemblyzer import VoiceEncoder, preprocess_wav
+            from resemblyzer.audio import normalize_volume
     except ImportError as exc:  # typically webrtcvad's `import pkg_resources` (setuptools >= 81)
         raise UserError(f"The speaker predictor cannot import resemblyzer ({exc})",
                         where="predictor 'speaker' (nk-predict)",
@@ -37,12 +44,18 @@ def _resemblyzer() -> Callable[[np.ndarray, int], np.ndarray]:
     enc = VoiceEncoder(device="cpu", verbose=False)
 
     def embed(signal: np.ndarray, rate: int) -> np.ndarray:
-        wav = preprocess_wav(np.asarray(signal, dtype=np.float32), source_sr=rate)
-        if wav.size < MIN_SECONDS * 16000:  # its VAD kept too little: use the whole row
-            wav = preprocess_wav(np.asarray(signal, dtype=np.float32), source_sr=rate, trim_silence=False)
+        x = np.asarray(signal, dtype=np.float32)
+        wav = preprocess_wav(x, source_sr=rate)  # resample, normalise, drop long silences (webrtcvad)
+        if wav.size < MIN_SECONDS * 16000 and rate == 16000:  # its VAD kept too little: the whole row
+            wav = normalize_volume(x, -30, increase_only=True)
         if wav.size < 1600 or not np.any(wav):
             raise UserError("too little audio for a speaker embedding (under 0.1 s, or silent)")
-        return np.asarray(enc.embed_utterance(wav), dtype=np.float32)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # small matrices: extra threads only contend with other work
+        try:
+            return np.asarray(enc.embed_utterance(wav), dtype=np.float32)
+        finally:
+            torch.set_num_threads(threads)
 
     return embed
 
@@ -79,22 +92,52 @@ def _pyannote(model: str, token: str | None, telemetry: bool) -> Callable[[np.nd
     return embed
 
 
-def cluster(embeddings: np.ndarray, *, n_speakers: int | None, threshold: float) -> list[str]:
-    """Agglomerative clustering (cosine distance, average linkage) of the rows' embeddings into
-    labels ``spk01`` …, numbered in order of first appearance."""
+MAX_AUTO_SPEAKERS = 20
+
+
+def cluster(embeddings: np.ndarray, *, n_speakers: int | None, threshold: float | None,
+            linkage: str = "ward") -> list[str]:
+    """Agglomerative clustering of the rows' embeddings into labels ``spk01`` … (numbered in
+    order of first appearance).
+
+    The embeddings are centred on the database's mean and scaled to unit length first (what all
+    rows share — language, channel, speaking style — then weighs less than who speaks; on the
+    Polish corpus this raised the ARI of Ward clustering from 0.50 to 0.54). ``n_speakers``
+    given: that many clusters; else ``threshold``: cut the tree at that linkage distance; else
+    the number of clusters (2 … 20) with the best cosine silhouette.
+    """
     from sklearn.cluster import AgglomerativeClustering
+    from sklearn.metrics import silhouette_score
 
     n = len(embeddings)
     if n == 0:
         return []
     if n == 1:
         return ["spk01"]
+    x = np.asarray(embeddings, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    metric = "euclidean" if linkage == "ward" else "cosine"
+
+    def fit(k: int | None, cut: float | None = None) -> np.ndarray:
+        model = AgglomerativeClustering(n_clusters=k, distance_threshold=cut, metric=metric, linkage=linkage)
+        return model.fit_predict(x)
+
     if n_speakers is not None:
-        model = AgglomerativeClustering(n_clusters=min(n_speakers, n), metric="cosine", linkage="average")
+        raw = fit(min(n_speakers, n))
+    elif threshold is not None:
+        raw = fit(None, threshold)
+    elif n < 3:
+        raw = np.zeros(n, dtype=int)
     else:
-        model = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric="cosine",
-                                        linkage="average")
-    raw = model.fit_predict(np.asarray(embeddings, dtype=np.float64))
+        best: tuple[float, np.ndarray] | None = None
+        for k in range(2, min(MAX_AUTO_SPEAKERS, n - 1) + 1):
+            labels = fit(k)
+            score = float(silhouette_score(x, labels, metric="cosine"))
+            if best is None or score > best[0]:
+                best = (score, labels)
+        assert best is not None
+        raw = best[1]
     order: dict[int, str] = {}
     for label in raw:
         order.setdefault(int(label), f"spk{len(order) + 1:02d}")
