@@ -34,8 +34,10 @@ BUILTIN_PLUGINS = (
     "nk.builtin.reporters",
     "nk.builtin.commands",
     "nk.builtin.cache_commands",
+    "nk.builtin.crossdb_command",
     "nk.builtin.explore_command",
     "nk.builtin.predict_command",
+    "nk.builtin.spotlight_command",
     "nk.builtin.datasets",
 )
 
