@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = (
     "nk.builtin.cache_commands",
     "nk.builtin.crossdb_command",
     "nk.builtin.explore_command",
+    "nk.builtin.predict_command",
     "nk.builtin.spotlight_command",
     "nk.builtin.datasets",
 )

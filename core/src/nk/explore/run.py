@@ -140,6 +140,7 @@ class Explorer:
 
     def run(self) -> dict[str, Any]:
         from nk import __version__, stages
+        from nk.config import selected
 
         started = time.perf_counter()
         ctx = self.ctx
@@ -148,6 +149,14 @@ class Explorer:
         frame, target, task, load_report = loaded.frame, loaded.target, loaded.task, loaded.report
         frame = stages.segment(ctx, frame)
         self._timed("load", t)
+        self.estimated: dict[str, Any] = {}  # predicted columns (explore predict=[…]): estimates
+        if selected(self.cfg, "predict"):
+            from nk.predict import predict
+
+            t = time.perf_counter()
+            predicted = predict(ctx, frame)
+            frame, self.estimated = predicted.frame, predicted.columns
+            self._timed("predict", t)
         self.frame, self.target, self.task = frame, target, task
         self.columns = self._columns(frame, target)
         self.kinds = {c: stats.column_kind(frame[c]) for c in self.columns}
@@ -166,6 +175,7 @@ class Explorer:
             "speakers": int(frame["speaker"].nunique()) if self.has_speaker else None,
             "columns": {c: self.kinds[c] for c in self.columns},
             "analyses": [a.value for a in self.analyses], "load": load_report,
+            "estimated": self.estimated,
         }
         steps = [(a, getattr(self, f"_{a.value}")) for a in Analysis if a in self.analyses]
         self.plot_dir.mkdir(exist_ok=True)
@@ -399,6 +409,7 @@ class Explorer:
             self.note("bias analysis: no column could be tested against the target")
             self.result["bias"] = {"associations": [], "pairwise": []}
             return
+        ranked.insert(1, "estimated", ranked["column"].astype(str).isin(list(self.estimated)))
         self.table(ranked, "bias", index=False)
         if not pair_table.empty:
             self.table(pair_table, "bias_pairwise", index=False)
@@ -413,7 +424,8 @@ class Explorer:
             "(Bergsma 2013)", "associations": ranked.to_dict(orient="records"),
             "pairwise": pair_table.to_dict(orient="records"), "speaker_labels": speaker_info,
         }
-        labels = [str(c) for c in ranked["column"]]
+        labels = [f"{c} (estimated)" if e else str(c) for c, e in zip(ranked["column"], ranked["estimated"],
+                                                                        strict=True)]
         self.plot("association_strengths", "bias", f"Strength of the association of {target} with each "
                   "column (bars: strength score; text: effect size and Holm-corrected p)", "bias",
                   title=f"{target}: associations with the other columns", labels=labels,
@@ -733,7 +745,8 @@ def print_summary(result: dict[str, Any], console: Any) -> None:
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
         for row in rows[:10]:
             style = "bold" if row["significant"] and row["strength"] in ("moderate", "strong") else None
-            table.add_row(str(row["rank"]), str(row["column"]), str(row["test"]),
+            column = str(row["column"]) + (" (estimated)" if row.get("estimated") else "")
+            table.add_row(str(row["rank"]), column, str(row["test"]),
                           stats.format_effect(row["measure"], row["effect"]), row["strength"],
                           stats.format_p(row["p_holm"]).removeprefix("p = ").removeprefix("p "), "*" if row["significant"] else "",
                           style=style)
