@@ -13,7 +13,7 @@ provides the fixtures ``nk_pm``, ``nk_register_plugin``, ``tiny_corpus`` and ``n
 
 from __future__ import annotations
 
-from nk.testing.audio import write_tiny_corpus, write_tone
+from nk.testing.audio import speech_like, write_tiny_corpus, write_tone
 from nk.testing.contracts import (
     AugmenterContract,
     DatasetContract,
@@ -36,6 +36,7 @@ __all__ = [
     "PredictorContract",
     "ReporterContract",
     "SegmenterContract",
+    "speech_like",
     "write_tiny_corpus",
     "write_tone",
 ]
