@@ -91,3 +91,52 @@ def speech_like(
         pos += len(part)
     out *= loudness / (np.abs(out).max() + 1e-12)
     return out.astype(np.float32)
+
+
+def write_speech_bursts(
+    path: Path, *, bursts: int = 8, seed: int = 0, voices: tuple[tuple[float, float], ...] = ((120.0, 1.0),),
+    speech: tuple[float, float] = (0.8, 3.0), pause: tuple[float, float] = (0.4, 1.5),
+    noise: float = 0.002, sampling_rate: int = 16000,
+) -> list[tuple[float, float, int]]:
+    """Write a long recording of :func:`speech_like` bursts between pauses of faint noise.
+
+    Burst *k* is spoken by voice ``k % len(voices)`` (``(f0, formant_scale)`` pairs), so two
+    voices alternate. Returns the truth: (start, end, voice) seconds per burst.
+    """
+    rng = np.random.default_rng(seed)
+    parts, truth, now = [], [], 0.0
+    for k in range(bursts):
+        gap = rng.uniform(*pause)
+        parts.append(noise * rng.standard_normal(int(gap * sampling_rate)))
+        now += len(parts[-1]) / sampling_rate
+        f0, scale = voices[k % len(voices)]
+        burst = speech_like(rng.uniform(*speech), f0=f0 * rng.uniform(0.95, 1.05), formant_scale=scale,
+                            sampling_rate=sampling_rate, seed=seed * 1000 + k)
+        parts.append(burst + noise * rng.standard_normal(len(burst)))
+        truth.append((now, now + len(burst) / sampling_rate, k % len(voices)))
+        now += len(burst) / sampling_rate
+    parts.append(noise * rng.standard_normal(int(rng.uniform(*pause) * sampling_rate)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.concatenate(parts).astype(np.float32), sampling_rate, subtype="PCM_16")
+    return truth
+
+
+def frame_accuracy(truth: list[tuple[float, float]], found: list[tuple[float, float]], duration: float,
+                   step: float = 0.01) -> float:
+    """Share of ``step``-second frames of ``duration`` that ``found`` labels as ``truth`` does
+    (speech or not)."""
+    n = int(duration / step)
+    a, b = np.zeros(n, bool), np.zeros(n, bool)
+    for mask, spans in ((a, truth), (b, found)):
+        for s, e in spans:
+            mask[int(round(s / step)):int(round(e / step))] = True
+    return float((a == b).mean())
+
+
+def boundary_errors(truth: list[tuple[float, float]], found: list[tuple[float, float]]) -> np.ndarray:
+    """|error| (seconds) of each true start and end against the nearest found boundary of its kind."""
+    if not found:
+        return np.full(2 * len(truth), np.inf)
+    starts = np.array([s for s, _ in found])
+    ends = np.array([e for _, e in found])
+    return np.array([v for s, e in truth for v in (np.abs(starts - s).min(), np.abs(ends - e).min())])
