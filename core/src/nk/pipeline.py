@@ -199,6 +199,7 @@ def _results(ctx: RunContext, frame: pd.DataFrame, folds: list[Fold], target: st
              missing_report: dict[str, Any], cv_report: dict[str, Any] | None, learner: Any,
              duplicate_audio: list[list[str]]) -> dict[str, Any]:
     from nk.fit import search_keys
+    from nk.stages import augment_report
     from nk.splits import summary
 
     cfg = ctx.cfg
@@ -261,6 +262,7 @@ def _results(ctx: RunContext, frame: pd.DataFrame, folds: list[Fold], target: st
         "load": load_report,
         "missing": missing_report,
         "duplicate_audio": duplicate_audio,
+        "augmentation": augment_report(frame, folds),
     }
 
 

@@ -35,6 +35,8 @@ BUILTIN_PLUGINS = (
     "nk.builtin.commands",
     "nk.builtin.cache_commands",
     "nk.builtin.explore_command",
+    "nk.builtin.segment_command",
+    "nk.builtin.augment_command",
     "nk.builtin.datasets",
 )
 
