@@ -37,19 +37,28 @@ __all__ = ["AudiomentationsChain", "ChainConfig", "Noise", "NoiseConfig", "Pitch
            "RandomSplice", "SpliceConfig", "Speed", "SpeedConfig"]
 
 
-def _only_default() -> dict[str, list[Any]]:
-    return {}
-
-
 @dataclass
 class AugmentOptions:
     """Options every augmenter of this plugin has."""
 
     copies: int = param(1, ge=1, help="augmented copies of each selected training row")
     seed: int | None = param(None, help="seed of the random draws (None: the run's seed)")
-    only: dict[str, list[Any]] = param(default_factory=_only_default,
-                                       help="augment only rows with these values, e.g. {emotion: [sad]} "
-                                            "(empty: every training row)")
+    # typed Any: OmegaConf refuses new keys in a typed dict under struct mode, and
+    # `augment.only={emotion: [sad]}` must work; validate() checks the shape instead
+    only: Any = param(None, help="augment only rows with these values, e.g. {emotion: [sad]} "
+                                 "(None: every training row)")
+
+    def validate(self, path: str) -> None:
+        only = self.only
+        if only is None:
+            return
+        items = dict(only.items()) if hasattr(only, "items") else None
+        if items is None or not all(isinstance(k, str) for k in items) or not all(
+                isinstance(v, (str, int, float, bool)) or (hasattr(v, "__iter__") and not isinstance(v, dict))
+                for v in items.values()):
+            raise UserError(f"{path}.only={only!r} is not a mapping of columns to values", where=f"{path}.only",
+                            allowed="{column: [value, …]}, e.g. {emotion: [sad]}",
+                            todo=f"write {path}.only='{{emotion: [sad]}}'")
 
 
 def _range(path: str, low_name: str, low: float, high_name: str, high: float) -> None:
@@ -64,7 +73,7 @@ class _Augmenter:
     name = ""
     cache_dependencies: tuple[str, ...] = ()
 
-    def __init__(self, *, copies: int, seed: int | None, only: dict[str, list[Any]], **params: Any) -> None:
+    def __init__(self, *, copies: int, seed: int | None, only: Any, **params: Any) -> None:
         self.copies = copies
         self.seed = seed
         self.only = only
@@ -85,6 +94,7 @@ class NoiseConfig(AugmentOptions):
     max_snr_db: float = param(30.0, help="highest signal-to-noise ratio (dB)")
 
     def validate(self, path: str) -> None:
+        super().validate(path)
         _range(path, "min_snr_db", self.min_snr_db, "max_snr_db", self.max_snr_db)
 
 
@@ -93,7 +103,7 @@ class Noise(_Augmenter):
 
     name = "noise"
 
-    def __init__(self, *, copies: int, seed: int | None, only: dict[str, list[Any]], min_snr_db: float,
+    def __init__(self, *, copies: int, seed: int | None, only: Any, min_snr_db: float,
                  max_snr_db: float) -> None:
         super().__init__(copies=copies, seed=seed, only=only, min_snr_db=min_snr_db, max_snr_db=max_snr_db)
 
@@ -112,6 +122,7 @@ class SpeedConfig(AugmentOptions):
     max_rate: float = param(1.1, gt=0, help="fastest speed factor")
 
     def validate(self, path: str) -> None:
+        super().validate(path)
         _range(path, "min_rate", self.min_rate, "max_rate", self.max_rate)
 
 
@@ -121,7 +132,7 @@ class Speed(_Augmenter):
     name = "speed"
     cache_dependencies = ("scipy",)
 
-    def __init__(self, *, copies: int, seed: int | None, only: dict[str, list[Any]], min_rate: float,
+    def __init__(self, *, copies: int, seed: int | None, only: Any, min_rate: float,
                  max_rate: float) -> None:
         super().__init__(copies=copies, seed=seed, only=only, min_rate=min_rate, max_rate=max_rate)
 
@@ -141,6 +152,7 @@ class PitchConfig(AugmentOptions):
     max_semitones: float = param(2.0, help="largest shift up (semitones)")
 
     def validate(self, path: str) -> None:
+        super().validate(path)
         _range(path, "min_semitones", self.min_semitones, "max_semitones", self.max_semitones)
 
 
@@ -150,7 +162,7 @@ class Pitch(_Augmenter):
     name = "pitch"
     cache_dependencies = ("audiomentations",)
 
-    def __init__(self, *, copies: int, seed: int | None, only: dict[str, list[Any]], min_semitones: float,
+    def __init__(self, *, copies: int, seed: int | None, only: Any, min_semitones: float,
                  max_semitones: float) -> None:
         super().__init__(copies=copies, seed=seed, only=only, min_semitones=min_semitones,
                          max_semitones=max_semitones)
@@ -170,6 +182,7 @@ class SpliceConfig(AugmentOptions):
     crossfade: float = param(0.01, ge=0, help="crossfade between chunks, seconds")
 
     def validate(self, path: str) -> None:
+        super().validate(path)
         _range(path, "min_chunk", self.min_chunk, "max_chunk", self.max_chunk)
         if self.crossfade * 2 >= self.min_chunk:
             raise UserError(f"{path}.crossfade={self.crossfade} is too long for chunks of {self.min_chunk} s",
@@ -182,7 +195,7 @@ class RandomSplice(_Augmenter):
 
     name = "random_splice"
 
-    def __init__(self, *, copies: int, seed: int | None, only: dict[str, list[Any]], min_chunk: float,
+    def __init__(self, *, copies: int, seed: int | None, only: Any, min_chunk: float,
                  max_chunk: float, crossfade: float) -> None:
         super().__init__(copies=copies, seed=seed, only=only, min_chunk=min_chunk, max_chunk=max_chunk,
                          crossfade=crossfade)
@@ -208,6 +221,7 @@ class ChainConfig(AugmentOptions):
                   "ge": None, "gt": None, "le": None, "lt": None, "secret": False, "key": True})
 
     def validate(self, path: str) -> None:
+        super().validate(path)
         from nk_audiomentations._engine import check_chain
 
         check_chain(self.transforms, f"{path}.transforms")
@@ -219,7 +233,7 @@ class AudiomentationsChain(_Augmenter):
     name = "audiomentations"
     cache_dependencies = ("audiomentations",)
 
-    def __init__(self, *, copies: int, seed: int | None, only: dict[str, list[Any]],
+    def __init__(self, *, copies: int, seed: int | None, only: Any,
                  transforms: list[dict[str, Any]]) -> None:
         super().__init__(copies=copies, seed=seed, only=only, transforms=[dict(t) for t in transforms])
 

@@ -115,7 +115,7 @@ def splice(signal: np.ndarray, sampling_rate: int, rng: np.random.Generator, min
     return out
 
 
-def _selected(frame: pd.DataFrame, only: dict[str, list[Any]], name: str) -> pd.Series:
+def _selected(frame: pd.DataFrame, only: Any, name: str) -> pd.Series:
     mask = pd.Series(True, index=frame.index)
     for column, values in (only or {}).items():
         if column not in frame.columns:
@@ -123,7 +123,8 @@ def _selected(frame: pd.DataFrame, only: dict[str, list[Any]], name: str) -> pd.
                             where="config key augment.only",
                             allowed=", ".join(c for c in map(str, frame.columns) if not c.startswith("_")),
                             todo="name a column of the data, e.g. augment.only={emotion: [sad]}")
-        wanted = {str(v) for v in (values if isinstance(values, (list, tuple)) else [values])}
+        many = hasattr(values, "__iter__") and not isinstance(values, str)
+        wanted = {str(v) for v in (values if many else [values])}
         present = set(frame[column].astype(str))
         missing = sorted(wanted - present)
         if missing:
