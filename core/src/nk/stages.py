@@ -77,13 +77,14 @@ class Loaded:
 
 
 def load(ctx: RunContext, model_task: Callable[[], str | None] | None = None, *,
-         timing: Timing | None = None) -> Loaded:
+         timing: Timing | None = None, labelled: bool = True) -> Loaded:
     """The corpus; ``model_task()`` (what the run's model does) decides ``task=auto`` for a
-    numeric target (``nk explore`` has no model and passes none)."""
+    numeric target (``nk explore`` has no model and passes none). ``labelled=False`` (``nk
+    segment``): data without a configured target load too, with target and task ``""``."""
     from nk.corpus import load_corpus
 
     with _clock() as elapsed:
-        frame, target, task, report = load_corpus(ctx, model_task)
+        frame, target, task, report = load_corpus(ctx, model_task, labelled=labelled)
     stage_end(ctx, "load", elapsed(), timing, rows=len(frame), target=target, task=task)
     return Loaded(frame, target, task, report.as_dict())
 

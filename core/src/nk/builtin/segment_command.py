@@ -121,7 +121,7 @@ def segment_corpus(ctx: RunContext) -> dict[str, Any]:
 
     from nk import stages
 
-    loaded = stages.load(ctx)
+    loaded = stages.load(ctx, labelled=False)  # long recordings need no labels to be cut
     original = loaded.frame
     frame = stages.segment(ctx, original)
     tables = segment_tables(frame, original)

@@ -112,6 +112,11 @@ class TorchJit:
         frame = FRAME[sampling_rate][0]
         if len(signal) == 0:
             return np.zeros(0, dtype=np.float32), frame / sampling_rate
-        with torch.inference_mode():
-            probs = self.jit.audio_forward(torch.from_numpy(np.ascontiguousarray(signal))[None], sampling_rate)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # one small frame at a time: more threads only contend
+        try:
+            with torch.inference_mode():
+                probs = self.jit.audio_forward(torch.from_numpy(np.ascontiguousarray(signal))[None], sampling_rate)
+        finally:
+            torch.set_num_threads(threads)
         return probs.reshape(-1).numpy().astype(np.float32), frame / sampling_rate

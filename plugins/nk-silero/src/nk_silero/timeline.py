@@ -7,7 +7,7 @@ speakers): the same options mean the same everywhere.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -118,18 +118,19 @@ def _cut(start: float, end: float, longest: float, energy: np.ndarray, hop: floa
 
 
 def segment_frame(frame: pd.DataFrame, ctx: RunContext | None,
-                  speech: Callable[[np.ndarray, int], Segments], sampling_rate: int,
-                  who: str) -> pd.DataFrame:
+                  speech: Callable[[np.ndarray, int], list[Any]], sampling_rate: int,
+                  who: str, label_column: str | None = None) -> pd.DataFrame:
     """The corpus cut into speech segments: ``speech(signal, rate)`` gives each row's segments
     (seconds from the row's start); a segmented input is cut within its segments. Rows without
     speech are dropped and logged. The result is indexed by (file, start, end) with the input's
-    columns."""
+    columns. With ``label_column``, ``speech`` returns (start, end, label) triples and the labels
+    go to that column."""
     import pandas as pd
 
     from nk.audio import read
 
     segmented = isinstance(frame.index, pd.MultiIndex)
-    files, starts, ends, rows = [], [], [], []
+    files, starts, ends, rows, labels = [], [], [], [], []
     empty = []
     progress = _progress(ctx, len(frame), who)
     for position, key in enumerate(frame.index):
@@ -143,7 +144,10 @@ def segment_frame(frame: pd.DataFrame, ctx: RunContext | None,
         found = speech(signal, rate)
         if not found:
             empty.append(str(file))
-        for s, e in found:
+        for item in found:
+            s, e = item[0], item[1]
+            if label_column is not None:
+                labels.append(item[2])
             files.append(file)
             starts.append(offset + s)
             ends.append(offset + e)
@@ -160,6 +164,8 @@ def segment_frame(frame: pd.DataFrame, ctx: RunContext | None,
         names=["file", "start", "end"])
     out = frame.iloc[rows].copy()
     out.index = index
+    if label_column is not None:
+        out[label_column] = labels
     return out
 
 

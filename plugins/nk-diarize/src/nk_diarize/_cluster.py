@@ -1,0 +1,126 @@
+"""segment=diarize: silero speech → resemblyzer window embeddings → clusters → speaker turns."""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from nk.context import RunContext
+
+RATE = 16000
+
+
+class Embedder:
+    """resemblyzer's VoiceEncoder (weights from its wheel), loaded once, on the CPU."""
+
+    def __init__(self) -> None:
+        with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
+            warnings.simplefilter("ignore")
+            from resemblyzer import VoiceEncoder
+        self.encoder = VoiceEncoder(device="cpu", verbose=False)
+
+    def embed(self, signals: list[np.ndarray]) -> np.ndarray:
+        """One L2-normalised 256-d embedding per signal (16 kHz).
+
+        The encoder is a small LSTM fed one 1.6 s window at a time: torch's intra-op threads only
+        contend there (10 windows took 29 s with 2 threads on a busy 2-core machine, 1.5 s with
+        one), so it runs on one thread and the caller's setting is restored afterwards.
+        """
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return np.stack([self.encoder.embed_utterance(np.asarray(s, dtype=np.float32)) for s in signals])
+        finally:
+            torch.set_num_threads(threads)
+
+
+def windows(segments: list[tuple[float, float]], window: float, hop: float) -> list[tuple[float, float]]:
+    """Embedding windows covering each speech segment (a short segment is one window)."""
+    out = []
+    for s, e in segments:
+        if e - s <= window:
+            out.append((s, e))
+            continue
+        starts = np.arange(s, e - window + 1e-9, hop)
+        out += [(float(a), float(a + window)) for a in starts]
+        if out[-1][1] < e - 1e-6:  # the tail
+            out.append((e - window, e))
+    return out
+
+
+def cluster(embeddings: np.ndarray, n_speakers: int, threshold: float, max_speakers: int) -> np.ndarray:
+    """Speaker labels 0, 1, … (in order of first appearance) of the rows of ``embeddings``."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    n = len(embeddings)
+    if n == 1 or n_speakers == 1:
+        return np.zeros(n, dtype=int)
+    if n_speakers:
+        model = AgglomerativeClustering(n_clusters=min(n_speakers, n), metric="cosine", linkage="average")
+    else:
+        model = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, metric="cosine",
+                                        linkage="average")
+    labels = model.fit_predict(embeddings)
+    if not n_speakers and labels.max() + 1 > max_speakers:
+        labels = AgglomerativeClustering(n_clusters=max_speakers, metric="cosine",
+                                         linkage="average").fit_predict(embeddings)
+    order = {old: new for new, old in enumerate(dict.fromkeys(labels.tolist()))}
+    return np.array([order[v] for v in labels.tolist()])
+
+
+def turns(segments: list[tuple[float, float]], spans: list[tuple[float, float]], labels: np.ndarray,
+          ) -> list[tuple[float, float, str]]:
+    """Each speech segment cut where the speaker of its windows changes (halfway between the
+    centres of two windows of different speakers); neighbours of one speaker join."""
+    out: list[tuple[float, float, str]] = []
+    centres = np.array([(a + b) / 2 for a, b in spans])
+    for s, e in segments:
+        inside = np.flatnonzero((centres >= s - 1e-6) & (centres <= e + 1e-6))
+        if not len(inside):
+            continue
+        start = s
+        for i, j in zip(inside[:-1], inside[1:], strict=True):
+            if labels[i] != labels[j]:
+                cut = round(float(centres[i] + centres[j]) / 2, 3)
+                out.append((start, cut, f"spk{labels[i]}"))
+                start = cut
+        out.append((start, e, f"spk{labels[inside[-1]]}"))
+    merged: list[tuple[float, float, str]] = []
+    for s, e, who in out:
+        if merged and merged[-1][2] == who and abs(merged[-1][1] - s) < 1e-6:
+            merged[-1] = (merged[-1][0], e, who)
+        else:
+            merged.append((s, e, who))
+    return merged
+
+
+def diarize_frame(diarizer: Any, frame: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+    from nk_silero import Backend, Silero
+    from nk_silero.timeline import segment_frame
+
+    from nk_diarize import SPEAKER_COLUMN
+
+    if getattr(diarizer, "_vad", None) is None:
+        diarizer._vad = Silero(threshold=diarizer.vad_threshold, neg_threshold=0.0,
+                               min_speech=diarizer.min_speech, min_silence=diarizer.min_silence,
+                               max_segment=0.0, padding=diarizer.padding, trim_db=35.0, merge_gap=0.0,
+                               backend=Backend.auto, sampling_rate=RATE)
+        diarizer._embedder = Embedder()
+
+    def speakers(signal: np.ndarray, rate: int) -> list[tuple[float, float, str]]:
+        speech = diarizer._vad.speech(signal, rate)
+        if not speech:
+            return []
+        spans = windows(speech, diarizer.window, diarizer.hop)
+        embeddings = diarizer._embedder.embed([signal[int(a * rate):int(b * rate)] for a, b in spans])
+        labels = cluster(embeddings, diarizer.n_speakers, diarizer.threshold, diarizer.max_speakers)
+        return turns(speech, spans, labels)
+
+    return segment_frame(frame, ctx, speakers, RATE, "diarize", label_column=SPEAKER_COLUMN)
