@@ -79,11 +79,14 @@ def speech_like(
     pulses = -np.diff(saw, prepend=saw[:1])  # one pulse per glottal period
     source = lfilter([1.0], [1.0, -0.9], pulses)  # the glottal spectrum's roll-off
     out = np.zeros(n)
-    pos = 0
+    pos, count = 0, 0
     while pos < n:
         part = source[pos:pos + int(rng.uniform(0.15, 0.3) * sampling_rate)]
         vowel = np.zeros_like(part)
-        for f, bw in zip(_VOWELS[int(rng.integers(len(_VOWELS)))], _BANDWIDTHS, strict=True):
+        # every other syllable a front vowel (e, i): runs of back vowels alone sound less like speech
+        choice = int(rng.integers(1, 3)) if count % 2 == 0 else int(rng.integers(len(_VOWELS)))
+        count += 1
+        for f, bw in zip(_VOWELS[choice], _BANDWIDTHS, strict=True):
             r = np.exp(-np.pi * bw / sampling_rate)
             theta = 2 * np.pi * f * formant_scale / sampling_rate
             vowel += lfilter([1.0 - r * r], [1.0, -2 * r * np.cos(theta), r * r], part)
