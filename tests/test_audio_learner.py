@@ -150,3 +150,16 @@ def test_audio_rows_of_segments():
     assert rows["start"].tolist() == [0.0, 1.5, 0.0]
     assert rows["end"].tolist()[:2] == [1.5, 3.0] and np.isnan(rows["end"].iloc[2])
     assert rows.index.equals(index) and (rows["sampling_rate"] == 16000).all()
+
+
+def test_a_saved_audio_learner_predicts_new_audio_through_load_run(run):
+    from nk.inference import load_run
+
+    _, run_dir = run([*SMALL, "model=energy"])
+    predictor = load_run(run_dir)  # the fake learner's class is in this module: skops trusts it
+    assert predictor.preprocessor is None and predictor.spec["input"] == "audio"
+    assert predictor.spec["featurizers"] == []  # an audio learner's run needs no featurizer
+    expected = pd.read_csv(run_dir / "predictions.csv", index_col=0)
+    got = predictor.predict_files(list(expected.index))
+    assert got["pred"].tolist() == expected["pred"].tolist()
+    np.testing.assert_array_equal(got.filter(like="proba.").to_numpy(), expected.filter(like="proba.").to_numpy())

@@ -77,7 +77,7 @@ def test_run_writes_results(run_nk, tmp_path):
     assert "UAR" in out.stdout and "CI" in out.stdout
     (run_dir,) = (tmp_path / "res" / "small").iterdir()
     for name in ("config.yaml", "results.json", "predictions.csv", "confusion_matrix.png", "nk.log",
-                 "model/model.joblib", "model/manifest.json"):
+                 "model/model.skops", "model/preprocessor.skops", "model/spec.json", "model/manifest.json"):
         assert (run_dir / name).is_file(), name
     results = json.loads((run_dir / "results.json").read_text())
     assert results["primary"] == "uar" and results["evaluated_on"] == "test"

@@ -126,7 +126,8 @@ def test_secret_parameters_reach_no_file_or_log(run, token_plugin, tmp_path, mon
     assert results["test"]["uar"]["value"] >= 0
     assert (run_dir / "nk.log").exists() and (run_dir / "config.yaml").exists()
     assert "token: '***'" in (run_dir / "config.yaml").read_text()
-    assert _grep(run_dir, SECRET) == []
+    assert _grep(run_dir, SECRET) == [] and _grep(tmp_path / "cache", SECRET) == []
+    assert list((tmp_path / "cache").rglob("spec.json")), "the features were cached"
 
 
 def test_a_secret_a_component_logs_is_masked(run, token_plugin, nk_register_plugin):
@@ -146,3 +147,13 @@ def test_a_secret_a_component_logs_is_masked(run, token_plugin, nk_register_plug
     _, run_dir = run([*SMALL, "feats=chatty", f"feats.chatty.token={SECRET}"])
     log = (run_dir / "nk.log").read_text()
     assert "calling the service with token ***" in log and SECRET not in log
+
+
+def test_an_unknown_secret_looking_key_is_refused_without_echoing_it(nk_pm, nk_compose, tmp_path, capsys):
+    from nk.cli import main
+
+    nk_compose([])  # the fixture's empty working folder and cache
+    code = main(["run", f"+hf_token={SECRET}", f"results_root={tmp_path / 'results'}"], pm=nk_pm)
+    err = capsys.readouterr().err
+    assert code == 2 and "hf_token" in err and SECRET not in err
+    assert _grep(tmp_path, SECRET) == []

@@ -98,7 +98,7 @@ def test_saved_model_reproduces_predictions_and_detects_tampering(run):
     _, run_dir = run(SMALL)
     bundle = load_model(run_dir / "model")
     assert bundle["target"] == "emotion" and bundle["features"][0].startswith("mfcc.")
-    with open(run_dir / "model" / "model.joblib", "ab") as fh:
+    with open(run_dir / "model" / "model.skops", "ab") as fh:
         fh.write(b"tampered")
     with pytest.raises(UserError, match="does not match its manifest"):
         load_model(run_dir / "model")

@@ -212,6 +212,13 @@ def _probe(path: str, min_duration: float) -> tuple[float, str | None, tuple[int
     if info.frames == 0 or info.samplerate <= 0:
         return 0.0, "no audio samples", identity
     duration = info.frames / info.samplerate
+    try:  # float files can hold NaN/inf samples (nk.audio reads only those here)
+        from nk.audio import nonfinite_problem
+
+        if problem := nonfinite_problem(path, info):
+            return duration, problem, identity
+    except Exception as exc:
+        return duration, f"unreadable ({str(exc).splitlines()[0][:120]})", identity
     if duration < min_duration:
         return duration, f"shorter than audio.min_duration ({duration:.3f} s < {min_duration} s)", identity
     return duration, None, identity
@@ -271,7 +278,7 @@ def _check_audio(frame: pd.DataFrame, ctx: RunContext, report: LoadReport) -> pd
             raise UserError(
                 f"{len(problems)} of {len(files)} audio files cannot be used: {listing}{more}",
                 where="the data's file column",
-                allowed="existing, readable, non-empty audio (wav, flac, ogg, mp3 …)",
+                allowed="existing, readable, non-empty audio (wav, flac, ogg, mp3 …) with finite samples",
                 todo="fix or remove these files, or set audio.bad_files=skip to leave them out "
                 "(they are then listed in results.json)",
             )

@@ -1,14 +1,30 @@
-"""Running featurizers over a corpus: audio reading, the feature cache, worker processes, progress.
+"""Running featurizers over a corpus: audio reading, the feature cache, worker processes, batches,
+views, progress.
 
 :func:`extract` looks every row up in the feature cache (see :mod:`nk.cache`) and extracts only
-the rows it lacks. Featurizers with ``process_safe = True`` run in a pool of worker processes
-(``n_jobs``), each initialised once with its own copy of the featurizer; rows travel in batches
-whose size adapts to the featurizer's speed (about :data:`BATCH_SECONDS` each), so start-up and
-messaging stay small next to the work while the last batches still balance across workers.
+the rows it lacks. Three ways to extract them:
+
+- **Worker processes** for featurizers with ``process_safe = True`` (``n_jobs``; see
+  :mod:`nk.workers`), each initialised once with its own copy of the featurizer; rows travel in
+  batches whose size adapts to the featurizer's speed (about :data:`BATCH_SECONDS` each), so
+  start-up and messaging stay small next to the work while the last batches still balance
+  across workers.
+- **The batch path** for featurizers with ``extract_batch``: in this process, rows sorted by
+  duration and grouped so that a batch holds at most ``batch_seconds`` of padded audio
+  (longest × count); a failing batch is retried row by row, so one bad file names itself.
+- **One row after another** in this process otherwise.
+
 Finished rows are committed to the cache in chunks as they arrive, so an interrupted run
-resumes with them. Rows that fail are collected and reported together at the end, after every
-other row has been extracted and cached. The output order is the index's, whatever order the
-workers finish in.
+resumes with them. A row whose features are not finite is never committed (unless the
+featurizer declares ``may_return_nan``, and then only NaN). Rows that fail are collected and
+reported together at the end, after every other row has been extracted and cached. The output
+order is the index's, whatever order the rows were extracted in.
+
+The cache key is made of the component, its version, its *key* parameters
+(:meth:`nk.registry.Component.key_params`: without ``key=False`` and secret parameters) minus
+its ``view_params``, the sampling rate and its ``cache_dependencies``' versions. The cache holds
+what ``extract`` returns; a featurizer with ``view()`` then selects from it (a layer, a pooling
+statistic), so changing a view parameter reuses the cache.
 """
 
 from __future__ import annotations
@@ -33,6 +49,14 @@ BATCH_SECONDS = 0.25
 MAX_BATCH = 64
 FLUSH_SECONDS = 10.0
 """Finished rows are committed to the cache at least this often."""
+DEFAULT_BATCH_SECONDS = 60.0
+"""Padded audio seconds per ``extract_batch`` call when the featurizer sets no ``batch_seconds``."""
+
+AUDIO = "audio"
+FEATURIZER = "featurizer"
+Failure = tuple[str, str]
+"""A row that failed: (``"audio"`` or ``"featurizer"``, message)."""
+Result = np.ndarray | Failure
 
 
 def _row_ref(row: Any) -> RowRef:
@@ -50,23 +74,38 @@ def _describe(ref: RowRef) -> str:
     return f"{ref.file} [{ref.start or 0:g}–{end} s]"
 
 
-def _extract_rows(featurizer: Any, refs: Sequence[RowRef], rate: int) -> list[np.ndarray | str]:
-    """Extract each row; a failing row yields its error message instead of a vector."""
+def _read(ref: RowRef, rate: int) -> np.ndarray | Failure:
+    """The row's signal, or why it cannot be read (a bad-file problem, not the featurizer's)."""
     from nk import audio
 
-    out: list[np.ndarray | str] = []
+    try:
+        signal, _ = audio.read(ref.file, sampling_rate=rate, start=ref.start, end=ref.end)
+    except audio.BadAudio as exc:
+        return AUDIO, exc.problem
+    except UserError as exc:
+        return AUDIO, exc.what
+    return signal
+
+
+def _extract_one(featurizer: Any, signal: np.ndarray, rate: int) -> Result:
+    try:
+        return np.asarray(featurizer.extract(signal, rate), dtype=np.float32).reshape(-1)
+    except UserError as exc:
+        return FEATURIZER, exc.what
+    except Exception as exc:
+        return FEATURIZER, f"{type(exc).__name__}: {exc}"
+
+
+def _extract_rows(featurizer: Any, refs: Sequence[RowRef], rate: int) -> list[Result]:
+    """Extract each row; a failing row yields a :data:`Failure` instead of a vector."""
+    out: list[Result] = []
     for ref in refs:
-        try:
-            signal, sr = audio.read(ref.file, sampling_rate=rate, start=ref.start, end=ref.end)
-            out.append(np.asarray(featurizer.extract(signal, sr), dtype=np.float32).reshape(-1))
-        except UserError as exc:
-            out.append(exc.what)
-        except Exception as exc:
-            out.append(f"{type(exc).__name__}: {exc}")
+        signal = _read(ref, rate)
+        out.append(signal if isinstance(signal, tuple) else _extract_one(featurizer, signal, rate))
     return out
 
 
-def _worker_batch(refs: Sequence[RowRef]) -> tuple[list[np.ndarray | str], float]:
+def _worker_batch(refs: Sequence[RowRef]) -> tuple[list[Result], float]:
     from nk.workers import worker_object
 
     featurizer, rate = worker_object()
@@ -101,11 +140,28 @@ class _Batches:
         self.size = max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(self.per_row, 1e-6))))
 
 
+def duration_groups(durations: Sequence[float], batch_seconds: float) -> list[list[int]]:
+    """Positions grouped for ``extract_batch``: sorted by duration (longest first) so that padding
+    stays small, each group holding at most ``batch_seconds`` of padded audio (its longest row ×
+    its size); a row longer than ``batch_seconds`` is a group of its own."""
+    order = sorted(range(len(durations)), key=lambda i: (-durations[i], i))
+    groups: list[list[int]] = []
+    for i in order:
+        group = groups[-1] if groups else None
+        # rows come longest first: the group's first row is its longest
+        if group is not None and durations[group[0]] * (len(group) + 1) <= batch_seconds:
+            group.append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
 class _Sink:
     """Receives extracted rows: checks them, fills the output, commits chunks to the cache."""
 
     def __init__(self, component: Component, entry: CacheEntry, names: Sequence[str],
-                 positions: dict[str, list[int]], out: np.ndarray, chunk_rows: int, ctx: RunContext) -> None:
+                 positions: dict[str, list[int]], out: np.ndarray, chunk_rows: int, ctx: RunContext,
+                 *, may_return_nan: bool, seconds: dict[str, float]) -> None:
         self.component = component
         self.entry = entry
         self.names = names
@@ -113,17 +169,27 @@ class _Sink:
         self.out = out
         self.chunk_rows = chunk_rows
         self.ctx = ctx
-        self.failures: dict[str, str] = {}
+        self.may_return_nan = may_return_nan
+        self.seconds = seconds
+        self.failures: dict[str, Failure] = {}
+        self.nonfinite: dict[str, tuple[RowRef, list[str]]] = {}
         self.done = 0
+        self.audio_done = 0.0
         self.buffer: list[tuple[str, RowRef, np.ndarray]] = []
         self.last_flush = time.monotonic()
         self.writable = True
 
-    def add(self, batch: Sequence[tuple[str, RowRef]], results: Sequence[np.ndarray | str]) -> None:
+    def _not_finite(self, result: np.ndarray) -> list[str]:
+        """Names of the values that may not be used: NaN or inf (inf only, with may_return_nan)."""
+        bad = np.isinf(result) if self.may_return_nan else ~np.isfinite(result)
+        return [self.names[int(i)] for i in np.flatnonzero(bad)] if bad.any() else []
+
+    def add(self, batch: Sequence[tuple[str, RowRef]], results: Sequence[Result]) -> None:
         n = len(self.names)
         for (key, ref), result in zip(batch, results, strict=True):
             self.done += 1
-            if isinstance(result, str):
+            self.audio_done += self.seconds.get(key, 0.0)
+            if isinstance(result, tuple):
                 self.failures[key] = result
                 continue
             if result.shape[0] != n:
@@ -131,6 +197,10 @@ class _Sink:
                     f"{self.component.name} ({self.component.provider}): extract() returned "
                     f"{result.shape[0]} values but feature_names() has {n} (file {_describe(ref)})"
                 )
+            if columns := self._not_finite(result):  # a plugin bug: never cached
+                self.out[self.positions[key]] = result
+                self.nonfinite[key] = (ref, columns)
+                continue
             self.out[self.positions[key]] = result
             self.buffer.append((key, ref, result))
         if len(self.buffer) >= self.chunk_rows or (
@@ -162,8 +232,16 @@ def _progress(ctx: RunContext) -> Any:
     )
 
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]} files/s"), TimeElapsedColumn(),
-                    TextColumn("ETA"), TimeRemainingColumn(), console=ctx.console, transient=True)
+                    TextColumn("files, {task.fields[rate]} files/s,"),
+                    TextColumn("{task.fields[audio]} audio ({task.fields[speed]} × real time)"),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                    console=ctx.console, transient=True)
+
+
+def _seconds_text(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 600 else f"{seconds:.0f} s"
 
 
 def _run_serial(featurizer: Any, rate: int, batches: _Batches, sink: _Sink,
@@ -173,6 +251,35 @@ def _run_serial(featurizer: Any, rate: int, batches: _Batches, sink: _Sink,
         results = _extract_rows(featurizer, [ref for _, ref in batch], rate)
         batches.observe(len(batch), time.perf_counter() - started)
         sink.add(batch, results)
+        update()
+
+
+def _run_batched(featurizer: Any, component: Component, rate: int, todo: Sequence[tuple[str, RowRef]],
+                 sink: _Sink, update: Callable[[], None]) -> None:
+    """The batch path: ``extract_batch`` on groups of rows of similar duration, in this process."""
+    batch_seconds = float(getattr(featurizer, "batch_seconds", None) or DEFAULT_BATCH_SECONDS)
+    durations = [sink.seconds.get(key, 0.0) for key, _ in todo]
+    for group in duration_groups(durations, batch_seconds):
+        batch = [todo[i] for i in group]
+        results: list[Result | None] = [_read(ref, rate) for _, ref in batch]
+        readable = [i for i, r in enumerate(results) if not isinstance(r, tuple)]
+        signals = [results[i] for i in readable]
+        vectors: list[Result] | None = None
+        if signals:
+            try:
+                vectors = list(featurizer.extract_batch(signals, rate))
+            except Exception as exc:  # retried row by row: a bad file then names itself
+                sink.ctx.log.info("%s: a batch of %d rows failed (%s: %s); extracting them one by one",
+                                  component.name, len(signals), type(exc).__name__, exc)
+            if vectors is not None and len(vectors) != len(signals):
+                raise ContractError(f"{component.name} ({component.provider}): extract_batch() "
+                                    f"returned {len(vectors)} vectors for {len(signals)} signals")
+            if vectors is None:
+                vectors = [_extract_one(featurizer, s, rate) for s in signals]  # type: ignore[arg-type]
+            for i, vector in zip(readable, vectors, strict=True):
+                results[i] = vector if isinstance(vector, tuple) else \
+                    np.asarray(vector, dtype=np.float32).reshape(-1)
+        sink.add(batch, results)  # type: ignore[arg-type]
         update()
 
 
@@ -242,24 +349,86 @@ def library_versions(featurizer: Any, component: Component) -> dict[str, str]:
     return out
 
 
-def extract(
-    component: Component, featurizer: Any, params: dict[str, Any], index: pd.Index, ctx: RunContext
-) -> pd.DataFrame:
-    """Features of every row of ``index``: cached rows from the cache, the others extracted."""
-    started = time.perf_counter()
-    rate = int(getattr(featurizer, "sampling_rate", None) or ctx.cfg.sampling_rate)
+def view_params(featurizer: Any) -> tuple[str, ...]:
+    """The featurizer's ``view_params``: parameters that only select from the stored vector."""
+    return tuple(getattr(featurizer, "view_params", ()) or ())
+
+
+def cache_spec(component: Component, featurizer: Any, params: dict[str, Any], rate: int) -> dict[str, Any]:
+    """What the feature cache key is made of (and ``spec.json`` shows): no ``key=False``, secret or
+    view parameter."""
+    views = set(view_params(featurizer))
+    kept = {k: v for k, v in component.key_params(params).items() if k not in views}
     spec = {
         "component": component.name,
         "provider": component.provider,
         "version": component.version,
-        "params": params,
+        "params": kept,
         "sampling_rate": rate,
     }
     libraries = library_versions(featurizer, component)
     if libraries:  # absent otherwise, so that such featurizers keep their keys
         spec["libraries"] = libraries
+    return spec
+
+
+def _apply_view(component: Component, featurizer: Any, stored: np.ndarray, names: list[str],
+                ) -> tuple[np.ndarray, list[str]]:
+    view = getattr(featurizer, "view", None)
+    if not callable(view):
+        return stored, names
+    matrix, view_names = view(stored, list(names))
+    matrix = np.asarray(matrix, dtype=np.float32)
+    view_names = [str(n) for n in view_names]
+    if matrix.ndim != 2 or matrix.shape != (stored.shape[0], len(view_names)):
+        raise ContractError(f"{component.name} ({component.provider}): view() returned a matrix of "
+                            f"shape {matrix.shape} for {stored.shape[0]} rows and {len(view_names)} names")
+    return matrix, view_names
+
+
+def _row_seconds(refs: Sequence[RowRef], positions: dict[str, list[int]],
+                 durations: Sequence[float] | None) -> dict[str, float]:
+    """Audio seconds of each row key: from ``durations`` when given, else from the files' headers."""
+    out: dict[str, float] = {}
+    file_seconds: dict[str, float] = {}
+    for key, rows in positions.items():
+        i = rows[0]
+        if durations is not None and np.isfinite(durations[i]):
+            out[key] = max(0.0, float(durations[i]))
+            continue
+        ref = refs[i]
+        if ref.end is not None:
+            out[key] = max(0.0, ref.end - (ref.start or 0.0))
+            continue
+        if ref.file not in file_seconds:
+            import soundfile as sf
+
+            try:
+                info = sf.info(ref.file)
+                file_seconds[ref.file] = info.frames / info.samplerate
+            except Exception:  # unreadable: reported when extracted
+                file_seconds[ref.file] = 0.0
+        out[key] = max(0.0, file_seconds[ref.file] - (ref.start or 0.0))
+    return out
+
+
+def extract(
+    component: Component, featurizer: Any, params: dict[str, Any], index: pd.Index, ctx: RunContext,
+    *, durations: Sequence[float] | None = None,
+) -> pd.DataFrame:
+    """Features of every row of ``index``: cached rows from the cache, the others extracted, then
+    the featurizer's ``view`` applied; columns ``<component>.<name>``.
+
+    :param durations: each row's audio seconds (the corpus frame's ``duration`` column), for the
+        batch path and the progress bar; read from the files' headers when not given.
+    """
+    started = time.perf_counter()
+    rate = int(getattr(featurizer, "sampling_rate", None) or ctx.cfg.sampling_rate)
+    views = view_params(featurizer)
+    view_text = ", ".join(f"{k}={params[k]}" for k in views if k in params)
+    view_note = f" (view: {view_text})" if view_text else ""
     cache = FeatureCache(ctx.cache_dir)
-    entry = cache.entry(spec)
+    entry = cache.entry(cache_spec(component, featurizer, params, rate))
     refs = [_row_ref(row) for row in index]
     keys, unreadable = cache.row_keys(refs)
     positions: dict[str, list[int]] = {}
@@ -285,15 +454,22 @@ def extract(
             names, found = fresh, set()
             out = np.empty((len(refs), len(names)), dtype=np.float32)
             todo = [(key, refs[rows[0]]) for key, rows in positions.items()]
-    columns = [f"{component.name}.{n}" for n in names]
+
+    def result() -> pd.DataFrame:
+        matrix, final = _apply_view(component, featurizer, out, list(names))
+        return pd.DataFrame(matrix, index=index, columns=[f"{component.name}.{n}" for n in final],
+                            copy=False)
+
     if not todo and not unreadable:
         entry.touch()
-        ctx.log.info("%s: %d rows from the cache (%s)", component.name, len(index), entry.folder)
-        return pd.DataFrame(out, index=index, columns=columns, copy=False)
+        ctx.log.info("%s: %d rows from the cache%s (%s)", component.name, len(index), view_note,
+                     entry.folder)
+        return result()
 
     entry.ensure(names)
     n_cached = len(found)
-    n_jobs = ctx.n_jobs if getattr(featurizer, "process_safe", False) else 1
+    batched = callable(getattr(featurizer, "extract_batch", None))
+    n_jobs = ctx.n_jobs if getattr(featurizer, "process_safe", False) and not batched else 1
     n_jobs = max(1, min(n_jobs, len(todo) // 4))  # a pool's start-up only pays with some work
     payload, start_method = b"", "fork"
     if n_jobs > 1:
@@ -310,41 +486,65 @@ def extract(
             ctx.log.warning("%s declares process_safe but cannot be pickled (%s); extracting in "
                             "one process", component.name, exc)
             n_jobs = 1
+    seconds = _row_seconds(refs, {k: positions[k] for k, _ in todo}, durations)
+    total_audio = sum(seconds.values())
     chunk_rows = max(32, min(512, len(todo) // 8))
-    sink = _Sink(component, entry, names, positions, out, chunk_rows, ctx)
+    sink = _Sink(component, entry, names, positions, out, chunk_rows, ctx,
+                 may_return_nan=bool(getattr(featurizer, "may_return_nan", False)), seconds=seconds)
     batches = _Batches(todo, n_jobs, first=2 if n_jobs > 1 else 1)
     progress = _progress(ctx)
     described = f"Extracting {component.name}" + (f" ({n_cached} rows cached)" if n_cached else "")
-    task = progress.add_task(described, total=len(todo), rate="-")
+    task = progress.add_task(described, total=len(todo), rate="-", speed="-",
+                             audio=f"0/{_seconds_text(total_audio)}")
     extract_started = time.perf_counter()
 
     def update() -> None:
         elapsed = max(time.perf_counter() - extract_started, 1e-9)
-        progress.update(task, completed=sink.done, rate=f"{sink.done / elapsed:.1f}")
+        progress.update(task, completed=sink.done, rate=f"{sink.done / elapsed:.1f}",
+                        speed=f"{sink.audio_done / elapsed:.1f}",
+                        audio=f"{_seconds_text(sink.audio_done)}/{_seconds_text(total_audio)}")
 
     try:
-        if n_jobs == 1:
-            with progress:
-                _run_serial(featurizer, rate, batches, sink, update)
-        else:
+        if n_jobs > 1:
             _run_pool(payload, n_jobs, start_method, batches, sink, progress, update)
+        else:
+            with progress:
+                if batched:
+                    _run_batched(featurizer, component, rate, todo, sink, update)
+                else:
+                    _run_serial(featurizer, rate, batches, sink, update)
     finally:
         sink.flush()  # keep what was done, also when interrupted
         entry.touch()
 
     elapsed = time.perf_counter() - started
-    new = len(todo) - len(sink.failures)
+    extract_elapsed = max(time.perf_counter() - extract_started, 1e-9)
+    new = len(todo) - len(sink.failures) - len(sink.nonfinite)
+    how = "batched" if batched else f"{n_jobs} jobs"
     ctx.log.info("%s: extracted %d new rows (%d from the cache) × %d features in %.1f s "
-                 "(%.1f files/s, %d jobs)", component.name, new, n_cached, len(names), elapsed,
-                 len(todo) / max(time.perf_counter() - extract_started, 1e-9), n_jobs)
-    failed = [(refs[i], msg) for i, msg in sorted(unreadable.items())]
+                 "(%.1f files/s, %.1f × real time, %s)%s", component.name, new, n_cached, len(names),
+                 elapsed, len(todo) / extract_elapsed, sink.audio_done / extract_elapsed, how, view_note)
+    if sink.nonfinite:
+        what = "inf" if sink.may_return_nan else "NaN or inf"
+        rows = list(sink.nonfinite.values())
+        columns = sorted({c for _, cs in rows for c in cs})
+        raise ContractError(
+            f"{component.name}: returned {what} in {len(rows)} rows (e.g. {_describe(rows[0][0])}), "
+            f"columns {columns[:5]}" + ("" if sink.may_return_nan else ", but does not declare "
+            "may_return_nan = True (nk never fills missing values silently)")
+            + f"; these rows were not cached ({component.provider} {component.version})")
+    failed: list[tuple[RowRef, Failure]] = [(refs[i], (AUDIO, msg)) for i, msg in sorted(unreadable.items())]
     failed += [(refs[i], sink.failures[key]) for i, key in enumerate(keys)
                if key is not None and key in sink.failures]
     if failed:
-        listing = "; ".join(f"{_describe(ref)}: {msg}" for ref, msg in failed)
+        listing = "; ".join(f"{_describe(ref)}: {msg}" for ref, (_, msg) in failed)
+        only_audio = all(kind == AUDIO for _, (kind, _) in failed)
         raise UserError(
             f"{component.name} could not process {len(failed)} of {len(refs)} files: {listing}",
-            where=f"featurizer {component.name!r} ({component.provider})",
-            todo="fix or remove these files (the other rows are cached, so a rerun extracts only these)",
+            where=f"the audio files read for {component.name!r}" if only_audio
+            else f"featurizer {component.name!r} ({component.provider})",
+            allowed="existing, readable audio with finite samples (no NaN or inf)" if only_audio else None,
+            todo="fix or remove these files (they were not cached; the other rows are, so a rerun "
+            "extracts only these)",
         )
-    return pd.DataFrame(out, index=index, columns=columns, copy=False)
+    return result()

@@ -17,7 +17,16 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from nk import __version__
-from nk.config import Balancing, Scaling, SplitMethod, as_enum, redacted, secret_values, selected
+from nk.config import (
+    Balancing,
+    MissingPolicy,
+    Scaling,
+    SplitMethod,
+    as_enum,
+    redacted,
+    secret_values,
+    selected,
+)
 from nk.context import RunContext
 from nk.errors import UserError
 from nk.plugins import PluginManager
@@ -82,7 +91,18 @@ def model_task(model: Any) -> str | None:
 
 def run(ctx: RunContext) -> dict[str, Any]:
     """One ``nk run``: the stages, fitting per fold, evaluation, the saved model and the reports.
-    Returns the content of ``results.json``."""
+    Returns the content of ``results.json``. The tail (model file, reporters, report) runs in a
+    process forked now, which imports what it needs while this one computes (:mod:`nk.tail`)."""
+    from nk.tail import Tail
+
+    tail = Tail(ctx)
+    try:
+        return _run(ctx, tail)
+    finally:
+        tail.close()
+
+
+def _run(ctx: RunContext, tail: Any) -> dict[str, Any]:
     from nk import fit, stages
 
     timing: dict[str, float] = {}
@@ -121,16 +141,19 @@ def run(ctx: RunContext) -> dict[str, Any]:
     results = _results(ctx, frame, folds, target, task, metrics, inputs, final, loaded.report, missing_report,
                        cv_report, model, splits.duplicate_audio)
     test_pred.to_csv(ctx.run_dir / "predictions.csv")
-    model_files = _save(ctx, final, model, inputs, target, task)
+    spec = _spec(ctx, final, model, inputs, target, task)
     report_input = {"predictions": test_pred, "metrics": metrics["test"], "summary": results["summary"],
                     "results": results, "model": final.model, "learner": model.name}
-    artefacts = []
-    for built in stages.build(ctx, "report"):
-        paths = built.instance.report(report_input, ctx)
-        artefacts += [str(Path(p).relative_to(ctx.run_dir)) for p in paths]
-    from nk.report.run import write_run_report  # report.html/.tex/.pdf; needs the reporters' plots
-
-    artefacts += [str(p.relative_to(ctx.run_dir)) for p in write_run_report(ctx, results, frame)]
+    reporters = stages.build(ctx, "report")
+    own_format = callable(getattr(final.model, "save_model", None)) and callable(getattr(final.model, "load_model", None))
+    if tail.available and not own_format and all(getattr(b.instance, "process_safe", False) for b in reporters):
+        model_files, artefacts, added = tail.run(_finish, final.model, final.preprocessor, spec, report_input, frame,
+                                                 None)
+        results.update(added)  # what the report records in results.json (environment)
+    else:
+        tail.close()
+        model_files, artefacts, _ = _finish(ctx, final.model, final.preprocessor, spec, report_input, frame,
+                                            reporters)
     results["artefacts"] = sorted([*artefacts, "config.yaml", "results.json", "predictions.csv", "nk.log",
                                    *model_files])
     results["timing"] = dict(timing, report=round(time.perf_counter() - t, 3))
@@ -184,14 +207,65 @@ def _metrics(ctx: RunContext, folds: list[Fold], fits: list[Any], frame: pd.Data
                      "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
 
 
-def _save(ctx: RunContext, final: Any, learner: Any, inputs: pd.DataFrame, target: str, task: str) -> list[str]:
-    """The model folder; returns its files relative to the run folder."""
-    path = save_model(ctx.run_dir / "model", {
-        "preprocessor": final.preprocessor, "model": final.model,
-        "features": list(inputs.columns) if learner.input == "features" else [], "target": target, "task": task,
-        "nk_version": __version__, "config": redacted(ctx.cfg, ctx.pm),
-    })
-    return ["model/model.joblib", "model/manifest.json"] if path else []
+def _finish(ctx: RunContext, model: Any, preprocessor: Any, spec: dict[str, Any], report_input: dict[str, Any],
+            frame: pd.DataFrame, reporters: list[Any] | None) -> tuple[list[str], list[str], dict[str, Any]]:
+    """Save the model, run the reporters and write the run report (here or in the forked tail);
+    returns the model files and the other artefacts, relative to the run folder, and the keys
+    the reporters and the report added to ``results``."""
+    from nk import stages
+    from nk.report.run import write_run_report  # report.html/.tex/.pdf; needs the reporters' plots
+
+    files = save_model(ctx.run_dir / "model", model=model, preprocessor=preprocessor, spec=spec)
+    artefacts = []
+    for built in reporters if reporters is not None else stages.build(ctx, "report"):
+        paths = built.instance.report(report_input, ctx)
+        artefacts += [str(Path(p).relative_to(ctx.run_dir)) for p in paths]
+    results = report_input["results"]
+    before = set(results)
+    artefacts += [str(p.relative_to(ctx.run_dir)) for p in write_run_report(ctx, results, frame)]
+    added = {k: v for k, v in results.items() if k not in before}
+    return [str(p.relative_to(ctx.run_dir)) for p in files], artefacts, added
+
+
+def _spec(ctx: RunContext, final: Any, learner: Any, inputs: pd.DataFrame, target: str, task: str) -> dict[str, Any]:
+    """``model/spec.json`` (see :func:`nk.results.save_model`). It holds no secret parameter:
+    :func:`nk.inference.load_run` asks for them."""
+
+    def public(group: str) -> list[dict[str, Any]]:
+        out = []
+        for name, params in selected(ctx.cfg, group):
+            comp = ctx.pm.registry.get(group, name)
+            secret = comp.secret_params()
+            out.append({"name": name, "provider": comp.provider, "version": comp.version,
+                        "params": {k: v for k, v in params.items() if k not in secret},
+                        "secret_params": sorted(secret)})
+        return out
+
+    config = redacted(ctx.cfg, ctx.pm)
+    for group in ("feats", "segment", "model"):  # secret parameters never reach a file
+        for name, _ in selected(ctx.cfg, group):
+            node = config.get(group) or {}
+            node = node.get(name, {}) if group == "feats" else node
+            for key in ctx.pm.registry.get(group, name).secret_params():
+                node.pop(key, None)
+    model_params = final.model.get_params() if hasattr(final.model, "get_params") else {}
+    (learner_spec,) = public("model")
+    spec = {
+        "nk_version": __version__,
+        "target": target,
+        "task": task,
+        "labels": [*final.model.classes_] if hasattr(final.model, "classes_") else None,
+        "input": learner.input,
+        "features": list(inputs.columns) if learner.input == "features" else [],
+        "sampling_rate": int(ctx.cfg.sampling_rate),
+        "featurizers": public("feats") if learner.input == "features" else [],
+        "segmenter": next(iter(public("segment")), None),
+        "learner": {**learner_spec, "random_state": model_params.get("random_state")},
+        "missing": as_enum(ctx.cfg.missing, MissingPolicy).value,
+        "scale": as_enum(ctx.cfg.scale, Scaling).value,
+        "config": config,
+    }
+    return spec
 
 
 def _results(ctx: RunContext, frame: pd.DataFrame, folds: list[Fold], target: str, task: str,

@@ -75,6 +75,16 @@ class Preprocessor:
         self.task = task
         self.seed = seed
 
+    def __getstate__(self) -> dict[str, Any]:
+        # enums as their values: the saved model (skops) holds plain data only
+        state = dict(self.__dict__)
+        state["scale"], state["score"] = self.scale.value, self.score.value
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.scale, self.score = Scaling(state["scale"]), SelectScore(state["score"])
+
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> Preprocessor:
         names = list(X.columns)
         if self.columns:

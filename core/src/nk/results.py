@@ -1,17 +1,23 @@
-"""Run folders, the saved model with its sha256 manifest, and the results files."""
+"""Run folders, the saved model (skops or the learner's own format, no pickles) with its sha256
+manifest, and the results files."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from nk.errors import UserError
 
-MODEL_FILE = "model.joblib"
+MODEL_FORMAT = "nk-model/2"
+MODEL_FILE = "model.skops"
+PREPROCESSOR_FILE = "preprocessor.skops"
+LEARNER_DIR = "learner"
+SPEC_FILE = "spec.json"
 MANIFEST_FILE = "manifest.json"
 
 
@@ -40,33 +46,142 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def save_model(folder: Path, bundle: dict[str, Any]) -> Path:
-    """Save the fitted pipeline pieces (model, scaler, feature names, labels) with a manifest."""
-    import joblib
+def save_model(folder: Path, *, model: Any, preprocessor: Any, spec: dict[str, Any]) -> list[Path]:
+    """Save a fitted model without pickles; returns the files written.
+
+    - ``spec.json``: what :mod:`nk.inference` needs to rebuild the run's path from audio to
+      prediction (featurizers and learner with their non-secret parameters, feature names,
+      target, task, labels, the redacted config);
+    - ``preprocessor.skops`` (features only) and ``model.skops``: scikit-learn objects in skops'
+      format, or, for a learner with ``save_model(folder)``/``load_model(folder)`` methods, the
+      files it writes into ``learner/`` (its own safe format, e.g. XGBoost's JSON);
+    - ``manifest.json``: the sha256 of every file and, per skops file, the types it may load
+      (computed now; loading refuses any other).
+    """
+    import skops.io as sio
 
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / MODEL_FILE
-    joblib.dump(bundle, path)
-    manifest = {"files": {MODEL_FILE: sha256_file(path)}, "keys": sorted(bundle)}
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
-    return path
+    trusted: dict[str, list[str]] = {}
+    written: list[Path] = []
+
+    def dump(obj: Any, name: str) -> None:
+        data = sio.dumps(obj)
+        (folder / name).write_bytes(data)
+        trusted[name] = sorted(sio.get_untrusted_types(data=data))
+        written.append(folder / name)
+
+    if preprocessor is not None:
+        dump(preprocessor, PREPROCESSOR_FILE)
+    own = callable(getattr(model, "save_model", None)) and callable(getattr(model, "load_model", None))
+    if own:
+        learner_dir = folder / LEARNER_DIR
+        learner_dir.mkdir()
+        model.save_model(learner_dir)
+        written += sorted(p for p in learner_dir.rglob("*") if p.is_file())
+    else:
+        dump(model, MODEL_FILE)
+    spec = {**spec, "model_format": "learner" if own else "skops"}
+    (folder / SPEC_FILE).write_text(json.dumps(spec, indent=1, default=_plain), encoding="utf-8")
+    written.append(folder / SPEC_FILE)
+    manifest = {"format": MODEL_FORMAT, "files": {str(p.relative_to(folder)): sha256_file(p) for p in written},
+                "trusted_types": trusted}
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return [*written, folder / MANIFEST_FILE]
 
 
-def load_model(folder: Path) -> dict[str, Any]:
-    """Load a saved model after checking its sha256 against the manifest (joblib runs code)."""
-    import joblib
+def _plain(value: Any) -> Any:
+    """JSON for enum values and numpy scalars in a spec."""
+    import enum
+
+    if isinstance(value, enum.Enum):
+        return value.value
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def load_model(folder: Path, *, pm: Any = None, secrets: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Load what :func:`save_model` wrote, after checking every file's sha256 against the
+    manifest and each skops file's types against the types the manifest trusts.
+
+    Returns the spec's keys plus ``model`` and ``preprocessor`` (None for audio learners). A
+    learner saved in its own format is rebuilt through the registry of ``pm`` (a fresh
+    :class:`~nk.plugins.PluginManager` when None), its secret parameters from ``secrets``.
+    """
+    import skops.io as sio
 
     manifest_path = folder / MANIFEST_FILE
+    if (folder / "model.joblib").exists() and not (folder / SPEC_FILE).exists():
+        raise UserError(f"The model in {folder} was saved by an older nk as a pickle, which nk no "
+                        "longer loads (a pickle runs code when loaded)",
+                        todo="re-run the experiment to save the model in the safe format")
     if not manifest_path.exists():
         raise UserError(f"No model manifest in {folder}", todo="point to a run's model folder")
     manifest = json.loads(manifest_path.read_text())
+    if manifest.get("format") != MODEL_FORMAT:
+        raise UserError(f"The model in {folder} has the format {manifest.get('format')!r}; this nk reads "
+                        f"{MODEL_FORMAT!r}", todo="re-run the experiment with this nk version")
     for file, expected in manifest["files"].items():
-        if sha256_file(folder / file) != expected:
+        path = folder / file
+        if not path.is_file() or sha256_file(path) != expected:
             raise UserError(
-                f"The model file {folder / file} does not match its manifest checksum",
+                f"The model file {path} does not match its manifest checksum",
                 todo="it was modified after the run; re-run the experiment instead of loading it",
             )
-    return joblib.load(folder / MODEL_FILE)
+    trusted: dict[str, list[str]] = manifest.get("trusted_types", {})
+
+    def load(name: str) -> Any:
+        path = folder / name
+        allowed = trusted.get(name, [])
+        unexpected = sorted(set(sio.get_untrusted_types(file=path)) - set(allowed))
+        if unexpected:
+            raise UserError(f"The model file {path} holds types its manifest does not trust: {unexpected}",
+                            todo="re-run the experiment instead of loading this file")
+        return sio.load(path, trusted=allowed)
+
+    spec = json.loads((folder / SPEC_FILE).read_text(encoding="utf-8"))
+    preprocessor = load(PREPROCESSOR_FILE) if PREPROCESSOR_FILE in manifest["files"] else None
+    if spec["model_format"] == "learner":
+        if pm is None:
+            from nk.plugins import PluginManager
+
+            pm = PluginManager()
+        learner = spec["learner"]
+        comp = pm.registry.get("model", learner["name"])
+        model = comp.build(with_secrets(comp, learner["params"], secrets))
+        if learner.get("random_state") is not None and "random_state" in model.get_params():
+            model.set_params(random_state=learner["random_state"])  # as fitted
+        model.load_model(folder / LEARNER_DIR)
+    else:
+        model = load(MODEL_FILE)
+    return {**spec, "model": model, "preprocessor": preprocessor}
+
+
+def with_secrets(component: Any, params: Mapping[str, Any], secrets: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``params`` (saved without secrets) plus each secret parameter of ``component``: from
+    ``secrets`` (key ``<param>`` or ``<component>.<param>``), else the environment variable
+    ``NK_SECRET_<PARAM>``; a missing one is a :class:`~nk.errors.UserError` naming it."""
+    out = dict(params)
+    given = dict(secrets or {})
+    for name in sorted(component.secret_params()):
+        for key in (f"{component.name}.{name}", name):
+            if key in given:
+                out[name] = given[key]
+                break
+        else:
+            env = f"NK_SECRET_{name.upper()}"
+            if env in os.environ:
+                out[name] = os.environ[env]
+            else:
+                raise UserError(
+                    f"The saved model needs the secret parameter {name!r} of {component.group} "
+                    f"{component.name!r}, which is never saved",
+                    where=f"{component.path}.{name}",
+                    todo=f"pass secrets={{'{name}': ...}} to load_run, or set the environment variable {env}",
+                )
+    return out
 
 
 def write_json(path: Path, data: Any) -> None:

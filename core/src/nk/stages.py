@@ -267,7 +267,8 @@ def featurize(ctx: RunContext, frame: pd.DataFrame, *, timing: Timing | None = N
     with _clock() as elapsed:
         parts = []
         for built in build(ctx, "feats"):
-            feats = extract(built.component, built.instance, built.params, frame.index, ctx)
+            feats = extract(built.component, built.instance, built.params, frame.index, ctx,
+                            durations=frame["duration"].to_numpy() if "duration" in frame.columns else None)
             check_features(feats, frame.index, built.name,
                            allow_nan=bool(getattr(built.instance, "may_return_nan", False)))
             parts.append(feats)

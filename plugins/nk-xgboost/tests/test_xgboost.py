@@ -224,3 +224,33 @@ def test_explore_finds_the_tree_model_through_the_registry(nk_pm):
     assert model.shap_model() is model.booster_
     pytest.importorskip("shap")
     assert _shap(model, X[:10]).argmax() == 1
+
+
+@pytest.mark.parametrize(("model", "extra"), [("xgb", []), ("xgr", ["target=age"])])
+def test_saved_in_xgboost_json_and_reloaded_exactly(nk_compose, nk_pm, tmp_path, model, extra):
+    """The learner's save_model/load_model hook: XGBoost's JSON, no skops file, no pickle;
+    nk.inference.load_run reproduces the run's predictions."""
+    import pandas as pd
+
+    from nk.inference import load_run
+    from nk.pipeline import run_experiment
+    from nk.plugins import PluginManager
+
+    cfg = nk_compose(["feats=mfcc", f"model={model}", "data.demo.n_utterances=2", "n_jobs=1",
+                      "split.dev_size=0.25", "split.test_size=0.25", *extra])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    run_experiment(cfg, nk_pm, run_dir, Console(quiet=True))
+    files = {str(p.relative_to(run_dir / "model")) for p in (run_dir / "model").rglob("*") if p.is_file()}
+    assert files == {"learner/booster.json", "learner/estimator.json", "preprocessor.skops", "spec.json",
+                     "manifest.json"}
+    predictor = load_run(run_dir, pm=PluginManager())
+    assert predictor.model.random_state == cfg.seed and predictor.model.best_iteration_ >= 0
+    expected = pd.read_csv(run_dir / "predictions.csv", index_col=0)
+    got = predictor.predict_files(list(expected.index))
+    if model == "xgb":
+        assert got["pred"].tolist() == expected["pred"].tolist()
+        np.testing.assert_allclose(got.filter(like="proba.").to_numpy(), expected.filter(like="proba.").to_numpy(),
+                                   rtol=0, atol=1e-7)
+    else:
+        np.testing.assert_allclose(got["pred"].to_numpy(), expected["pred"].to_numpy(), rtol=0, atol=1e-6)

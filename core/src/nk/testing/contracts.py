@@ -98,6 +98,35 @@ class FeaturizerContract(_Contract):
         np.testing.assert_allclose(clone.extract(signal, 16000), featurizer.extract(signal, 16000))
 
 
+    batch_tolerance: ClassVar[float] = 1e-4  # relative: batched vs per-file values
+
+    def test_batched_values_equal_per_file_values(self, nk_pm: Any, signal: np.ndarray) -> None:
+        featurizer = self.build(nk_pm)
+        if not callable(getattr(featurizer, "extract_batch", None)):
+            pytest.skip("no extract_batch: nk extracts one file at a time")
+        signals = [signal, signal[: len(signal) // 2].copy(), (0.5 * signal).astype(np.float32)]
+        batched = featurizer.extract_batch(signals, 16000)
+        assert len(batched) == len(signals), "extract_batch must return one vector per signal"
+        for one, many in zip(signals, batched, strict=True):
+            expected = np.asarray(featurizer.extract(one, 16000), dtype=np.float64)
+            np.testing.assert_allclose(np.asarray(many, dtype=np.float64), expected,
+                                       rtol=self.batch_tolerance, atol=self.batch_tolerance)
+        assert float(getattr(featurizer, "batch_seconds", 1.0)) > 0, "batch_seconds must be positive"
+
+    def test_view_selects_from_the_stored_vector(self, nk_pm: Any, signal: np.ndarray) -> None:
+        featurizer = self.build(nk_pm)
+        views = tuple(getattr(featurizer, "view_params", ()))
+        if not views:
+            pytest.skip("no view_params: the stored vector is the feature vector")
+        comp = self.component(nk_pm)
+        assert set(views) <= {p.name for p in comp.params()}, "view_params must name parameters"
+        names = list(featurizer.feature_names())
+        stored = np.vstack([featurizer.extract(signal, 16000), featurizer.extract(0.5 * signal, 16000)])
+        values, view_names = featurizer.view(stored.astype(np.float32), names)
+        assert np.asarray(values).shape == (2, len(view_names)) and len(view_names) > 0
+        assert len(set(view_names)) == len(view_names), "view feature names must be unique"
+
+
 class LearnerContract(_Contract):
     """Learners: scikit-learn API (clone, get/set_params, fit returns self, predict shape)."""
 
