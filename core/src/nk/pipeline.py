@@ -273,8 +273,8 @@ def _results(ctx: RunContext, frame: pd.DataFrame, folds: list[Fold], target: st
              missing_report: dict[str, Any], cv_report: dict[str, Any] | None, learner: Any,
              duplicate_audio: list[list[str]]) -> dict[str, Any]:
     from nk.fit import search_keys
-    from nk.stages import augment_report
     from nk.splits import summary
+    from nk.stages import augment_report
 
     cfg = ctx.cfg
     test = metrics["test"]

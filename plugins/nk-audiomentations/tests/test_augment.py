@@ -99,7 +99,7 @@ def test_noise_reaches_the_snr(nk_pm, nk_context, tiny_corpus):
 def test_only_augments_one_category(nk_pm, nk_context, tiny_corpus):
     out = build(nk_pm, "noise", only={"label": ["high"]}).augment(tiny_corpus, nk_context)
     assert set(out["label"]) == {"high"} and len(out) == int((tiny_corpus["label"] == "high").sum())
-    with pytest.raises(UserError, match="column 'emotion'.*Allowed: label, speaker"):
+    with pytest.raises(UserError, match=r"column 'emotion'.*Allowed: label, speaker"):
         build(nk_pm, "noise", only={"emotion": ["sad"]}).augment(tiny_corpus, nk_context)
     with pytest.raises(UserError, match=r"no training rows with \['sad'\]"):
         build(nk_pm, "noise", only={"label": ["sad"]}).augment(tiny_corpus, nk_context)

@@ -91,7 +91,7 @@ def test_pyannote_without_its_library_is_a_clear_error(nk_pm, nk_context, tiny_c
     comp = nk_pm.registry.get("segment", "pyannote")
     assert comp.secret_params() == {"token"}
     segmenter = comp.build({**comp.defaults(), "token": "hf_secret"})
-    with pytest.raises(UserError, match="cannot import pyannote.audio.*segment=diarize") as info:
+    with pytest.raises(UserError, match=r"cannot import pyannote\.audio.*segment=diarize") as info:
         segmenter.segment(tiny_corpus, nk_context)
     assert "hf_secret" not in str(info.value)
     assert os.environ["PYANNOTE_METRICS_ENABLED"] == "false"  # telemetry off before the import

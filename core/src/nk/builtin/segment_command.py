@@ -168,7 +168,7 @@ def _selected(ctx: RunContext) -> list[tuple[str, dict[str, Any]]]:
 def _enum(value: Any) -> AudioFormat:
     from nk.config import as_enum
 
-    return as_enum(value, AudioFormat)  # type: ignore[no-any-return]
+    return as_enum(value, AudioFormat)
 
 
 def segment_tables(frame: pd.DataFrame, original: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -230,7 +230,7 @@ def export_segments(segments: pd.DataFrame, folder: Path, audio_format: str,
     from nk.audio import read
 
     folder.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows: list[Path] = []
     for row in segments.itertuples(index=False):
         signal, rate = read(row.file, sampling_rate=sampling_rate, start=row.start, end=row.end)
         stem = Path(row.file).stem

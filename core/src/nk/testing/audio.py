@@ -72,7 +72,7 @@ def speech_like(
     from scipy.signal import lfilter
 
     rng = np.random.default_rng(seed)
-    n = int(round(seconds * sampling_rate))
+    n = round(seconds * sampling_rate)
     t = np.arange(n) / sampling_rate
     pitch = f0 * (1.0 + 0.1 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 2 * np.pi)))
     saw = 2.0 * (np.cumsum(pitch) / sampling_rate % 1.0) - 1.0
@@ -132,7 +132,7 @@ def frame_accuracy(truth: list[tuple[float, float]], found: list[tuple[float, fl
     a, b = np.zeros(n, bool), np.zeros(n, bool)
     for mask, spans in ((a, truth), (b, found)):
         for s, e in spans:
-            mask[int(round(s / step)):int(round(e / step))] = True
+            mask[round(s / step):round(e / step)] = True
     return float((a == b).mean())
 
 

@@ -33,8 +33,18 @@ if TYPE_CHECKING:
 
     from nk.context import RunContext
 
-__all__ = ["AudiomentationsChain", "ChainConfig", "Noise", "NoiseConfig", "Pitch", "PitchConfig",
-           "RandomSplice", "SpliceConfig", "Speed", "SpeedConfig"]
+__all__ = [
+    "AudiomentationsChain",
+    "ChainConfig",
+    "Noise",
+    "NoiseConfig",
+    "Pitch",
+    "PitchConfig",
+    "RandomSplice",
+    "Speed",
+    "SpeedConfig",
+    "SpliceConfig",
+]
 
 
 @dataclass

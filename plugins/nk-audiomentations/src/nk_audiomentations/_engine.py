@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import itertools
 import json
 import os
 from pathlib import Path
@@ -99,7 +100,7 @@ def splice(signal: np.ndarray, sampling_rate: int, rng: np.random.Generator, min
     bounds = [0]
     while bounds[-1] < len(signal):
         bounds.append(min(len(signal), bounds[-1] + int(rng.uniform(min_chunk, max_chunk) * sampling_rate)))
-    chunks = [signal[a:b].astype(np.float32) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    chunks = [signal[a:b].astype(np.float32) for a, b in itertools.pairwise(bounds)]
     order = rng.permutation(len(chunks))
     fade = int(crossfade * sampling_rate)
     out = chunks[order[0]].copy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +87,7 @@ def turns(segments: list[tuple[float, float]], spans: list[tuple[float, float]],
         if not len(inside):
             continue
         start = s
-        for i, j in zip(inside[:-1], inside[1:], strict=True):
+        for i, j in itertools.pairwise(inside):
             if labels[i] != labels[j]:
                 cut = round(float(centres[i] + centres[j]) / 2, 3)
                 out.append((start, cut, f"spk{labels[i]}"))
@@ -102,10 +103,9 @@ def turns(segments: list[tuple[float, float]], spans: list[tuple[float, float]],
 
 
 def diarize_frame(diarizer: Any, frame: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
+    from nk_diarize import SPEAKER_COLUMN
     from nk_silero import Backend, Silero
     from nk_silero.timeline import segment_frame
-
-    from nk_diarize import SPEAKER_COLUMN
 
     if getattr(diarizer, "_vad", None) is None:
         diarizer._vad = Silero(threshold=diarizer.vad_threshold, neg_threshold=0.0,

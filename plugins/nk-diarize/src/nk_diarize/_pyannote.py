@@ -47,9 +47,8 @@ def load_pipeline(cfg: Any) -> Any:
 
 
 def pyannote_frame(cfg: Any, frame: pd.DataFrame, ctx: RunContext) -> pd.DataFrame:
-    from nk_silero.timeline import segment_frame
-
     from nk_diarize import SPEAKER_COLUMN
+    from nk_silero.timeline import segment_frame
 
     if getattr(cfg, "_pipeline", None) is None:
         cfg._pipeline = load_pipeline(cfg)

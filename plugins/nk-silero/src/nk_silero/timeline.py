@@ -38,7 +38,7 @@ def speech_segments(probs: np.ndarray, hop: float, signal: np.ndarray, sampling_
     raw: Segments = []
     start: int | None = None
     below = 0  # frames below neg_threshold since speech was last seen
-    silence_frames = max(1, int(round(min_silence / hop)))
+    silence_frames = max(1, round(min_silence / hop))
     for i, p in enumerate(probs):
         if start is None:
             if p >= threshold:
@@ -93,7 +93,7 @@ def _trim(segments: Segments, signal: np.ndarray, sampling_rate: int, trim_db: f
 
 
 def _frame_energy(signal: np.ndarray, sampling_rate: int, hop: float) -> np.ndarray:
-    n = max(1, int(round(hop * sampling_rate)))
+    n = max(1, round(hop * sampling_rate))
     frames = len(signal) // n
     if frames == 0:
         return np.zeros(1)
@@ -110,10 +110,7 @@ def _cut(start: float, end: float, longest: float, energy: np.ndarray, hop: floa
     lo = int(np.ceil((start + margin) / hop))
     hi = int(np.floor((min(end - margin, start + longest)) / hop))
     hi = min(hi, len(energy) - 1)
-    if hi <= lo:
-        cut = start + longest
-    else:
-        cut = (lo + int(np.argmin(energy[lo:hi + 1]))) * hop + hop / 2
+    cut = start + longest if hi <= lo else (lo + int(np.argmin(energy[lo:hi + 1]))) * hop + hop / 2
     return [(start, cut), *_cut(cut, end, longest, energy, hop)]
 
 
