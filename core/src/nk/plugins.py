@@ -34,9 +34,11 @@ BUILTIN_PLUGINS = (
     "nk.builtin.reporters",
     "nk.builtin.commands",
     "nk.builtin.cache_commands",
+    "nk.builtin.crossdb_command",
     "nk.builtin.explore_command",
     "nk.builtin.segment_command",
     "nk.builtin.augment_command",
+    "nk.builtin.spotlight_command",
     "nk.builtin.datasets",
 )
 
