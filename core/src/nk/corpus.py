@@ -38,10 +38,11 @@ class LoadReport:
 
 
 
-def load_corpus(ctx: RunContext, model_task: Callable[[], str | None] | None = None,
-                ) -> tuple[pd.DataFrame, str, str, LoadReport]:
+def load_corpus(ctx: RunContext, model_task: Callable[[], str | None] | None = None, *,
+                labelled: bool = True) -> tuple[pd.DataFrame, str, str, LoadReport]:
     """Return (frame, target, task, report) for the run's databases; ``model_task()`` (what the
-    run's model does, if known) decides ``task=auto`` for a numeric target."""
+    run's model does, if known) decides ``task=auto`` for a numeric target. ``labelled=False``
+    (``nk segment``): without a configured target the data need none (target and task ``""``)."""
     cfg = ctx.cfg
     report = LoadReport()
     frames = []
@@ -67,6 +68,10 @@ def load_corpus(ctx: RunContext, model_task: Callable[[], str | None] | None = N
         frame = frame.rename(columns=db.rename)
         if target is None:
             target = corpus.default_target
+        if target is None and not labelled:
+            frames.append(frame.assign(db=db.name, _role=db.role.value if db.role is not Role.all else None))
+            report.databases[db.name] = len(frame)
+            continue
         if target is None:
             raise UserError(
                 "No target column given",
@@ -99,9 +104,12 @@ def load_corpus(ctx: RunContext, model_task: Callable[[], str | None] | None = N
         frame = frame.assign(_role=db.role.value if db.role is not Role.all else None)
         report.databases[db.name] = len(frame)
         frames.append(frame)
-    assert target is not None
     try:
         frame = _concat(frames)
+        if target is None:  # labelled=False and no target: the audio checks and filters only
+            frame = _apply_filters(_check_audio(frame, ctx, report), ctx, report)
+            check_corpus(frame, "load stage")
+            return frame, "", "", report
         frame = _check_target(frame, target)
         frame = _check_audio(frame, ctx, report)
         frame = _apply_filters(frame, ctx, report)

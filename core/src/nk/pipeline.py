@@ -275,6 +275,7 @@ def _results(ctx: RunContext, frame: pd.DataFrame, folds: list[Fold], target: st
              duplicate_audio: list[list[str]]) -> dict[str, Any]:
     from nk.fit import search_keys
     from nk.splits import summary
+    from nk.stages import augment_report
 
     cfg = ctx.cfg
     test = metrics["test"]
@@ -336,6 +337,7 @@ def _results(ctx: RunContext, frame: pd.DataFrame, folds: list[Fold], target: st
         "load": load_report,
         "missing": missing_report,
         "duplicate_audio": duplicate_audio,
+        "augmentation": augment_report(frame, folds),
     }
 
 

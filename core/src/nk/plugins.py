@@ -37,6 +37,8 @@ BUILTIN_PLUGINS = (
     "nk.builtin.crossdb_command",
     "nk.builtin.explore_command",
     "nk.builtin.predict_command",
+    "nk.builtin.segment_command",
+    "nk.builtin.augment_command",
     "nk.builtin.spotlight_command",
     "nk.builtin.datasets",
 )

@@ -234,9 +234,15 @@ def _spaced(n: int, k: int, *, offset: float) -> set[int]:
 
 
 def random_split(frame: pd.DataFrame, test_size: float, dev_size: float, seed: int) -> pd.Series:
-    """Seeded train/dev/test per row, ignoring speakers."""
+    """Seeded train/dev/test per row, ignoring speakers; the segments of one file stay together
+    (one draw per file), so that no file is in two splits."""
     rng = np.random.default_rng(seed)
-    u = rng.random(len(frame))
+    if isinstance(frame.index, pd.MultiIndex):
+        files = frame.index.get_level_values("file")
+        unique = pd.unique(files)
+        u = pd.Series(rng.random(len(unique)), index=unique).loc[files].to_numpy()
+    else:
+        u = rng.random(len(frame))
     labels = np.where(u < test_size, "test", np.where(u < test_size + dev_size, "dev", "train"))
     return pd.Series(labels, index=frame.index)
 

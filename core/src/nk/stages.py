@@ -77,13 +77,14 @@ class Loaded:
 
 
 def load(ctx: RunContext, model_task: Callable[[], str | None] | None = None, *,
-         timing: Timing | None = None) -> Loaded:
+         timing: Timing | None = None, labelled: bool = True) -> Loaded:
     """The corpus; ``model_task()`` (what the run's model does) decides ``task=auto`` for a
-    numeric target (``nk explore`` has no model and passes none)."""
+    numeric target (``nk explore`` has no model and passes none). ``labelled=False`` (``nk
+    segment``): data without a configured target load too, with target and task ``""``."""
     from nk.corpus import load_corpus
 
     with _clock() as elapsed:
-        frame, target, task, report = load_corpus(ctx, model_task)
+        frame, target, task, report = load_corpus(ctx, model_task, labelled=labelled)
     stage_end(ctx, "load", elapsed(), timing, rows=len(frame), target=target, task=task)
     return Loaded(frame, target, task, report.as_dict())
 
@@ -235,6 +236,24 @@ def augment(ctx: RunContext, frame: pd.DataFrame, folds: list[Fold], *, timing: 
     return frame, folds
 
 
+def augment_report(frame: pd.DataFrame, folds: list[Fold]) -> dict[str, Any] | None:
+    """How many augmented rows (those with ``augmented_from``) each split of each fold got, for
+    ``results.json``: ``None`` without augmentation."""
+    if "augmented_from" not in frame.columns:
+        return None
+    extra = frame["augmented_from"].notna().to_numpy()
+    per_fold = {}
+    for fold in folds:
+        parts = fold.split[extra]
+        per_fold[fold.name] = {("unused" if k == "" else str(k)): int(v)
+                               for k, v in parts.value_counts().items()}
+    first = next(iter(per_fold.values()))
+    return {"rows_added": int(extra.sum()), "sources": int(frame.loc[extra, "augmented_from"].nunique()),
+            "by_split": first if len(folds) == 1 else per_fold,
+            "note": "augmented copies train only folds whose training set holds their source; "
+                    "never dev or test"}
+
+
 # --- featurize -----------------------------------------------------------------------------
 
 
@@ -277,5 +296,5 @@ def audio_rows(frame: pd.DataFrame, sampling_rate: int) -> pd.DataFrame:
                          "sampling_rate": int(sampling_rate)}, index=frame.index)
 
 
-__all__ = ["Built", "Loaded", "Splits", "audio_rows", "augment", "build", "featurize", "load",
+__all__ = ["Built", "Loaded", "Splits", "audio_rows", "augment", "augment_report", "build", "featurize", "load",
            "random_split", "segment", "split", "stage_end"]

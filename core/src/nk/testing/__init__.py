@@ -13,7 +13,14 @@ provides the fixtures ``nk_pm``, ``nk_register_plugin``, ``tiny_corpus`` and ``n
 
 from __future__ import annotations
 
-from nk.testing.audio import write_tiny_corpus, write_tone
+from nk.testing.audio import (
+    boundary_errors,
+    frame_accuracy,
+    speech_like,
+    write_speech_bursts,
+    write_tiny_corpus,
+    write_tone,
+)
 from nk.testing.contracts import (
     AugmenterContract,
     DatasetContract,
@@ -36,6 +43,10 @@ __all__ = [
     "PredictorContract",
     "ReporterContract",
     "SegmenterContract",
+    "boundary_errors",
+    "frame_accuracy",
+    "speech_like",
+    "write_speech_bursts",
     "write_tiny_corpus",
     "write_tone",
 ]
