@@ -209,7 +209,13 @@ OPTIM_ALIASES = {"lr": "learning_rate", "bs": "batch_size", "do": "drop", "c_val
 #: nkululeko feature extractors → nk components (a name with a dash: the component before it,
 #: with the model named by the whole)
 FEATURES = {"os": "egemaps", "praat": "praat", "mfcc": "mfcc", "wav2vec2": "wav2vec2", "hubert": "hubert",
-            "wavlm": "wavlm", "whisper": "whisper"}
+            "wavlm": "wavlm", "whisper": "whisper", "data2vec": "data2vec"}
+#: the Hugging Face organisation of nkululeko's model names (wav2vec2-large-robust → facebook/…)
+HF_ORGS = {"wav2vec2": "facebook", "hubert": "facebook", "wavlm": "microsoft", "whisper": "openai",
+           "data2vec": "facebook"}
+#: nkululeko MODEL.loss values → nk's
+LOSSES = {"1-ccc": "ccc", "ccc": "ccc", "mse": "mse", "mae": "mae", "cross": "cross_entropy",
+          "cross_entropy": "cross_entropy", "focal": "focal"}
 OS_SETS = {"egemapsv02": "eGeMAPSv02", "gemapsv01b": "GeMAPSv01b", "compare_2016": "ComParE_2016",
            "compare": "ComParE_2016", "emobase": "emobase", "egemaps": "eGeMAPSv02", "gemaps": "GeMAPSv01b"}
 OS_LEVELS = {"functionals": "Functionals", "lld": "LowLevelDescriptors",
@@ -317,7 +323,7 @@ def _yaml_value(value: Any) -> str:
         return "{" + ",".join(f"{_yaml_value(str(k))}:{_yaml_value(v)}" for k, v in value.items()) + "}"
     text = str(value)
     plain = re.fullmatch(r"[A-Za-z0-9_.~/][A-Za-z0-9_.\-/]*", text)
-    if plain and not re.fullmatch(r"[0-9.eE+\-]+", text) and text.lower() not in ("true", "false", "null"):
+    if plain and not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text) and text.lower() not in ("true", "false", "null"):
         return text
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -372,6 +378,7 @@ class _Translator:
         self._exp()
         self._feats()
         self._model()
+        self._finetune()
         self._explore()
         self._flags()
         self._optim()
@@ -677,7 +684,9 @@ class _Translator:
                     self.went("FEATS", key, f"feats=[{','.join(chosen)}]", f"feats={_yaml_value(chosen)}")
                     for t, c in zip(types, chosen, strict=True):
                         if "-" in t and "model" in self.params("feats", c):
-                            self.out.overrides.append(f"feats.{c}.model={_yaml_value(t)}")
+                            hf = f"{HF_ORGS.get(c, 'facebook')}/{t}"
+                            self.out.overrides.append(f"feats.{c}.model={_yaml_value(hf)}")
+                            self.out.where.append((f"FEATS.type {t}", self.line("FEATS", key), f"feats.{c}.model={hf}"))
         for key, (value, _) in feats.items():
             if key == "type":
                 continue
@@ -766,6 +775,12 @@ class _Translator:
             elif key == "layers" and isinstance(value, dict) and self._model_param("MODEL", key):
                 name = self._model_param("MODEL", key)
                 self.went("MODEL", key, f"model.{name} (a list)", f"model.{name}={_yaml_value(list(value.values()))}")
+            elif key == "loss" and self._model_param("MODEL", key):
+                loss = LOSSES.get(str(value).lower())
+                if loss is None:
+                    self.bad("MODEL", key, f"loss {value!r}: nk's losses are " + ", ".join(sorted(set(LOSSES.values()))))
+                else:
+                    self.went("MODEL", key, "model.loss", f"model.loss={loss}")
             elif (name := self._model_param("MODEL", key)) is not None:
                 self.went("MODEL", key, f"model.{name}", f"model.{name}={_yaml_value(value)}")
             elif key in MODEL_PARAMS:
@@ -775,6 +790,16 @@ class _Translator:
             else:
                 self.bad("MODEL", key, KNOWN_MISSING.get(f"MODEL.{key}") or self._nearest(
                     key, [*MODEL_PARAMS, "type", "logo", "k_fold_cross", "save"]))
+
+    def _finetune(self) -> None:
+        section = self.ini.sections.get("FINETUNE", {})
+        if not section or not self.model or not self.model.startswith("finetune"):
+            return
+        for key, (value, _) in section.items():
+            if (name := self._model_param("FINETUNE", key)) is not None:
+                self.went("FINETUNE", key, f"model.{name}", f"model.{name}={_yaml_value(value)}")
+            else:
+                self.bad("FINETUNE", key, self._nearest(key, self.params("model", self.model)))
 
     def _explore(self) -> None:
         section = self.ini.sections.get("EXPL", {})
