@@ -171,7 +171,7 @@ def test_unsupported_keys_name_the_nearest_key_or_the_reason(tmp_path):
     assert "no such parameter" in reasons["MODEL.layers"][1]
     assert "uncertainty" in reasons["PLOT.uncertainty_threshold"][1]
     assert "not known" in reasons["XYZ.a"][1]
-    with pytest.raises(UserError, match="not supported by nk.*FEATS.scal \\(line 12\\)"):
+    with pytest.raises(UserError, match=r"not supported by nk.*FEATS.scal \(line 12\)"):
         tr.check()
 
 

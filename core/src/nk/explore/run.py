@@ -49,11 +49,10 @@ def explore_command(overrides: list[str], app: App, *, show_cfg: bool,
     from omegaconf import OmegaConf
 
     from nk.config import compose
+    from nk.nkululeko import with_provenance
     from nk.report import check_pdf_possible
     from nk.report.run import document_option
     from nk.results import new_run_dir
-
-    from nk.nkululeko import with_provenance
 
     cfg = with_provenance(compose(overrides, app.pm), provenance)  # also checks the explore section's bounds
     if cfg.explore.report:

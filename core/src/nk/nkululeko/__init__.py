@@ -156,9 +156,9 @@ def read_ini(path: str | os.PathLike[str]) -> IniFile:
         if head:
             section = head.group(1).strip()
             continue
-        key = _KEY.match(line)
-        if key and section:
-            lines.setdefault((section, parser.optionxform(key.group(1).strip())), number)
+        found = _KEY.match(line)
+        if found and section:
+            lines.setdefault((section, parser.optionxform(found.group(1).strip())), number)
     sections: dict[str, dict[str, tuple[Any, int]]] = {}
     for name in parser.sections():
         sections[name] = {}
@@ -899,14 +899,17 @@ class _Translator:
             return
         grid: dict[str, list[Any]] = {}
         model = section.get("model", (None, 0))[0]
-        if model is not None and MODELS.get(str(model), str(model)) != self.model:
-            if self.model is None or ("MODEL", "type") not in self.handled:
-                self.model = MODELS.get(str(model), str(model))
-                if self.has("model", self.model):
-                    self.out.overrides.append(f"model={self.model}")
+        searched = None if model is None else MODELS.get(str(model), str(model))
+        if searched is not None and self.model is None and self.has("model", searched):
+            self.model = searched
+            self.out.overrides.append(f"model={searched}")
         for key, (value, _) in section.items():
             if key == "model":
-                self.went("OPTIM", key, f"the model searched: {self.model}")
+                if searched is not None and searched == self.model and self.has("model", searched):
+                    self.went("OPTIM", key, f"model={searched} (the model searched)")
+                else:
+                    self.bad("OPTIM", key, f"the model searched ({model!r}) must be MODEL.type ({self.model!r}) "
+                             "and installed")
             elif key == "metric":
                 if str(value).lower() in ("uar", "ccc"):
                     self.went("OPTIM", key, "nk's primary metric (UAR / CCC) on dev")
@@ -956,11 +959,11 @@ class _Translator:
                 if (section, key) in self.handled:
                     continue
                 full = f"{section}.{key}"
-                if full in NO_EFFECT and NO_EFFECT[full]:
+                if NO_EFFECT.get(full):
                     self.went(section, key, f"no effect: {NO_EFFECT[full]}")
-                elif full in KNOWN_MISSING and KNOWN_MISSING[full]:
+                elif KNOWN_MISSING.get(full):
                     self.bad(section, key, KNOWN_MISSING[full])
-                elif section in KNOWN_MISSING and KNOWN_MISSING[section]:
+                elif KNOWN_MISSING.get(section):
                     self.bad(section, key, KNOWN_MISSING[section])
                 elif section == "DATA":
                     self.bad(section, key, self._nearest(key, [
