@@ -210,6 +210,11 @@ OPTIM_ALIASES = {"lr": "learning_rate", "bs": "batch_size", "do": "drop", "c_val
 #: with the model named by the whole)
 FEATURES = {"os": "egemaps", "praat": "praat", "mfcc": "mfcc", "wav2vec2": "wav2vec2", "hubert": "hubert",
             "wavlm": "wavlm", "whisper": "whisper", "data2vec": "data2vec"}
+#: nkululeko's extractors nk has no counterpart for (named as such in the error)
+NKULULEKO_ONLY_FEATURES = frozenset({
+    "audmodel", "audwav2vec2", "agender", "emotion2vec", "spkrec", "bert", "sptk", "trill", "mld", "spectra",
+    "snr", "mos", "squim", "import", "clap", "xbow", "opensmile_lld", "ast", "mos", "pesq", "stoi", "sdr", "wav2vec",
+    "whisper_text", "text", "mms", "qwen", "phonemes"})
 #: the Hugging Face organisation of nkululeko's model names (wav2vec2-large-robust → facebook/…)
 HF_ORGS = {"wav2vec2": "facebook", "hubert": "facebook", "wavlm": "microsoft", "whisper": "openai",
            "data2vec": "facebook"}
@@ -248,7 +253,6 @@ KNOWN_MISSING = {
     "EXP.sample_selection": "nk has no nkululeko-style sample selection for the whole experiment",
     "DATA.age_bins": "nk bins targets with bins.edges (use DATA.bins)",
     "DATA.check_size": "nk reports too short files with audio.min_duration",
-    "DATA.<db>.files_tables": "nk's audformat loader reads the files of the tables it is given",
     "DATA.<db>.target_tables_append": "nk has no appended target tables",
     "DATA.<db>.testsplit": "nk has no per-database test split share; use split_strategy",
     "DATA.<db>.dev_tables": "nk's audformat loader takes one table list per database part",
@@ -490,6 +494,11 @@ class _Translator:
                 values = self._filter_values("DATA", key, value)
                 if values is not None:
                     self.went("DATA", key, "filter.values", f"filter.values={_yaml_value(values)}")
+            elif key == "balance" and isinstance(value, dict):
+                target = str(self.ini.get("DATA", "target", ""))
+                covariates = [str(k) for k in value if str(k) != target]
+                self.went("DATA", key, "split.balance_on (nk weighs the target and each covariate equally)",
+                          f"split.balance_on={_yaml_value(covariates)}")
 
     def _filter_values(self, section: str, key: str, value: Any) -> dict[str, list[Any]] | None:
         out: dict[str, list[Any]] = {}
@@ -625,6 +634,9 @@ class _Translator:
                 if values is not None:
                     self.went("DATA", full, "filter.values (all databases)", f"filter.values={_yaml_value(values)}")
                     self.note("filter")
+            elif sub == "files_tables" and loader == "audformat":
+                self.went("DATA", full, "no effect: nk's audformat loader reads the tables it needs (the target's, "
+                          "and the speaker properties with map_speaker)")
             elif sub in ("train_tables", "dev_tables", "test_tables") and loader == "audformat":
                 self.went("DATA", full, f"no effect: nkululeko reads {sub} only with split_strategy=specified")
             elif sub == "columns" and loader == "audformat":
@@ -654,8 +666,11 @@ class _Translator:
         base = low.split("-")[0]
         comp = FEATURES.get(low) or FEATURES.get(base)
         if comp is None:
-            self.bad(section, key, f"feature type {name!r} is not in nk (nk has: os, praat, mfcc, and "
-                     "wav2vec2-*/hubert-*/wavlm-*/whisper-* with nk-transformers)")
+            known = base in NKULULEKO_ONLY_FEATURES
+            self.bad(section, key, f"feature type {name!r} is "
+                     + ("an nkululeko feature extractor nk does not have" if known else "not an extractor nk knows")
+                     + " (nk has: os, praat, mfcc, and wav2vec2-*/hubert-*/wavlm-*/whisper-*/data2vec-* with "
+                     "nk-transformers)")
             return None
         if low == "os":
             comp = "egemaps" if self.ini.get("FEATS", "set") is None and self.ini.get("FEATS", "os.set") is None \
@@ -763,6 +778,9 @@ class _Translator:
             elif key == "measure":
                 self.went("MODEL", key, "no effect: nk reports every metric and selects on the primary one "
                           "(UAR / CCC) on dev")
+            elif key == "n_jobs" and "n_jobs" not in self.params("model", self.model):
+                self.went("MODEL", key, f"no effect: model {self.model} has no n_jobs (nk's n_jobs sets the "
+                          "extraction processes)")
             elif key == "device" and "device" not in self.params("model", self.model):
                 feats = [c for c in self.chosen_feats if "device" in self.params("feats", c)]
                 if feats:
