@@ -311,3 +311,32 @@ def test_python_m_nk_nkululeko_says_the_nk_command(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert "running `nk run --config" in proc.stderr
     assert proc.returncode == 2 and "FEATS.type (line 11)" in " ".join(proc.stderr.split())
+
+
+@pytest.mark.parametrize("snippet", [pytest.param(p.values[0], id=p.id) for p in TABLE if p.id in (
+    "os-svm", "os-set", "praat-xgb-balance", "logo", "k_fold_cross", "flags-multirun", "optim-search", "report",
+    "explore")])
+def test_translations_compose_with_the_installed_plugins(nk_pm, tmp_path, snippet):
+    """The overrides are valid nk config (Hydra syntax, keys, types, bounds), not just strings."""
+    from nk.config import compose
+    from nk.nkululeko import installed_components
+
+    needed = {"opensmile", "praat", "xgboost"}
+    if not needed <= {i.name for i in nk_pm.plugin_infos()}:
+        pytest.skip("needs nk-opensmile, nk-praat and nk-xgboost")
+    tr = translate(_write(tmp_path, _merge(snippet)), installed_components(nk_pm))
+    assert not tr.unsupported
+    jobs = tr.overrides
+    cfg = compose([o.split(",")[0] if o.startswith(("model=svm,", "scale=none,")) else o for o in jobs], nk_pm)
+    assert cfg.name == "exp_demo" and list(cfg.data) == ["emodb"] and cfg.data.emodb.loader == "csv"
+
+
+def test_explore_config_composes_and_run_leaves_explore_keys_out(nk_pm, tmp_path, capsys):
+    ini = _write(tmp_path, HEAD + "[FEATS]\ntype = ['praat']\n[MODEL]\ntype = svm\n[EXPL]\n"
+                 "value_counts = [['gender']]\nscatter = ['pca']\n")
+    assert main(["explore", "--config", str(ini), "--cfg"], pm=nk_pm) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "explore.columns=[gender]" in out and "- gender" in out
+    assert main(["run", "--config", str(ini), "--cfg"], pm=nk_pm) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "explore.columns" not in out.splitlines()[0] and "nk explore --config" in out
