@@ -123,6 +123,8 @@ def test_flags_and_runs_make_a_multirun(tmp_path):
                           + "[FEATS]\ntype = ['os']\n[MODEL]\ntype = svm\n[FLAGS]\nbalancing = ['none', 'ros']\n"),
                    COMPONENTS)
     assert tr.multirun and "seed=42,43,44" in tr.overrides and "balance=none,ros" in tr.overrides
+    flags = translate(_write(tmp_path, _merge(TABLE[7].values[0]), "flags.ini"), COMPONENTS)
+    assert "model=svm,knn" in flags.overrides and "model=svm" not in flags.overrides  # the sweep replaces it
     assert tr.nk_command().startswith("nk run -m ")
 
 
@@ -149,7 +151,7 @@ def test_audformat_specified_split_uses_the_tables(tmp_path):
         emodb.split_strategy = specified
         emodb.test_tables = ['emotion.categories.test.gold_standard']
         emodb.train_tables = ['emotion.categories.train.gold_standard']
-        emodb.mapping = {'anger, sadness': 'negative', 'happiness': 'positive'}
+        emodb.mapping = {'anger, sadness': 'negative', 'happiness': 'positive', 'no emotion': 'neutral'}
         target = emotion
         [FEATS]
         type = ['os']
@@ -159,7 +161,7 @@ def test_audformat_specified_split_uses_the_tables(tmp_path):
     assert not tr.unsupported
     for o in ("+data@data.emodb_train=audformat", "data.emodb_train.role=train",
               "data.emodb_train.tables=[emotion.categories.train.gold_standard]", "data.emodb_test.role=test",
-              "data.emodb_test.label_map={anger:negative,sadness:negative,happiness:positive}", "split.method=given"):
+              "data.emodb_test.label_map={anger:negative,sadness:negative,happiness:positive,no emotion:neutral}", "split.method=given"):
         assert o in tr.overrides, o
 
 

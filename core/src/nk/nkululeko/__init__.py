@@ -324,12 +324,19 @@ def _yaml_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ",".join(_yaml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ",".join(f"{_yaml_value(str(k))}:{_yaml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ",".join(f"{_dict_key(str(k))}:{_yaml_value(v)}" for k, v in value.items()) + "}"
     text = str(value)
     plain = re.fullmatch(r"[A-Za-z0-9_.~/][A-Za-z0-9_.\-/]*", text)
     if plain and not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text) and text.lower() not in ("true", "false", "null"):
         return text
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _dict_key(text: str) -> str:
+    """A mapping key in Hydra's grammar, which takes no quoted keys (spaces inside are fine)."""
+    if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_ .\-/]*", text) and text == text.strip():
+        return text
+    return _yaml_value(text)
 
 
 class _Translator:
@@ -389,7 +396,9 @@ class _Translator:
         self._report()
         self._plot()
         self._rest()
-        if self.sweeps:
+        if self.sweeps:  # a swept key replaces its single value (FLAGS models over MODEL type)
+            swept = {sweep.split("=", 1)[0] for sweep in self.sweeps}
+            self.out.overrides = [o for o in self.out.overrides if o.split("=", 1)[0] not in swept]
             self.out.multirun = True
             self.out.overrides.extend(self.sweeps)
         del ini
