@@ -188,7 +188,7 @@ def test_ignore_leaves_a_key_out_on_purpose(tmp_path):
 def test_unknown_feature_or_model_is_unsupported(tmp_path):
     tr = translate(_write(tmp_path, HEAD + "[FEATS]\ntype = ['trill']\n[MODEL]\ntype = gmm\n"), COMPONENTS)
     keys = {u.key: u.reason for u in tr.unsupported}
-    assert "'trill' is not in nk" in keys["FEATS.type"] and "not installed" in keys["MODEL.type"]
+    assert "'trill' is an nkululeko feature extractor nk does not have" in keys["FEATS.type"] and "not installed" in keys["MODEL.type"]
 
 
 @pytest.mark.parametrize(("text", "message", "line"), [
