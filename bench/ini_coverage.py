@@ -41,13 +41,19 @@ def main() -> int:
     parser.add_argument("--version", default="1.14.1")
     parser.add_argument("--top", type=int, default=40, help="unsupported keys to list")
     parser.add_argument("--show", action="store_true", help="print each unsupported key's reason once")
+    parser.add_argument("--no-compose", action="store_true",
+                        help="skip composing each clean translation into an nk config (the check that its "
+                             "overrides are valid nk keys, types and bounds)")
     args = parser.parse_args()
 
+    from nk.config import compose
     from nk.errors import UserError
     from nk.nkululeko import installed_components, read_ini, translate
     from nk.plugins import PluginManager
 
-    components = installed_components(PluginManager())
+    pm = PluginManager()
+    components = installed_components(pm)
+    composed, compose_errors = 0, []
     with tempfile.TemporaryDirectory() as tmp:
         sdist = args.sdist or _sdist(args.version, Path(tmp))
         with tarfile.open(sdist) as tar:
@@ -71,11 +77,24 @@ def main() -> int:
                 reasons.setdefault(_generic(u.key, names), re.sub(r"\s+", " ", u.reason))
             per_key.update(keys)
             ok += not tr.unsupported
+            if not tr.unsupported and not args.no_compose:
+                from nk.runner import expand_sweep
+
+                try:
+                    for job in expand_sweep(tr.overrides)[:1] if tr.multirun else [tr.overrides]:
+                        compose(job, pm)
+                    composed += 1
+                except UserError as exc:
+                    compose_errors.append(f"{rel}: {exc.message}")
     n = len(files)
     print(f"nkululeko {args.version}: {n} INI files; {ok} ({ok / max(n, 1):.0%}) translate with no unsupported key;"
           f" {len(errors)} do not parse")
     for err in errors:
         print(f"  parse error: {err}")
+    if not args.no_compose:
+        print(f"{composed} of the {ok} clean translations compose into a valid nk config")
+        for err in compose_errors:
+            print(f"  compose error: {err}")
     print("unsupported keys (files using each):")
     for key, count in per_key.most_common(args.top):
         print(f"  {count:4d}  {key}" + (f"  — {reasons[key][:110]}" if args.show else ""))

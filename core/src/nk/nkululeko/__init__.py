@@ -213,7 +213,7 @@ FEATURES = {"os": "egemaps", "praat": "praat", "mfcc": "mfcc", "wav2vec2": "wav2
 #: nkululeko's extractors nk has no counterpart for (named as such in the error)
 NKULULEKO_ONLY_FEATURES = frozenset({
     "audmodel", "audwav2vec2", "agender", "emotion2vec", "spkrec", "bert", "sptk", "trill", "mld", "spectra",
-    "snr", "mos", "squim", "import", "clap", "xbow", "opensmile_lld", "ast", "mos", "pesq", "stoi", "sdr", "wav2vec",
+    "snr", "mos", "squim", "import", "clap", "xbow", "opensmile_lld", "ast", "pesq", "stoi", "sdr", "wav2vec",
     "whisper_text", "text", "mms", "qwen", "phonemes"})
 #: the Hugging Face organisation of nkululeko's model names (wav2vec2-large-robust → facebook/…)
 HF_ORGS = {"wav2vec2": "facebook", "hubert": "facebook", "wavlm": "microsoft", "whisper": "openai",
@@ -332,6 +332,19 @@ def _yaml_value(value: Any) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _value_of(param: str, value: Any) -> Any:
+    """nkululeko's spelling of a parameter value → nk's (scikit-learn's gamma='scale' is nk's None)."""
+    if param == "gamma" and str(value).lower() == "scale":
+        return None
+    if param == "dropout" and isinstance(value, list):
+        if len({float(v) for v in value}) == 1:
+            return float(value[0])
+        raise ValueError(f"drop={value!r}: nk's MLP uses one dropout after every layer")
+    if param == "gamma" and isinstance(value, str):
+        raise ValueError(f"gamma={value!r} is not in nk (a number, or None for scikit-learn's 'scale')")
+    return value
+
+
 def _dict_key(text: str) -> str:
     """A mapping key in Hydra's grammar, which takes no quoted keys (spaces inside are fine)."""
     if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_ .\-/]*", text) and text == text.strip():
@@ -412,10 +425,17 @@ class _Translator:
         get = self.ini.sections.get("EXP", {})
         for key, (value, _) in get.items():
             if key == "root":
-                self.went("EXP", key, "results_root (nk writes <root>/<name>/<time>/)",
-                          f"results_root={_yaml_value(str(value))}")
+                sub = os.path.dirname(str(get.get("name", ("", 0))[0]).rstrip("/"))
+                root = os.path.join(str(value), sub) if sub else str(value)
+                self.went("EXP", key, f"results_root={root} (nk writes <root>/<name>/<time>/)",
+                          f"results_root={_yaml_value(root)}")
             elif key == "name":
-                self.went("EXP", key, "name", f"name={_yaml_value(str(value))}")
+                name = str(value).rstrip("/")
+                if "/" in name:  # nkululeko's name = results/exp_x: the folder part joins the root
+                    if "root" not in get:
+                        self.out.overrides.append(f"results_root={_yaml_value(os.path.dirname(name))}")
+                    name = os.path.basename(name)
+                self.went("EXP", key, f"name={name}", f"name={_yaml_value(name)}")
             elif key == "type":
                 task = str(value).lower()
                 if task in ("classification", "regression"):
@@ -482,8 +502,13 @@ class _Translator:
                 continue
             if key == "target":
                 self.went("DATA", key, "target", f"target={_yaml_value(str(value))}")
+            elif key == "labels" and str(self.ini.get("EXP", "type", "")).lower() == "regression":
+                self.went("DATA", key, "no effect: names of the bins nkululeko reports regression results in")
             elif key == "labels":
                 self.went("DATA", key, "labels", f"labels={_yaml_value(_listify(value))}")
+            elif key == "bins" and str(self.ini.get("EXP", "type", "")).lower() == "regression":
+                self.went("DATA", key, "no effect: nkululeko bins regression results only for its reports; nk "
+                          "reports regression metrics")
             elif key == "bins":
                 edges = [v for v in _listify(value) if abs(float(v)) < 1e4] if isinstance(value, list) else []
                 if edges:
@@ -809,7 +834,10 @@ class _Translator:
                 else:
                     self.went("MODEL", key, "model.loss", f"model.loss={loss}")
             elif (name := self._model_param("MODEL", key)) is not None:
-                self.went("MODEL", key, f"model.{name}", f"model.{name}={_yaml_value(value)}")
+                try:
+                    self.went("MODEL", key, f"model.{name}", f"model.{name}={_yaml_value(_value_of(name, value))}")
+                except ValueError as exc:
+                    self.bad("MODEL", key, str(exc))
             elif key in MODEL_PARAMS:
                 self.bad("MODEL", key, f"model {self.model!r} has no such parameter in nk"
                          + (f" (its parameters: {', '.join(self.params('model', self.model))})"
@@ -945,7 +973,11 @@ class _Translator:
                              "(UAR for classification, CCC for regression)")
             elif (name := self._model_param("OPTIM", OPTIM_ALIASES.get(key, key))) is not None and isinstance(
                     value, list):
-                grid[name] = value
+                try:
+                    grid[name] = [_value_of(name, v) for v in value]
+                except ValueError as exc:
+                    self.bad("OPTIM", key, str(exc))
+                    continue
                 self.went("OPTIM", key, f"search.params.{name} (chosen on dev)")
             else:
                 self.bad("OPTIM", key, KNOWN_MISSING.get(f"OPTIM.{key}") or
