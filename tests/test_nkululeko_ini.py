@@ -342,3 +342,23 @@ def test_explore_config_composes_and_run_leaves_explore_keys_out(nk_pm, tmp_path
     assert main(["run", "--config", str(ini), "--cfg"], pm=nk_pm) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "explore.columns" not in out.splitlines()[0] and "nk explore --config" in out
+
+
+def test_name_with_a_folder_joins_the_root_and_sklearn_spellings(tmp_path):
+    tr = translate(_write(tmp_path, HEAD.replace("root = ./results/\nname = exp_demo", "root = ./\nname = results/exp_x")
+                          + "[FEATS]\ntype = ['os']\n[MODEL]\ntype = svm\ngamma = scale\n"), COMPONENTS)
+    assert "results_root=results" in tr.overrides and "name=exp_x" in tr.overrides
+    assert "model.gamma=null" in tr.overrides
+
+
+def test_explore_example_with_predict_and_the_pyannote_segment_example_are_not_yet(tmp_path):
+    """The seed paper's explore example ([PREDICT] targets + [EXPL] value_counts) and the pyannote
+    segment example: [EXPL] maps; [PREDICT]/[SEGMENT] are errors saying the command is not in nk yet."""
+    tr = translate(_write(tmp_path, HEAD + "[FEATS]\ntype = ['os']\n[MODEL]\ntype = svm\n[PREDICT]\n"
+                          "targets = ['gender', 'age', 'snr']\n[EXPL]\nvalue_counts = [['gender_pred'], ['age_pred']]\n"
+                          "[SEGMENT]\nmethod = pyannote\nsample_selection = all\n"), COMPONENTS)
+    assert tr.command == "explore" and "explore.columns=[gender_pred,age_pred]" in tr.overrides
+    reasons = {u.key: u.reason for u in tr.unsupported}
+    assert set(reasons) == {"PREDICT.targets", "SEGMENT.method", "SEGMENT.sample_selection"}
+    assert "`nk predict` is not available yet" in reasons["PREDICT.targets"]
+    assert "`nk segment` is not available yet" in reasons["SEGMENT.method"]

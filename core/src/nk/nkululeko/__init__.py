@@ -426,7 +426,7 @@ class _Translator:
         for key, (value, _) in get.items():
             if key == "root":
                 sub = os.path.dirname(str(get.get("name", ("", 0))[0]).rstrip("/"))
-                root = os.path.join(str(value), sub) if sub else str(value)
+                root = os.path.normpath(os.path.join(str(value), sub)) if sub else str(value)
                 self.went("EXP", key, f"results_root={root} (nk writes <root>/<name>/<time>/)",
                           f"results_root={_yaml_value(root)}")
             elif key == "name":
