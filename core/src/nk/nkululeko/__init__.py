@@ -244,6 +244,8 @@ NO_EFFECT = {
     "RESAMPLE.sample_selection": "nk resamples every file when reading it",
     "RESAMPLE.target": "nk resamples every file when reading it",
     "REPORT.fresh": "nk writes a new report for every run",
+    "PLOT.runs_compare": "nk ranks the runs of a sweep in ranking.csv and the sweep report",
+    "EXPL.print_stats": "nk explore always writes its statistics tables",
     "DATA.<db>.type": "",  # handled
 }
 
@@ -262,11 +264,9 @@ KNOWN_MISSING = {
     "MODEL.logo": "",  # handled
     "PLOT.combine_per_speaker": "nk has no per-speaker combination of predictions",
     "PLOT.sample_selection": "nk plots test results",
-    "PLOT.runs_compare": "nk ranks the runs of a sweep in ranking.csv and the sweep report",
     "PLOT.uncertainty_threshold": "nk has no uncertainty threshold",
     "EXPL.sample_selection": "nk explore explores all rows of the configured data",
     "EXPL.spotlight": "run `nk spotlight` instead",
-    "EXPL.print_stats": "nk explore always writes its statistics tables",
     "EXPL.plot_tree": "nk explore plots no decision trees",
     "EXPL.regplot": "nk explore has no regression plots",
     "EXPL.ignore_gender": "nk explore has no ignore_gender option",
@@ -528,6 +528,8 @@ class _Translator:
                 values = self._filter_values("DATA", key, value)
                 if values is not None:
                     self.went("DATA", key, "filter.values", f"filter.values={_yaml_value(values)}")
+            elif key == "sample_selection" and str(value) == "all":
+                self.went("DATA", key, "no effect: nk uses all rows (nk's default)")
             elif key == "balance" and isinstance(value, dict):
                 target = str(self.ini.get("DATA", "target", ""))
                 covariates = [str(k) for k in value if str(k) != target]
@@ -904,6 +906,8 @@ class _Translator:
                     self.bad("EXPL", key, "nk's distribution plots are violin or box")
             elif key == "sample_selection" and str(value) == "all":
                 self.went("EXPL", key, "no effect: nk explore explores all rows")
+            elif key == "print_stats":
+                self.went("EXPL", key, f"no effect: {NO_EFFECT['EXPL.print_stats']}")
             else:
                 self.bad("EXPL", key, KNOWN_MISSING.get(f"EXPL.{key}") or self._nearest(
                     key, ["value_counts", "model", "scatter", "feature_distributions", "max_feats", "shap",
