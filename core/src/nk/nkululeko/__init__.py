@@ -256,7 +256,7 @@ KNOWN_MISSING = {
     "DATA.age_bins": "nk bins targets with bins.edges (use DATA.bins)",
     "DATA.check_size": "nk reports too short files with audio.min_duration",
     "DATA.<db>.target_tables_append": "nk has no appended target tables",
-    "DATA.<db>.testsplit": "nk has no per-database test split share; use split_strategy",
+    "DATA.<db>.testsplit": "nkululeko 1.14.1 does not read testsplit either; did you mean test_size?",
     "DATA.<db>.dev_tables": "nk's audformat loader takes one table list per database part",
     "DATA.<db>.reverse": "nk does not reverse audio",
     "DATA.<db>.scale": "nk scales features, not targets",
