@@ -36,7 +36,7 @@ def readme_commands() -> list[tuple[str, str | None]]:
     text = README.read_text(encoding="utf-8")
     out: list[tuple[str, str | None]] = []
     for lang, body in re.findall(r"^```(\w*)\n(.*?)^```", text, flags=re.S | re.M):
-        lines = body.splitlines()
+        lines = body.replace("\\\n", " ").splitlines() if lang == "bash" else body.splitlines()  # continuations
         for i, line in enumerate(lines):
             if lang == "bash":
                 command = " ".join(shlex.split(line, comments=True))
