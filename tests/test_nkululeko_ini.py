@@ -304,7 +304,11 @@ def test_run_config_polish_ini_equals_experiment_polish(nk_pm, tmp_path, monkeyp
     assert a["data"]["rows"] == b["data"]["rows"]
     cfg = yaml.safe_load((from_ini.parent / "config.yaml").read_text())
     assert cfg["provenance"]["nkululeko_ini"] == str(ini.resolve())
-    assert any("dev" in n for n in cfg["provenance"]["notes"]) or cfg["provenance"]["notes"]
+    assert any("eGeMAPSv02 functionals" in n for n in cfg["provenance"]["notes"])
+    from nk.inference import load_run  # a run from an INI file predicts like any other
+
+    wav = next((tmp_path / "data" / "polish" / "POLISH").glob("m1.*.wav"))
+    assert len(load_run(from_ini.parent, pm=nk_pm).predict_files([str(wav)])) == 1
 
 
 def test_python_m_nk_nkululeko_says_the_nk_command(tmp_path):
