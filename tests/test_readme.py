@@ -36,7 +36,7 @@ def readme_commands() -> list[tuple[str, str | None]]:
     text = README.read_text(encoding="utf-8")
     out: list[tuple[str, str | None]] = []
     for lang, body in re.findall(r"^```(\w*)\n(.*?)^```", text, flags=re.S | re.M):
-        lines = body.splitlines()
+        lines = body.replace("\\\n", " ").splitlines() if lang == "bash" else body.splitlines()  # continuations
         for i, line in enumerate(lines):
             if lang == "bash":
                 command = " ".join(shlex.split(line, comments=True))
@@ -81,6 +81,12 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("walkthrough")
     # "Your own data": my_corpus.csv with file, emotion, speaker, gender, age
     _emotions_corpus(home / "audio", home / "my_corpus.csv", ["happy", "sad", "angry"])
+    # "Coming from nkululeko": an nkululeko exp.ini on my_corpus.csv
+    (home / "exp.ini").write_text(
+        "[EXP]\nroot = ./results/\nname = exp_ini\n[DATA]\ndatabases = ['mine']\nmine = ./my_corpus.csv\n"
+        "mine.type = csv\nmine.absolute_path = False\nmine.split_strategy = speaker_split\ntarget = emotion\n"
+        "[FEATS]\ntype = ['os']\nscale = standard\n[MODEL]\ntype = svm\nC_val = 1\n[EXPL]\n"
+        "value_counts = [['gender']]\n")
     # conf/data/emodb.yaml + ravdess.yaml, as in the README (paths to local synthetic tables)
     (home / "db" / "emodb").mkdir(parents=True)
     (home / "db" / "ravdess").mkdir(parents=True)
@@ -123,7 +129,7 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _argv(command: str, cache: Path) -> list[str]:
     argv = shlex.split(command)[1:]
     if argv[:1] in (["run"], ["explore"]) and "--cfg" not in argv:
-        own_data = any(a.startswith(("data=", "'data=", "experiment=")) for a in argv)
+        own_data = any(a.startswith(("data=", "'data=", "experiment=", "--config")) for a in argv)
         if not own_data and not any(a.startswith("data.demo.n_utterances") for a in argv):
             argv.append("data.demo.n_utterances=1")  # the same commands, on a smaller demo corpus
     if argv[:1] == ["explore"] and "--cfg" not in argv:

@@ -41,14 +41,18 @@ def _label(overrides: list[str]) -> str:
     return re.sub(r"[^A-Za-z0-9_.,=+-]+", "_", text)[:120]
 
 
-def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: bool) -> int:
+def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: bool,
+                provenance: dict[str, Any] | None = None) -> int:
+    """``provenance`` (e.g. the nkululeko INI file the overrides came from) is recorded in each
+    run's config.yaml."""
     from omegaconf import OmegaConf
 
     from nk.config import compose
+    from nk.nkululeko import with_provenance
 
     jobs = expand_sweep(overrides) if multirun else [overrides]
     # compose every job before running any, so a typo fails in seconds, not after run 3
-    configs = [compose(job, app.pm) for job in jobs]
+    configs = [with_provenance(compose(job, app.pm), provenance) for job in jobs]
     if show_cfg:
         for job, cfg in zip(jobs, configs, strict=False):
             app.console.rule(escape(" ".join(job) or "defaults"))

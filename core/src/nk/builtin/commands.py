@@ -42,7 +42,11 @@ def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("-m", "--multirun", action="store_true",
                      help="sweep over comma-separated values; ranks the runs")
     run.add_argument("--cfg", action="store_true", help="print the composed config and exit")
+    from nk.builtin.ini_command import add_config_option, add_ini_command
+
+    add_config_option(run)
     run.set_defaults(handler=_run)
+    add_ini_command(subparsers)
 
     plugins = subparsers.add_parser("plugins", help="list plugins and their components")
     plugins.add_argument("component", nargs="?", help="show one component's parameters")
@@ -52,6 +56,12 @@ def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace, app: App) -> int:
     from nk.runner import run_command
 
+    if args.config:  # an nkululeko INI file (nk.nkululeko)
+        from nk.builtin.ini_command import config_overrides
+
+        overrides, multirun, provenance = config_overrides(args, app, "run")
+        return run_command(overrides, app, multirun=multirun or args.multirun, show_cfg=args.cfg,
+                           provenance=provenance)
     return run_command(list(args.overrides), app, multirun=args.multirun, show_cfg=args.cfg)
 
 

@@ -43,10 +43,18 @@ def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     explore.add_argument("overrides", nargs="*", help="group=option or key=value (Hydra syntax)")
     explore.add_argument("--cfg", action="store_true", help="print the composed config and exit")
+    from nk.builtin.ini_command import add_config_option
+
+    add_config_option(explore)
     explore.set_defaults(handler=_explore)
 
 
 def _explore(args: argparse.Namespace, app: App) -> int:
     from nk.explore.run import explore_command
 
+    if args.config:  # an nkululeko INI file (nk.nkululeko)
+        from nk.builtin.ini_command import config_overrides
+
+        overrides, _, provenance = config_overrides(args, app, "explore")
+        return explore_command(overrides, app, show_cfg=args.cfg, provenance=provenance)
     return explore_command(list(args.overrides), app, show_cfg=args.cfg)

@@ -42,16 +42,19 @@ MAX_BAR_LEVELS = 40
 
 
 
-def explore_command(overrides: list[str], app: App, *, show_cfg: bool) -> int:
-    """The ``nk explore`` handler: returns the exit code."""
+def explore_command(overrides: list[str], app: App, *, show_cfg: bool,
+                    provenance: dict[str, Any] | None = None) -> int:
+    """The ``nk explore`` handler: returns the exit code. ``provenance`` (e.g. the nkululeko
+    INI file) is recorded in config.yaml."""
     from omegaconf import OmegaConf
 
     from nk.config import compose
+    from nk.nkululeko import with_provenance
     from nk.report import check_pdf_possible
     from nk.report.run import document_option
     from nk.results import new_run_dir
 
-    cfg = compose(overrides, app.pm)  # also checks the bounds of the explore section
+    cfg = with_provenance(compose(overrides, app.pm), provenance)  # also checks the explore section's bounds
     if cfg.explore.report:
         check_pdf_possible(document_option(cfg, "pdf", "auto"))  # document.pdf=always without LaTeX: fail now
     if show_cfg:

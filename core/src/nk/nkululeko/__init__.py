@@ -1,0 +1,1068 @@
+"""nkululeko INI files in nk: ``nk ini exp.ini``, ``nk run --config exp.ini``.
+
+:func:`translate` reads an nkululeko experiment file (``[EXP] [DATA] [FEATS] [MODEL] …``, values
+as Python literals, read with :func:`ast.literal_eval`, never ``eval``) and returns the nk
+command it amounts to: Hydra overrides, for each INI key where it went, and notes on where nk
+behaves differently on purpose. Every key is either mapped, explained as having no effect in
+nk, or reported as unsupported with the nearest supported key or the reason; nothing is dropped
+silently. The translation needs only the names and parameters of the installed components
+(:class:`Components`), so it is cheap and testable without running anything.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nk.errors import UserError
+
+#: group → component name → its parameter names (what the translation may target)
+Components = Mapping[str, Mapping[str, Sequence[str]]]
+
+
+def installed_components(pm: Any) -> dict[str, dict[str, list[str]]]:
+    """The :data:`Components` of a plugin manager's registry."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for comp in pm.registry:
+        out.setdefault(str(comp.group), {})[comp.name] = [p.name for p in comp.params()]
+    return out
+
+
+@dataclass
+class Unsupported:
+    """An INI key nk cannot run: why, and the nearest key nk does support (a typo)."""
+
+    key: str
+    line: int
+    reason: str
+
+    def text(self) -> str:
+        return f"{self.key} (line {self.line}): {self.reason}"
+
+
+@dataclass
+class Translation:
+    """What an INI file amounts to in nk."""
+
+    path: str
+    command: str = "run"
+    overrides: list[str] = field(default_factory=list)
+    multirun: bool = False
+    #: (INI key, line, where it went) in file order
+    where: list[tuple[str, int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    unsupported: list[Unsupported] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def nk_command(self, command: str | None = None) -> str:
+        """The equivalent shell command line."""
+        import shlex
+
+        words = ["nk", command or self.command, *(["-m"] if self.multirun else []), *self.overrides]
+        return " ".join(shlex.quote(w) for w in words)
+
+    def provenance(self, command: str | None = None) -> dict[str, Any]:
+        """What a run's config.yaml records about the translation."""
+        return {
+            "nkululeko_ini": str(Path(self.path).resolve()),
+            "nk_command": self.nk_command(command),
+            "ignored_keys": list(self.ignored),
+            "notes": list(self.notes),
+        }
+
+    def check(self) -> None:
+        """Raise a :class:`UserError` listing every unsupported key."""
+        if not self.unsupported:
+            return
+        listing = "; ".join(u.text() for u in self.unsupported)
+        raise UserError(
+            f"{len(self.unsupported)} key(s) of {self.path} are not supported by nk: {listing}",
+            where=self.path,
+            todo="fix or remove these keys, or pass --ignore KEY (e.g. --ignore "
+                 f"{self.unsupported[0].key}) to run without them",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def parse_value(text: str) -> Any:
+    """An nkululeko value: a Python literal (list, dict, number, bool, quoted string) or a bare
+    string. Raises ValueError for text that looks like a literal but is not one."""
+    stripped = text.strip()
+    lowered = stripped.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return ast.literal_eval(stripped)
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+        if stripped[:1] in "[{(\"'":
+            raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        return stripped.split("#")[0].strip() if " #" in stripped else stripped
+
+
+@dataclass
+class IniFile:
+    """The parsed file: section → key → (value, line)."""
+
+    path: str
+    sections: dict[str, dict[str, tuple[Any, int]]]
+
+    def get(self, section: str, key: str, default: Any = None) -> Any:
+        entry = self.sections.get(section, {}).get(key)
+        return default if entry is None else entry[0]
+
+
+_SECTION = re.compile(r"^\s*\[([^\]]+)\]")
+_KEY = re.compile(r"^([^=:;#\s][^=:]*?)\s*[=:]")
+
+
+def read_ini(path: str | os.PathLike[str]) -> IniFile:
+    """Parse an nkululeko INI file; malformed files raise a :class:`UserError` with the line."""
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"Cannot read the INI file {where!r}: {exc}", where=where,
+                        todo="give the path of an nkululeko experiment file (exp.ini)") from None
+    parser = configparser.ConfigParser(interpolation=None, strict=True, inline_comment_prefixes=None)
+    try:
+        parser.read_string(text, source=where)
+    except configparser.DuplicateSectionError as exc:
+        raise UserError(f"Section [{exc.section}] appears twice", where=f"{where}, line {exc.lineno}",
+                        todo="merge the two sections into one") from None
+    except configparser.DuplicateOptionError as exc:
+        raise UserError(f"Key {exc.option!r} appears twice in section [{exc.section}]",
+                        where=f"{where}, line {exc.lineno}", todo="keep one of them") from None
+    except configparser.MissingSectionHeaderError as exc:
+        raise UserError("The file does not start with a section header such as [EXP]",
+                        where=f"{where}, line {exc.lineno}", todo="start the file with [EXP]") from None
+    except configparser.ParsingError as exc:
+        line = exc.errors[0][0] if exc.errors else "?"
+        raise UserError(f"Cannot parse the INI file: {str(exc).splitlines()[-1].strip()}",
+                        where=f"{where}, line {line}", todo="write each setting as key = value") from None
+    lines: dict[tuple[str, str], int] = {}
+    section = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        head = _SECTION.match(line)
+        if head:
+            section = head.group(1).strip()
+            continue
+        found = _KEY.match(line)
+        if found and section:
+            lines.setdefault((section, parser.optionxform(found.group(1).strip())), number)
+    sections: dict[str, dict[str, tuple[Any, int]]] = {}
+    for name in parser.sections():
+        sections[name] = {}
+        for key, raw in parser.items(name, raw=True):
+            line = lines.get((name, key), 0)
+            try:
+                value = parse_value(raw)
+            except ValueError as exc:
+                raise UserError(f"[{name}] {key} = {raw.strip()} is not a valid value ({exc})",
+                                where=f"{where}, line {line}",
+                                allowed="Python literals (['a', 'b'], {'a': 'b'}, 1, 0.5, True) or a bare word",
+                                todo="close the brackets and quote the strings") from None
+            sections[name][key] = (value, line)
+    if "DATA" not in sections:
+        raise UserError("The INI file has no [DATA] section", where=f"{where}, line 1",
+                        todo="add [DATA] with databases = ['name'] and name = path/to/table.csv")
+    return IniFile(path=where, sections=sections)
+
+
+# ---------------------------------------------------------------------------------------------
+# the tables
+
+#: nkululeko scalers → nk scale
+SCALERS = {"standard": "standard", "robust": "robust", "minmax": "minmax", "maxabs": "maxabs",
+           "speaker": "speaker", "none": "none", "false": "none"}
+#: nkululeko FEATS.balancing → nk balance
+BALANCERS = {"ros": "ros", "randomoversampler": "ros", "rus": "rus", "randomundersampler": "rus",
+             "smote": "smote", "adasyn": "adasyn", "borderlinesmote": "borderline_smote",
+             "svmsmote": "svm_smote", "smoteenn": "smoteenn", "smotetomek": "smotetomek",
+             "clustercentroids": "cluster_centroids", "tomeklinks": "tomek",
+             "editednearestneighbours": "enn", "none": "none"}
+#: nkululeko MODEL.type → nk model (same name otherwise)
+MODELS = {"svm": "svm", "svr": "svr", "knn": "knn", "knn_reg": "knn_reg", "tree": "tree",
+          "tree_reg": "tree_reg", "xgb": "xgb", "xgr": "xgr", "bayes": "bayes", "mlp": "mlp",
+          "mlp_reg": "mlp_reg", "cnn": "cnn", "finetune": "finetune", "lin_reg": "lin_reg",
+          "log_reg": "log_reg", "random_forest": "random_forest"}
+#: nkululeko model parameter → nk parameter names to try, in order
+MODEL_PARAMS = {"c_val": ["C"], "c": ["C"], "kernel": ["kernel"], "gamma": ["gamma"], "k_val": ["n_neighbors"],
+                "knn_weights": ["weights"], "n_estimators": ["n_estimators"], "max_depth": ["max_depth"],
+                "learning_rate": ["learning_rate", "lr"], "subsample": ["subsample"],
+                "class_weight": ["class_weight"], "layers": ["layers", "hidden"], "drop": ["dropout", "drop"],
+                "batch_size": ["batch_size"], "patience": ["patience"], "loss": ["loss"],
+                "device": ["device"], "n_jobs": ["n_jobs"], "weight_decay": ["weight_decay"],
+                "optimizer": ["optimizer"], "early_stopping_rounds": ["early_stopping_rounds"],
+                "random_state": ["random_state"], "pretrained_model": ["model", "pretrained_model"]}
+#: OPTIM's short names → nkululeko MODEL keys
+OPTIM_ALIASES = {"lr": "learning_rate", "bs": "batch_size", "do": "drop", "c_val": "c_val"}
+#: nkululeko feature extractors → nk components (a name with a dash: the component before it,
+#: with the model named by the whole)
+FEATURES = {"os": "egemaps", "praat": "praat", "mfcc": "mfcc", "wav2vec2": "wav2vec2", "hubert": "hubert",
+            "wavlm": "wavlm", "whisper": "whisper", "data2vec": "data2vec"}
+#: nkululeko's extractors nk has no counterpart for (named as such in the error)
+NKULULEKO_ONLY_FEATURES = frozenset({
+    "audmodel", "audwav2vec2", "agender", "emotion2vec", "spkrec", "bert", "sptk", "trill", "mld", "spectra",
+    "snr", "mos", "squim", "import", "clap", "xbow", "opensmile_lld", "ast", "pesq", "stoi", "sdr", "wav2vec",
+    "whisper_text", "text", "mms", "qwen", "phonemes"})
+#: the Hugging Face organisation of nkululeko's model names (wav2vec2-large-robust → facebook/…)
+HF_ORGS = {"wav2vec2": "facebook", "hubert": "facebook", "wavlm": "microsoft", "whisper": "openai",
+           "data2vec": "facebook"}
+#: nkululeko MODEL.loss values → nk's
+LOSSES = {"1-ccc": "ccc", "ccc": "ccc", "mse": "mse", "mae": "mae", "cross": "cross_entropy",
+          "cross_entropy": "cross_entropy", "focal": "focal"}
+OS_SETS = {"egemapsv02": "eGeMAPSv02", "gemapsv01b": "GeMAPSv01b", "compare_2016": "ComParE_2016",
+           "compare": "ComParE_2016", "emobase": "emobase", "egemaps": "eGeMAPSv02", "gemaps": "GeMAPSv01b"}
+OS_LEVELS = {"functionals": "Functionals", "lld": "LowLevelDescriptors",
+             "lowleveldescriptors": "LowLevelDescriptors"}
+
+#: keys that do nothing in nk, and why (told in `nk ini`, never an error)
+NO_EFFECT = {
+    "EXP.save": "nk always keeps the run folder (model, predictions, report)",
+    "MODEL.save": "nk always saves the final model (model.skops) in the run folder",
+    "EXP.no_warnings": "nk prints no library warnings on the console",
+    "DATA.no_reuse": "nk's caches are keyed by everything that changes their content",
+    "FEATS.no_reuse": "the feature cache is keyed by the featurizer, its parameters and versions",
+    "EXP.no_reuse": "nk's caches are keyed by everything that changes their content",
+    "FEATS.store_format": "nk's feature cache has its own format",
+    "FEATS.needs_feature_extraction": "nk extracts what the cache lacks",
+    "FEATS.print_feats": "nk writes the feature names to results.json",
+    "PLOT.best_model": "nk's report plots the final model's confusion matrix",
+    "PLOT.name": "nk names its plots itself",
+    "PLOT.epoch_progression": "nk's report shows the learning curve of learners that train in epochs",
+    "RESAMPLE.replace": "nk resamples every file to sampling_rate when reading it (no resampled copies)",
+    "RESAMPLE.sample_selection": "nk resamples every file when reading it",
+    "RESAMPLE.target": "nk resamples every file when reading it",
+    "REPORT.fresh": "nk writes a new report for every run",
+    "PLOT.runs_compare": "nk ranks the runs of a sweep in ranking.csv and the sweep report",
+    "EXPL.print_stats": "nk explore always writes its statistics tables",
+    "DATA.<db>.type": "",  # handled
+}
+
+#: nkululeko features nk does not have (the reason is the error message)
+KNOWN_MISSING = {
+    "EXP.language": "text features and ASR languages are not part of nk",
+    "EXP.sample_selection": "nk has no nkululeko-style sample selection for the whole experiment",
+    "DATA.age_bins": "nk bins targets with bins.edges (use DATA.bins)",
+    "DATA.check_size": "nk reports too short files with audio.min_duration",
+    "DATA.<db>.target_tables_append": "nk has no appended target tables",
+    "DATA.<db>.testsplit": "nkululeko 1.14.1 does not read testsplit either; did you mean test_size?",
+    "DATA.<db>.dev_tables": "nk's audformat loader takes one table list per database part",
+    "DATA.<db>.reverse": "nk does not reverse audio",
+    "DATA.<db>.scale": "nk scales features, not targets",
+    "FEATS.scaler": "use FEATS.scale",
+    "MODEL.logo": "",  # handled
+    "PLOT.combine_per_speaker": "nk has no per-speaker combination of predictions",
+    "PLOT.sample_selection": "nk plots test results",
+    "PLOT.uncertainty_threshold": "nk has no uncertainty threshold",
+    "EXPL.sample_selection": "nk explore explores all rows of the configured data",
+    "EXPL.spotlight": "run `nk spotlight` instead",
+    "EXPL.plot_tree": "nk explore plots no decision trees",
+    "EXPL.regplot": "nk explore has no regression plots",
+    "EXPL.ignore_gender": "nk explore has no ignore_gender option",
+    "EXPL.bin_reals": "use explore.bins",
+    "EXPORT": "nkululeko's export module has no nk counterpart",
+    "RESAMPLE": "",  # keys above
+    "FINETUNE": "finetuning is configured in [MODEL] for model=finetune",
+    "AASIST": "nk has no AASIST model",
+    "OPTIM.search_strategy": "nk's search (search.params) is a grid search on dev",
+    "OPTIM.n_iter": "nk's search (search.params) is a full grid search on dev",
+    "OPTIM.cv_folds": "nk's search chooses on the dev split, not by cross-validation on train",
+    "OPTIM.random_state": "nk's search is a grid search (no random state); seed seeds the rest",
+    "PREDICT": "`nk predict` is not available yet",
+    "SEGMENT": "`nk segment` is not available yet",
+    "AUGMENT": "`nk augment` is not available yet",
+}
+
+NOTES = {
+    "dev": "nk selects everything it tunes (early stopping, search.params, sweeps ranked on dev) on "
+           "dev, never on test; nkululeko reported the best epoch/parameters on test",
+    "speaker": "nk's speaker split is seeded (seed=42) and balanced over gender; nkululeko's "
+               "speaker_split drew a random speaker split",
+    "test_size": "nkululeko's test_size is a percentage; nk's split.test_size is a share",
+    "default_test_size": "nkululeko's speaker_split default holds out 20% of the speakers "
+                         "(split.test_size=0.2); nk's own default is 0.33",
+    "filter": "nk's filters (filter.*) apply to the rows of every database; nkululeko's per-database "
+              "keys applied to one",
+    "runs": "EXP.runs became a sweep over seeds: in nk the seed also draws the split and the "
+            "bootstrap, so the runs differ in more than the learner's initialisation",
+    "os": "FEATS.type 'os' is openSMILE eGeMAPSv02 functionals (nk: feats=egemaps) unless FEATS.set says otherwise",
+    "missing": "nk fills features a featurizer could not compute with train means plus indicator "
+               "columns (missing=impute), not with zeros",
+    "flags": "[FLAGS] became a multirun (nk run -m): the runs are ranked on dev, not on test",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# translating
+
+
+def _listify(value: Any) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def _yaml_value(value: Any) -> str:
+    """A value in Hydra's override grammar."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_yaml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_dict_key(str(k))}:{_yaml_value(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    plain = re.fullmatch(r"[A-Za-z0-9_.~/][A-Za-z0-9_.\-/]*", text)
+    if plain and not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text) and text.lower() not in ("true", "false", "null"):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _value_of(param: str, value: Any) -> Any:
+    """nkululeko's spelling of a parameter value → nk's (scikit-learn's gamma='scale' is nk's None)."""
+    if param == "gamma" and str(value).lower() == "scale":
+        return None
+    if param == "dropout" and isinstance(value, list):
+        if len({float(v) for v in value}) == 1:
+            return float(value[0])
+        raise ValueError(f"drop={value!r}: nk's MLP uses one dropout after every layer")
+    if param == "gamma" and isinstance(value, str):
+        raise ValueError(f"gamma={value!r} is not in nk (a number, or None for scikit-learn's 'scale')")
+    return value
+
+
+def _dict_key(text: str) -> str:
+    """A mapping key in Hydra's grammar, which takes no quoted keys (spaces inside are fine)."""
+    if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_ .\-/]*", text) and text == text.strip():
+        return text
+    return _yaml_value(text)
+
+
+class _Translator:
+    def __init__(self, ini: IniFile, components: Components, ignore: Iterable[str]) -> None:
+        self.ini = ini
+        self.components = components
+        self.ignore = {k.strip() for k in ignore}
+        self.out = Translation(path=ini.path)
+        self.handled: set[tuple[str, str]] = set()
+        self.sweeps: list[str] = []
+        self.notes_seen: set[str] = set()
+        self.model: str | None = None
+        self.chosen_feats: list[str] = []
+
+    # bookkeeping ---------------------------------------------------------------------------
+    def line(self, section: str, key: str) -> int:
+        entry = self.ini.sections.get(section, {}).get(key)
+        return 0 if entry is None else entry[1]
+
+    def went(self, section: str, key: str, where: str, *overrides: str) -> None:
+        self.handled.add((section, key))
+        self.out.overrides.extend(overrides)
+        self.out.where.append((f"{section}.{key}", self.line(section, key), where))
+
+    def bad(self, section: str, key: str, reason: str) -> None:
+        self.handled.add((section, key))
+        full = f"{section}.{key}"
+        if full in self.ignore or section in self.ignore:
+            self.out.ignored.append(full)
+            self.out.where.append((full, self.line(section, key), f"ignored (--ignore): {reason}"))
+            return
+        self.out.unsupported.append(Unsupported(full, self.line(section, key), reason))
+
+    def note(self, name: str) -> None:
+        if name not in self.notes_seen:
+            self.notes_seen.add(name)
+            self.out.notes.append(NOTES[name])
+
+    def has(self, group: str, name: str) -> bool:
+        return name in self.components.get(group, {})
+
+    def params(self, group: str, name: str | None) -> Sequence[str]:
+        return self.components.get(group, {}).get(name or "", ())
+
+    # sections ------------------------------------------------------------------------------
+    def run(self) -> Translation:
+        ini = self.ini
+        self.model = self._model_name()
+        self._data()
+        self._exp()
+        self._feats()
+        self._model()
+        self._finetune()
+        self._explore()
+        self._flags()
+        self._optim()
+        self._report()
+        self._plot()
+        self._rest()
+        if self.sweeps:  # a swept key replaces its single value (FLAGS models over MODEL type)
+            swept = {sweep.split("=", 1)[0] for sweep in self.sweeps}
+            self.out.overrides = [o for o in self.out.overrides if o.split("=", 1)[0] not in swept]
+            self.out.multirun = True
+            self.out.overrides.extend(self.sweeps)
+        del ini
+        return self.out
+
+    def _model_name(self) -> str | None:
+        value = self.ini.get("MODEL", "type")
+        return None if value is None else MODELS.get(str(value).lower(), str(value).lower())
+
+    def _exp(self) -> None:
+        get = self.ini.sections.get("EXP", {})
+        for key, (value, _) in get.items():
+            if key == "root":
+                sub = os.path.dirname(str(get.get("name", ("", 0))[0]).rstrip("/"))
+                root = os.path.normpath(os.path.join(str(value), sub)) if sub else str(value)
+                self.went("EXP", key, f"results_root={root} (nk writes <root>/<name>/<time>/)",
+                          f"results_root={_yaml_value(root)}")
+            elif key == "name":
+                name = str(value).rstrip("/")
+                if "/" in name:  # nkululeko's name = results/exp_x: the folder part joins the root
+                    if "root" not in get:
+                        self.out.overrides.append(f"results_root={_yaml_value(os.path.dirname(name))}")
+                    name = os.path.basename(name)
+                self.went("EXP", key, f"name={name}", f"name={_yaml_value(name)}")
+            elif key == "type":
+                task = str(value).lower()
+                if task in ("classification", "regression"):
+                    self.went("EXP", key, "task", f"task={task}")
+                else:
+                    self.bad("EXP", key, f"type {value!r}: nk's task is classification or regression")
+            elif key == "random_seed":
+                self.went("EXP", key, "seed", f"seed={int(value)}")
+            elif key == "runs":
+                runs = int(value)
+                if runs <= 1:
+                    self.went("EXP", key, "one run (nk's default)")
+                else:
+                    seeds = ",".join(str(42 + i) for i in range(runs))
+                    self.handled.add(("EXP", key))
+                    self.out.where.append(("EXP.runs", self.line("EXP", key), f"a sweep over seed={seeds}"))
+                    self.sweeps.append(f"seed={seeds}")
+                    self.note("runs")
+            elif key == "epochs":
+                if "epochs" in self.params("model", self.model):
+                    self.went("EXP", key, "model.epochs", f"model.epochs={int(value)}")
+                    self.note("dev")
+                elif self.model and self.has("model", self.model):
+                    self.went("EXP", key, f"no effect: model {self.model} does not train in epochs")
+                else:
+                    self.bad("EXP", key, "no installed model trains in epochs for MODEL.type "
+                             f"{self.model!r}")
+            elif key == "traindevtest":
+                if value:
+                    self.went("EXP", key, "dev kept apart for model selection (split.merge_dev=false)",
+                              "split.merge_dev=false")
+                    self.note("dev")
+                else:
+                    self.went("EXP", key, "no effect (nk's default)")
+            elif key == "databases":
+                self.bad("EXP", key, "databases are listed in [DATA] (nkululeko's old place); "
+                         "did you mean DATA.databases?")
+
+    def _data(self) -> None:
+        data = self.ini.sections.get("DATA", {})
+        names = self.ini.get("DATA", "databases")
+        if names is None:
+            raise UserError("[DATA] has no databases key", where=f"{self.ini.path}, [DATA]",
+                            todo="add databases = ['name'] and name = path/to/table.csv")
+        names = [str(n) for n in _listify(names)]
+        self.went("DATA", "databases", f"data: {', '.join(names)}", "data=[]")
+        strategies: set[str] = set()
+        for name in names:
+            strategies |= self._database(name)
+        # the split method follows the databases' strategies
+        if strategies & {"speaker_split"}:
+            self.out.overrides.append("split.method=speaker")
+            self.note("speaker")
+        elif strategies & {"random"}:
+            self.out.overrides.append("split.method=random")
+        elif strategies & {"balanced"}:
+            self.out.overrides.append("split.method=balanced")
+        elif strategies & {"train", "test", "dev", "specified"}:
+            self.out.overrides.append("split.method=given")
+        if strategies & {"dev_as_train"} and not self.ini.get("EXP", "traindevtest", False):
+            self.out.overrides.append("split.merge_dev=true")
+        for key, (value, _) in data.items():
+            if (("DATA", key)) in self.handled:
+                continue
+            if key == "target":
+                self.went("DATA", key, "target", f"target={_yaml_value(str(value))}")
+            elif key == "labels" and str(self.ini.get("EXP", "type", "")).lower() == "regression":
+                self.went("DATA", key, "no effect: names of the bins nkululeko reports regression results in")
+            elif key == "labels":
+                self.went("DATA", key, "labels", f"labels={_yaml_value(_listify(value))}")
+            elif key == "bins" and str(self.ini.get("EXP", "type", "")).lower() == "regression":
+                self.went("DATA", key, "no effect: nkululeko bins regression results only for its reports; nk "
+                          "reports regression metrics")
+            elif key == "bins":
+                edges = [v for v in _listify(value) if abs(float(v)) < 1e4] if isinstance(value, list) else []
+                if edges:
+                    self.went("DATA", key, "bins.edges (the inner edges; the outer ones are open)",
+                              f"bins.edges={_yaml_value(edges)}")
+                else:
+                    self.bad("DATA", key, "bins must be a list of edges, e.g. [-100000, 30, 100000]")
+            elif key == "limit_samples":
+                self.went("DATA", key, "filter.max_samples", f"filter.max_samples={int(value)}")
+            elif key == "limit_samples_per_speaker":
+                self.went("DATA", key, "filter.max_per_speaker", f"filter.max_per_speaker={int(value)}")
+            elif key in ("min_duration_of_sample", "min_duration_of_samples"):
+                self.went("DATA", key, "filter.min_duration", f"filter.min_duration={float(value)}")
+            elif key == "max_duration_of_sample":
+                self.went("DATA", key, "filter.max_duration", f"filter.max_duration={float(value)}")
+            elif key == "filter":
+                values = self._filter_values("DATA", key, value)
+                if values is not None:
+                    self.went("DATA", key, "filter.values", f"filter.values={_yaml_value(values)}")
+            elif key == "sample_selection" and str(value) == "all":
+                self.went("DATA", key, "no effect: nk uses all rows (nk's default)")
+            elif key == "balance" and isinstance(value, dict):
+                target = str(self.ini.get("DATA", "target", ""))
+                covariates = [str(k) for k in value if str(k) != target]
+                self.went("DATA", key, "split.balance_on (nk weighs the target and each covariate equally)",
+                          f"split.balance_on={_yaml_value(covariates)}")
+
+    def _filter_values(self, section: str, key: str, value: Any) -> dict[str, list[Any]] | None:
+        out: dict[str, list[Any]] = {}
+        if isinstance(value, dict):
+            pairs = list(value.items())
+        elif isinstance(value, list) and all(isinstance(p, list | tuple) and len(p) == 2 for p in value):
+            pairs = [(p[0], p[1]) for p in value]
+        else:
+            self.bad(section, key, "filter must be [[column, value(s)], …] or {column: [values]}")
+            return None
+        for column, vals in pairs:
+            out.setdefault(str(column), []).extend(_listify(vals))
+        return out
+
+    def _database(self, name: str) -> set[str]:
+        data = self.ini.sections["DATA"]
+        if name not in data:
+            raise UserError(f"[DATA] lists database {name!r} but gives no path for it",
+                            where=f"{self.ini.path}, line {self.line('DATA', 'databases')}",
+                            todo=f"add {name} = path/to/table.csv (or the audformat folder)")
+        keys = {k[len(name) + 1:]: k for k in data if k.startswith(name + ".")}
+        path = str(data[name][0])
+        kind = str(self.ini.get("DATA", f"{name}.type", "audformat")).lower()
+        loader = {"csv": "csv", "audformat": "audformat"}.get(kind)
+        if loader is None:
+            self.bad("DATA", f"{name}.type", f"type {kind!r}: nk reads csv and audformat databases")
+            return set()
+        strategy = str(self.ini.get("DATA", f"{name}.split_strategy", "speaker_split")).lower()
+        parts: list[tuple[str, str, list[str]]] = [(name, "all", [])]  # (key, role, tables)
+        used: set[str] = set()
+        if strategy in ("train", "test", "dev"):
+            role = "train" if strategy == "dev" else strategy
+            parts = [(name, role, [])]
+            used.add("dev_as_train" if strategy == "dev" or name == "dev" else strategy)
+        elif strategy == "specified":
+            if loader != "audformat":
+                self.bad("DATA", f"{name}.split_strategy", "specified needs an audformat database with "
+                         "train_tables/test_tables; for a CSV, list a database per split with "
+                         "split_strategy train/test, or use nk's given split (a `split` column)")
+                return set()
+            parts = []
+            for role in ("train", "dev", "test"):
+                tables = _listify(self.ini.get("DATA", f"{name}.{role}_tables", []))
+                if tables:
+                    parts.append((f"{name}_{role}", role, [str(t) for t in tables]))
+                    keys.pop(f"{role}_tables", None)
+                    self.went("DATA", f"{name}.{role}_tables", f"data.{name}_{role}.tables (role {role})")
+            if not parts:
+                self.bad("DATA", f"{name}.split_strategy", "specified needs train_tables and test_tables")
+                return set()
+            used.add("specified")
+        elif strategy in ("speaker_split", "random", "balanced"):
+            used.add(strategy)
+        else:
+            self.bad("DATA", f"{name}.split_strategy", f"split_strategy {strategy!r}: nk splits by "
+                     "speaker_split, random, balanced, train/dev/test or specified "
+                     "(nk's split.method: speaker, random, balanced, given, loso, lsgo, kfold)")
+            return set()
+        if f"{name}.split_strategy" in data and ("DATA", f"{name}.split_strategy") not in self.handled:
+            self.went("DATA", f"{name}.split_strategy", {
+                "speaker_split": "split.method=speaker", "random": "split.method=random",
+                "balanced": "split.method=balanced", "specified": "split.method=given (roles train/test)",
+            }.get(strategy, f"data.{name}.role={'train' if strategy == 'dev' else strategy}, split.method=given"))
+        keys.pop("split_strategy", None)
+        if kind == "csv" or f"{name}.type" in data:
+            keys.pop("type", None)
+            if f"{name}.type" in data:
+                self.went("DATA", f"{name}.type", f"loader {loader}")
+        # the database itself: its parts
+        root: str | None = None
+        if loader == "csv":
+            absolute = bool(self.ini.get("DATA", f"{name}.absolute_path", True))
+            audio_path = self.ini.get("DATA", f"{name}.audio_path")
+            if absolute:
+                root = str(audio_path) if audio_path else "."
+            elif audio_path:
+                root = os.path.join(os.path.dirname(path), str(audio_path))
+            for k in ("absolute_path", "audio_path"):
+                if k in keys:
+                    keys.pop(k)
+                    self.went("DATA", f"{name}.{k}", f"data.{name}.root={root}" if root else
+                              f"no effect: audio paths are relative to the CSV's folder (data.{name}.root)")
+        overrides = []
+        for key, role, tables in parts:
+            overrides.append(f"+data@data.{key}={loader}")
+            overrides.append(f"data.{key}.path={_yaml_value(path)}")
+            if root is not None:
+                overrides.append(f"data.{key}.root={_yaml_value(root)}")
+            if role != "all":
+                overrides.append(f"data.{key}.role={role}")
+            if tables:
+                overrides.append(f"data.{key}.tables={_yaml_value(tables)}")
+        self.went("DATA", name, f"data.{name}.path ({loader} loader)", *overrides)
+        if "target_tables" in keys and loader == "audformat" and strategy != "specified":
+            keys.pop("target_tables")
+            tables = [str(t) for t in _listify(self.ini.get("DATA", f"{name}.target_tables"))]
+            self.went("DATA", f"{name}.target_tables", f"data.{name}.tables",
+                      *(f"data.{k}.tables={_yaml_value(tables)}" for k, _, _ in parts))
+        for sub, full in keys.items():
+            value = data[full][0]
+            keys_of_parts = [k for k, _, _ in parts]
+            if sub == "colnames" and isinstance(value, dict):
+                self.went("DATA", full, f"data.{name}.rename",
+                          *(f"data.{k}.rename={_yaml_value(value)}" for k in keys_of_parts))
+            elif sub == "mapping" and isinstance(value, dict):
+                flat: dict[str, str] = {}
+                if any(isinstance(v, dict) for v in value.values()):
+                    self.bad("DATA", full, "mapping of columns other than the target ({column: {old: new}})"
+                             " is not in nk; label_map maps the target's values")
+                    continue
+                for old, new in value.items():
+                    for one in str(old).split(","):
+                        flat[one.strip()] = str(new)
+                self.went("DATA", full, f"data.{name}.label_map",
+                          *(f"data.{k}.label_map={_yaml_value(flat)}" for k in keys_of_parts))
+            elif sub == "test_size":
+                share = float(value) / 100 if float(value) >= 1 else float(value)
+                self.went("DATA", full, "split.test_size (as a share)", f"split.test_size={share:g}")
+                self.note("test_size")
+            elif sub == "dev_size":
+                share = float(value) / 100 if float(value) >= 1 else float(value)
+                self.went("DATA", full, "split.dev_size (as a share)", f"split.dev_size={share:g}")
+                self.note("test_size")
+            elif sub == "limit_samples":
+                self.went("DATA", full, "filter.max_samples (all databases)", f"filter.max_samples={int(value)}")
+                self.note("filter")
+            elif sub == "limit_samples_per_speaker":
+                self.went("DATA", full, "filter.max_per_speaker (all databases)",
+                          f"filter.max_per_speaker={int(value)}")
+                self.note("filter")
+            elif sub == "filter":
+                values = self._filter_values("DATA", full, value)
+                if values is not None:
+                    self.went("DATA", full, "filter.values (all databases)", f"filter.values={_yaml_value(values)}")
+                    self.note("filter")
+            elif sub == "files_tables" and loader == "audformat":
+                self.went("DATA", full, "no effect: nk's audformat loader reads the tables it needs (the target's, "
+                          "and the speaker properties with map_speaker)")
+            elif sub in ("train_tables", "dev_tables", "test_tables") and loader == "audformat":
+                self.went("DATA", full, f"no effect: nkululeko reads {sub} only with split_strategy=specified")
+            elif sub == "columns" and loader == "audformat":
+                self.went("DATA", full, "no effect: nk's audformat loader reads every column")
+            else:
+                reason = KNOWN_MISSING.get(f"DATA.<db>.{sub}")
+                supported = ["type", "split_strategy", "absolute_path", "audio_path", "colnames", "mapping",
+                             "test_size", "dev_size", "limit_samples", "limit_samples_per_speaker", "filter",
+                             "train_tables", "test_tables", "target_tables", "columns"]
+                self.bad("DATA", full, reason or self._nearest(sub, supported, f"{name}."))
+        if strategy == "speaker_split" and f"{name}.test_size" not in data:
+            self.out.overrides.append("split.test_size=0.2")
+            self.note("default_test_size")
+        return used
+
+    def _nearest(self, key: str, supported: Sequence[str], prefix: str = "") -> str:
+        if key in supported:
+            return f"{prefix}{key} is not supported here"
+        close = difflib.get_close_matches(key, list(supported), n=1, cutoff=0.6)
+        if close:
+            return f"not an nkululeko key nk knows; did you mean {prefix}{close[0]}?"
+        return "not a key nk knows (nk supports: " + ", ".join(prefix + s for s in supported) + ")"
+
+    def _feature(self, section: str, key: str, name: str) -> str | None:
+        """The nk component for an nkululeko feature type, or None (reported)."""
+        low = name.lower()
+        base = low.split("-")[0]
+        comp = FEATURES.get(low) or FEATURES.get(base)
+        if comp is None:
+            known = base in NKULULEKO_ONLY_FEATURES
+            self.bad(section, key, f"feature type {name!r} is "
+                     + ("an nkululeko feature extractor nk does not have" if known else "not an extractor nk knows")
+                     + " (nk has: os, praat, mfcc, and wav2vec2-*/hubert-*/wavlm-*/whisper-*/data2vec-* with "
+                     "nk-transformers)")
+            return None
+        if low == "os":
+            comp = "egemaps" if self.ini.get("FEATS", "set") is None and self.ini.get("FEATS", "os.set") is None \
+                and self.ini.get("FEATS", "level") is None else "opensmile"
+            if not self.has("feats", comp):
+                self.bad(section, key, "feature type 'os' needs nk-opensmile (pip install nk-opensmile)")
+                return None
+            self.note("os")
+            return comp
+        if not self.has("feats", comp):
+            self.bad(section, key, f"feature type {name!r} needs the nk component {comp!r} "
+                     "(nk-transformers for SSL models), which is not installed")
+            return None
+        return comp
+
+    def _feats(self) -> None:
+        feats = self.ini.sections.get("FEATS", {})
+        chosen: list[str] = []
+        for key, (value, _) in feats.items():
+            if key == "type":
+                types = [str(v) for v in _listify(value)] if value != "" else []
+                comps = [self._feature("FEATS", key, t) for t in types]
+                if all(c is not None for c in comps):
+                    chosen = [c for c in comps if c is not None]
+                    self.chosen_feats = chosen
+                    self.went("FEATS", key, f"feats=[{','.join(chosen)}]", f"feats={_yaml_value(chosen)}")
+                    for t, c in zip(types, chosen, strict=True):
+                        if "-" in t and "model" in self.params("feats", c):
+                            hf = f"{HF_ORGS.get(c, 'facebook')}/{t}"
+                            self.out.overrides.append(f"feats.{c}.model={_yaml_value(hf)}")
+                            self.out.where.append((f"FEATS.type {t}", self.line("FEATS", key), f"feats.{c}.model={hf}"))
+        for key, (value, _) in feats.items():
+            if key == "type":
+                continue
+            if key in ("set", "os.set"):
+                fs = OS_SETS.get(str(value).lower())
+                if fs and "opensmile" in chosen:
+                    self.went("FEATS", key, "feats.opensmile.feature_set", f"feats.opensmile.feature_set={fs}")
+                else:
+                    self.bad("FEATS", key, f"set {value!r}: nk's opensmile sets are "
+                             + ", ".join(sorted(set(OS_SETS.values()))))
+            elif key in ("level", "os.level"):
+                level = OS_LEVELS.get(str(value).lower())
+                if level and "opensmile" in chosen:
+                    self.went("FEATS", key, "feats.opensmile.feature_level", f"feats.opensmile.feature_level={level}")
+                else:
+                    self.bad("FEATS", key, f"level {value!r}: nk's levels are functionals and lld")
+            elif key == "scale":
+                scale = SCALERS.get(str(value).lower())
+                if scale:
+                    self.went("FEATS", key, "scale", f"scale={scale}")
+                else:
+                    self.bad("FEATS", key, f"scale {value!r}: nk scales with " + ", ".join(sorted(set(SCALERS.values()))))
+            elif key == "balancing":
+                bal = BALANCERS.get(str(value).lower())
+                if bal:
+                    self.went("FEATS", key, "balance (train only)", f"balance={bal}")
+                else:
+                    self.bad("FEATS", key, f"balancing {value!r}: nk balances with "
+                             + ", ".join(sorted(set(BALANCERS.values()))))
+            elif key == "features":
+                cols = [f"*{c}" if not any(ch in str(c) for ch in "*?[") else str(c) for c in _listify(value)]
+                self.went("FEATS", key, "select.columns", f"select.columns={_yaml_value(cols)}")
+            elif "." in key:
+                extractor, param = key.split(".", 1)
+                comp = FEATURES.get(extractor, extractor)
+                if comp in chosen and param in self.params("feats", comp):
+                    self.went("FEATS", key, f"feats.{comp}.{param}", f"feats.{comp}.{param}={_yaml_value(value)}")
+                elif comp in chosen:
+                    self.bad("FEATS", key, self._nearest(param, self.params("feats", comp), f"{extractor}."))
+                else:
+                    self.bad("FEATS", key, f"{extractor!r} is not among the feature types of FEATS.type")
+            elif f"FEATS.{key}" in NO_EFFECT:
+                self.went("FEATS", key, f"no effect: {NO_EFFECT[f'FEATS.{key}']}")
+            else:
+                self.bad("FEATS", key, KNOWN_MISSING.get(f"FEATS.{key}") or self._nearest(
+                    key, ["type", "set", "level", "scale", "balancing", "features"]))
+
+    def _model_param(self, section: str, key: str) -> str | None:
+        """The nk parameter of the chosen model for an nkululeko MODEL key, or None."""
+        for cand in MODEL_PARAMS.get(key, [key]):
+            if cand in self.params("model", self.model):
+                return cand
+        return None
+
+    def _model(self) -> None:
+        section = self.ini.sections.get("MODEL", {})
+        for key, (value, _) in section.items():
+            if key == "type":
+                if self.model is not None and self.has("model", self.model):
+                    self.went("MODEL", key, "model", f"model={self.model}")
+                    if self.model in ("xgb", "xgr", "mlp", "mlp_reg", "cnn", "finetune"):
+                        self.note("dev")
+                else:
+                    known = sorted(self.components.get("model", {}))
+                    self.bad("MODEL", key, f"model {value!r} is not installed in nk (installed: {', '.join(known)})")
+            elif key == "logo":
+                self.went("MODEL", key, "split.method=lsgo (leave one speaker group out)",
+                          "split.method=lsgo", f"split.n_folds={int(value)}")
+            elif key == "k_fold_cross":
+                self.went("MODEL", key, "split.method=kfold (speaker-grouped)",
+                          "split.method=kfold", f"split.n_folds={int(value)}")
+            elif key == "save":
+                self.went("MODEL", key, f"no effect: {NO_EFFECT['MODEL.save']}")
+            elif key == "measure":
+                self.went("MODEL", key, "no effect: nk reports every metric and selects on the primary one "
+                          "(UAR / CCC) on dev")
+            elif key == "n_jobs" and "n_jobs" not in self.params("model", self.model):
+                self.went("MODEL", key, f"no effect: model {self.model} has no n_jobs (nk's n_jobs sets the "
+                          "extraction processes)")
+            elif key == "device" and "device" not in self.params("model", self.model):
+                feats = [c for c in self.chosen_feats if "device" in self.params("feats", c)]
+                if feats:
+                    self.went("MODEL", key, ", ".join(f"feats.{c}.device" for c in feats),
+                              *(f"feats.{c}.device={_yaml_value(value)}" for c in feats))
+                else:
+                    self.went("MODEL", key, f"no effect: model {self.model} and the feature sets run on the CPU")
+            elif key == "class_weight" and "class_weight" in self.params("model", self.model):
+                self.went("MODEL", key, "model.class_weight", f"model.class_weight={_yaml_value(bool(value))}")
+            elif key == "layers" and isinstance(value, dict) and self._model_param("MODEL", key):
+                name = self._model_param("MODEL", key)
+                self.went("MODEL", key, f"model.{name} (a list)", f"model.{name}={_yaml_value(list(value.values()))}")
+            elif key == "loss" and self._model_param("MODEL", key):
+                loss = LOSSES.get(str(value).lower())
+                if loss is None:
+                    self.bad("MODEL", key, f"loss {value!r}: nk's losses are " + ", ".join(sorted(set(LOSSES.values()))))
+                else:
+                    self.went("MODEL", key, "model.loss", f"model.loss={loss}")
+            elif (name := self._model_param("MODEL", key)) is not None:
+                try:
+                    self.went("MODEL", key, f"model.{name}", f"model.{name}={_yaml_value(_value_of(name, value))}")
+                except ValueError as exc:
+                    self.bad("MODEL", key, str(exc))
+            elif key in MODEL_PARAMS:
+                self.bad("MODEL", key, f"model {self.model!r} has no such parameter in nk"
+                         + (f" (its parameters: {', '.join(self.params('model', self.model))})"
+                            if self.params("model", self.model) else ""))
+            else:
+                self.bad("MODEL", key, KNOWN_MISSING.get(f"MODEL.{key}") or self._nearest(
+                    key, [*MODEL_PARAMS, "type", "logo", "k_fold_cross", "save"]))
+
+    def _finetune(self) -> None:
+        section = self.ini.sections.get("FINETUNE", {})
+        if not section or not self.model or not self.model.startswith("finetune"):
+            return
+        for key, (value, _) in section.items():
+            if (name := self._model_param("FINETUNE", key)) is not None:
+                self.went("FINETUNE", key, f"model.{name}", f"model.{name}={_yaml_value(value)}")
+            else:
+                self.bad("FINETUNE", key, self._nearest(key, self.params("model", self.model)))
+
+    def _explore(self) -> None:
+        section = self.ini.sections.get("EXPL", {})
+        if not section:
+            return
+        self.out.command = "explore"
+        analyses = ["counts", "durations", "bias"]
+        importance: list[str] = []
+        for key, (value, _) in section.items():
+            if key == "value_counts":
+                cols: list[str] = []
+                for group in _listify(value):
+                    for col in _listify(group):
+                        if str(col) not in cols and str(col) != "duration":
+                            cols.append(str(col))
+                self.went("EXPL", key, "explore.columns (counts and bias per column)",
+                          f"explore.columns={_yaml_value(cols)}")
+            elif key == "model":
+                models = {"tree": "tree", "xgb": "xgb"}
+                chosen = [models.get(str(m), str(m)) for m in _listify(value)]
+                missing = [m for m in chosen if not self.has("model", m)]
+                if missing:
+                    self.bad("EXPL", key, f"model(s) {', '.join(missing)} not installed")
+                    continue
+                self.went("EXPL", key, "explore.tree_model (tree importance)",
+                          f"explore.tree_model={_yaml_value(chosen)}")
+                importance.append("tree")
+                analyses.append("features")
+            elif key == "scatter":
+                self.went("EXPL", key, "explore.scatter", f"explore.scatter={_yaml_value(_listify(value))}")
+                analyses.append("scatter")
+            elif key == "feature_distributions":
+                self.went("EXPL", key, "explore.analyses includes features")
+                analyses.append("features")
+            elif key == "max_feats":
+                self.went("EXPL", key, "explore.top_k", f"explore.top_k={int(value)}")
+            elif key in ("shap", "permutation"):
+                if value:
+                    importance.append(key)
+                    analyses.append("features")
+                self.went("EXPL", key, f"explore.importance includes {key}" if value else "no effect (off)")
+            elif key == "dist_type":
+                kind = {"hist": "box", "kde": "violin"}.get(str(value), str(value))
+                if kind in ("violin", "box"):
+                    self.went("EXPL", key, "explore.distribution", f"explore.distribution={kind}")
+                else:
+                    self.bad("EXPL", key, "nk's distribution plots are violin or box")
+            elif key == "sample_selection" and str(value) == "all":
+                self.went("EXPL", key, "no effect: nk explore explores all rows")
+            elif key == "print_stats":
+                self.went("EXPL", key, f"no effect: {NO_EFFECT['EXPL.print_stats']}")
+            else:
+                self.bad("EXPL", key, KNOWN_MISSING.get(f"EXPL.{key}") or self._nearest(
+                    key, ["value_counts", "model", "scatter", "feature_distributions", "max_feats", "shap",
+                          "permutation", "dist_type"]))
+        self.out.overrides.append(f"explore.analyses={_yaml_value(list(dict.fromkeys(analyses)))}")
+        if importance:
+            self.out.overrides.append(f"explore.importance={_yaml_value(list(dict.fromkeys(importance)))}")
+
+    def _flags(self) -> None:
+        section = self.ini.sections.get("FLAGS", {})
+        for key, (value, _) in section.items():
+            values = _listify(value)
+            if key in ("models", "model"):
+                names = [MODELS.get(str(v), str(v)) for v in values]
+                missing = [n for n in names if not self.has("model", n)]
+                if missing:
+                    self.bad("FLAGS", key, f"model(s) {', '.join(missing)} not installed")
+                    continue
+                sweep = f"model={','.join(names)}"
+            elif key == "features":
+                comps = [self._feature("FLAGS", key, str(v)) for v in values]
+                if any(c is None for c in comps):
+                    continue
+                sweep = f"feats={','.join(str(c) for c in comps)}"
+            elif key == "balancing":
+                bals = [BALANCERS.get(str(v).lower()) for v in values]
+                if any(b is None for b in bals):
+                    self.bad("FLAGS", key, "unknown balancing in " + repr(values))
+                    continue
+                sweep = f"balance={','.join(str(b) for b in bals)}"
+            elif key == "scale":
+                scales = [SCALERS.get(str(v).lower()) for v in values]
+                if any(s is None for s in scales):
+                    self.bad("FLAGS", key, "unknown scale in " + repr(values))
+                    continue
+                sweep = f"scale={','.join(str(s) for s in scales)}"
+            else:
+                self.bad("FLAGS", key, self._nearest(key, ["models", "features", "balancing", "scale"]))
+                continue
+            self.handled.add(("FLAGS", key))
+            self.out.where.append((f"FLAGS.{key}", self.line("FLAGS", key), f"a sweep: {sweep}"))
+            self.sweeps.append(sweep)
+            self.note("flags")
+
+    def _optim(self) -> None:
+        section = self.ini.sections.get("OPTIM", {})
+        if not section:
+            return
+        grid: dict[str, list[Any]] = {}
+        model = section.get("model", (None, 0))[0]
+        searched = None if model is None else MODELS.get(str(model), str(model))
+        if searched is not None and self.model is None and self.has("model", searched):
+            self.model = searched
+            self.out.overrides.append(f"model={searched}")
+        for key, (value, _) in section.items():
+            if key == "model":
+                if searched is not None and searched == self.model and self.has("model", searched):
+                    self.went("OPTIM", key, f"model={searched} (the model searched)")
+                else:
+                    self.bad("OPTIM", key, f"the model searched ({model!r}) must be MODEL.type ({self.model!r}) "
+                             "and installed")
+            elif key == "metric":
+                if str(value).lower() in ("uar", "ccc"):
+                    self.went("OPTIM", key, "nk's primary metric (UAR / CCC) on dev")
+                else:
+                    self.bad("OPTIM", key, f"metric {value!r}: nk's search chooses on the primary metric "
+                             "(UAR for classification, CCC for regression)")
+            elif (name := self._model_param("OPTIM", OPTIM_ALIASES.get(key, key))) is not None and isinstance(
+                    value, list):
+                try:
+                    grid[name] = [_value_of(name, v) for v in value]
+                except ValueError as exc:
+                    self.bad("OPTIM", key, str(exc))
+                    continue
+                self.went("OPTIM", key, f"search.params.{name} (chosen on dev)")
+            else:
+                self.bad("OPTIM", key, KNOWN_MISSING.get(f"OPTIM.{key}") or
+                         f"model {self.model!r} has no parameter for {key!r} in nk, or the value is not a list")
+        if grid:
+            self.out.overrides.append(f"search.params={_yaml_value(grid)}")
+            self.note("dev")
+
+    def _plot(self) -> None:
+        value = self.ini.get("PLOT", "format")
+        if value is None:
+            return
+        if str(value).lower() in ("png", "svg", "pdf"):
+            if self.out.command == "explore":
+                self.went("PLOT", "format", "explore.formats", f"explore.formats=[{str(value).lower()}]")
+            else:
+                self.went("PLOT", "format", "no effect: nk run writes PNG plots (nk explore: explore.formats)")
+        else:
+            self.bad("PLOT", "format", f"format {value!r}: nk's plots are png, svg or pdf")
+
+    def _report(self) -> None:
+        section = self.ini.sections.get("REPORT", {})
+        for key, (value, _) in section.items():
+            if key == "latex":
+                self.went("REPORT", key, "document.pdf (report.tex compiled to PDF)",
+                          f"document.pdf={'always' if value else 'never'}")
+            elif key in ("title", "author"):
+                self.went("REPORT", key, f"document.{key}", f"document.{key}={_yaml_value(str(value))}")
+            elif key == "fresh":
+                self.went("REPORT", key, f"no effect: {NO_EFFECT['REPORT.fresh']}")
+            else:
+                self.bad("REPORT", key, self._nearest(key, ["latex", "title", "author", "fresh"]))
+
+    def _rest(self) -> None:
+        """Every key no section handler took: no effect, a known missing feature, or a typo."""
+        for section, keys in self.ini.sections.items():
+            for key in keys:
+                if (section, key) in self.handled:
+                    continue
+                full = f"{section}.{key}"
+                if NO_EFFECT.get(full):
+                    self.went(section, key, f"no effect: {NO_EFFECT[full]}")
+                elif KNOWN_MISSING.get(full):
+                    self.bad(section, key, KNOWN_MISSING[full])
+                elif KNOWN_MISSING.get(section):
+                    self.bad(section, key, KNOWN_MISSING[section])
+                elif section == "DATA":
+                    self.bad(section, key, self._nearest(key, [
+                        "databases", "target", "labels", "bins", "limit_samples", "limit_samples_per_speaker",
+                        "min_duration_of_sample", "max_duration_of_sample", "filter"]))
+                elif section == "EXP":
+                    self.bad(section, key, self._nearest(key, ["root", "name", "runs", "epochs", "save", "type",
+                                                               "traindevtest", "random_seed"]))
+                else:
+                    sections = ["EXP", "DATA", "FEATS", "MODEL", "EXPL", "FLAGS", "OPTIM", "REPORT", "PLOT",
+                                "RESAMPLE"]
+                    close = difflib.get_close_matches(section, sections, n=1)
+                    self.bad(section, key, f"section [{section}] is not known to nk"
+                             + (f"; did you mean [{close[0]}]?" if close else ""))
+
+
+def translate(path: str | os.PathLike[str], components: Components, *, ignore: Iterable[str] = ()) -> Translation:
+    """Translate the nkululeko INI file at ``path`` for the installed ``components``.
+
+    Raises :class:`UserError` for a malformed file; unsupported keys are collected in
+    ``Translation.unsupported`` (:meth:`Translation.check` raises for them)."""
+    return _Translator(read_ini(path), components, ignore).run()
+
+
+def with_provenance(cfg: Any, provenance: Mapping[str, Any] | None) -> Any:
+    """A copy of the composed (read-only) ``cfg`` with a top-level ``provenance`` entry, which
+    the run folder's config.yaml records."""
+    if not provenance:
+        return cfg
+    from copy import deepcopy
+
+    from omegaconf import OmegaConf, open_dict
+
+    copy = deepcopy(cfg)
+    OmegaConf.set_readonly(copy, False)
+    with open_dict(copy):
+        copy.provenance = dict(provenance)
+    OmegaConf.set_readonly(copy, True)
+    return copy
