@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 import pandas as pd
+import pytest
 from rich.console import Console
 
 from nk import hookimpl
@@ -348,3 +349,46 @@ def test_a_component_that_breaks_its_protocol_names_itself(nk_pm, nk_register_pl
     with pytest.raises(ContractError, match=r"featurizer 'broken' from nk-broken .*lacks extract, "
                                             r"feature_names.*nk.api.Featurizer"):
         nk_pm.registry.get("feats", "broken").build({})
+
+
+class TwoHalves:
+    """Cuts every file into two segments (the demo files are longer than 0.6 s)."""
+
+    def segment(self, frame, ctx):
+        rows, index = [], []
+        for file, row in frame.iterrows():
+            for start, end in ((0.0, 0.3), (0.3, 0.6)):
+                index.append((file, pd.Timedelta(seconds=start), pd.Timedelta(seconds=end)))
+                rows.append(row)
+        return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["file", "start", "end"]))
+
+
+class HalvesPlugin:
+    @hookimpl
+    def nk_register_segmenters(self, register):
+        register("halves", TwoHalves, NoParams, description="two segments per file")
+
+
+@pytest.mark.parametrize("aggregate", ["mean", "majority"])
+def test_segment_predictions_are_evaluated_per_file(nk_pm, nk_register_plugin, nk_compose, tmp_path, aggregate):
+    nk_register_plugin(HalvesPlugin(), name="nk-halves")
+    cfg = nk_compose(["data.demo.n_utterances=2", "feats=mfcc", "n_jobs=1", "segment=halves",
+                      "evaluate.level=file", f"evaluate.aggregate={aggregate}"])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    results = run_experiment(cfg, nk_pm, run_dir, Console(quiet=True))
+    files = pd.read_csv(run_dir / "predictions.csv", index_col=0)
+    segments = pd.read_csv(run_dir / "predictions_segments.csv")
+    assert len(segments) == 2 * len(files) and (files["segments"] == 2).all()
+    assert results["test"]["n"] == len(files)
+    assert results["evaluation_level"].startswith("file")
+
+
+def test_per_file_evaluation_needs_segments(nk_pm, nk_compose, tmp_path):
+    from nk.errors import UserError
+
+    cfg = nk_compose(["data.demo.n_utterances=2", "feats=mfcc", "n_jobs=1", "evaluate.level=file"])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with pytest.raises(UserError, match="aggregates segments, but the rows are whole files"):
+        run_experiment(cfg, nk_pm, run_dir, Console(quiet=True))

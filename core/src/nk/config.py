@@ -156,6 +156,24 @@ class DocumentConfig:
     pdf: PdfMode = param(PdfMode.auto, help="compile report.tex to PDF: auto, always, never")
 
 
+class EvalLevel(enum.Enum):
+    segment = "segment"  # every row is one prediction (a segment when the data is segmented)
+    file = "file"  # the segments' predictions aggregated to one per file
+
+
+class Aggregate(enum.Enum):
+    mean = "mean"  # mean probability (classification; majority when the model has none) or mean value
+    majority = "majority"  # most frequent label (ties: the first in sorted order) or median value
+
+
+@dataclass
+class EvaluateConfig:
+    level: EvalLevel = param(EvalLevel.segment, help="segment: each row; file: segment predictions "
+                             "aggregated per file (segmented data, e.g. segment=silero)")
+    aggregate: Aggregate = param(Aggregate.mean, help="how level=file combines a file's segments: mean "
+                                 "(probability / value) or majority (label / median)")
+
+
 @dataclass
 class BootstrapConfig:
     n_resamples: int = param(1000, ge=100, help="bootstrap resamples for the primary metric's CI")
@@ -189,6 +207,7 @@ class NkConfig:
     balance: Balancing = param(Balancing.none, help="re-sample the training set (imbalanced-learn)")
     search: SearchConfig = field(default_factory=SearchConfig)
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     document: DocumentConfig = field(default_factory=DocumentConfig)
     # The component groups (data, feats, model, …) come from nk.kinds.KINDS and the config
     # sections of commands (explore, …) from the nk_add_config_sections hook: see schema().

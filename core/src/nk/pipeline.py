@@ -18,7 +18,9 @@ from omegaconf import DictConfig
 
 from nk import __version__
 from nk.config import (
+    Aggregate,
     Balancing,
+    EvalLevel,
     MissingPolicy,
     Scaling,
     SplitMethod,
@@ -132,8 +134,15 @@ def _run(ctx: RunContext, tail: Any) -> dict[str, Any]:
     stages.stage_end(ctx, "predict", fit_timing["predict"], timing)
 
     t = time.perf_counter()
+    eval_frame = frame
+    per_file = _per_file_evaluation(ctx, frame)
+    if per_file is not None:  # evaluate.level=file: one prediction per file
+        pd.concat([r.predictions["test"] for r in fits]).to_csv(ctx.run_dir / "predictions_segments.csv")
+        for r in fits:
+            r.predictions = {part: per_file(pred, task) for part, pred in r.predictions.items()}
+        eval_frame = frame.groupby(level="file", sort=False).first()
     test_pred = pd.concat([r.predictions["test"] for r in fits])
-    metrics, cv_report = _metrics(ctx, folds, fits, frame, task, test_pred)
+    metrics, cv_report = _metrics(ctx, folds, fits, eval_frame, task, test_pred)
     stages.stage_end(ctx, "evaluate", time.perf_counter() - t, timing)
 
     t = time.perf_counter()
@@ -160,6 +169,43 @@ def _run(ctx: RunContext, tail: Any) -> dict[str, Any]:
     write_json(ctx.run_dir / "results.json", results)
     stages.stage_end(ctx, "report", time.perf_counter() - t, timing, files=len(artefacts))
     return results
+
+
+def _per_file_evaluation(ctx: RunContext, frame: pd.DataFrame) -> Callable[[pd.DataFrame, str], pd.DataFrame] | None:
+    """With ``evaluate.level=file``, the function that aggregates a prediction frame to files."""
+    if as_enum(ctx.cfg.evaluate.level, EvalLevel) is not EvalLevel.file:
+        return None
+    if not isinstance(frame.index, pd.MultiIndex):
+        raise UserError("evaluate.level=file aggregates segments, but the rows are whole files",
+                        where="config key evaluate.level",
+                        todo="segment the data (e.g. segment=silero), or set evaluate.level=segment")
+    how = as_enum(ctx.cfg.evaluate.aggregate, Aggregate)
+
+    def aggregate(pred: pd.DataFrame, task: str) -> pd.DataFrame:
+        files = pred.index.get_level_values("file")
+        grouped = pred.groupby(files, sort=False)
+        mixed = grouped["truth"].nunique()
+        if (mixed > 1).any():
+            raise UserError(f"evaluate.level=file needs one label per file, but {int((mixed > 1).sum())} files "
+                            f"have segments with different labels (e.g. {mixed[mixed > 1].index[0]})",
+                            where="config key evaluate.level", todo="set evaluate.level=segment")
+        out = pd.DataFrame({"truth": grouped["truth"].first()})
+        proba = [c for c in pred.columns if c.startswith("proba.")]
+        if task == "regression":
+            out["pred"] = grouped["pred"].mean() if how is Aggregate.mean else grouped["pred"].median()
+        elif how is Aggregate.mean and proba:
+            labels = {f"proba.{v}": v for v in pd.concat([pred["truth"], pred["pred"]]).unique()}
+            mean = grouped[proba].mean()
+            out["pred"] = [labels.get(c, c.removeprefix("proba.")) for c in mean.idxmax(axis=1)]
+            out[proba] = mean
+        else:  # majority; a tie goes to the first of the tied labels in sorted order
+            out["pred"] = grouped["pred"].agg(lambda s: s.value_counts().sort_index(kind="stable").idxmax())
+        out["segments"] = grouped.size()
+        out.index.name = "file"
+        return out
+
+    ctx.log.info("evaluate.level=file: segment predictions aggregated per file (%s)", how.value)
+    return aggregate
 
 
 def _inputs(ctx: RunContext, learner: Any, frame: pd.DataFrame, folds: list[Fold], timing: dict[str, float],
@@ -322,6 +368,9 @@ def _results(ctx: RunContext, frame: pd.DataFrame, folds: list[Fold], target: st
         "n_features": 0 if audio else int(inputs.shape[1]),
         "n_model_inputs": final.n_features,
         "evaluated_on": "pooled cross-validation test folds" if cv else "test",
+        "evaluation_level": as_enum(cfg.evaluate.level, EvalLevel).value
+        + (f" ({as_enum(cfg.evaluate.aggregate, Aggregate).value} of each file's segments)"
+           if as_enum(cfg.evaluate.level, EvalLevel) is EvalLevel.file else ""),
         "sources": sources,
         "model_selection": selection,
         "search": {"chosen": final.chosen, "trials": final.search} if searched else None,
