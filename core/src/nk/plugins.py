@@ -36,6 +36,9 @@ BUILTIN_PLUGINS = (
     "nk.builtin.cache_commands",
     "nk.builtin.explore_command",
     "nk.builtin.datasets",
+    "nk.builtin.ensemblers",
+    "nk.builtin.ensemble_command",
+    "nk.builtin.model_commands",
 )
 
 
