@@ -178,14 +178,20 @@ def demo_files(inputs: list[str], listing: str | None) -> list[Path]:
     return files
 
 
-def record_microphone(seconds: float, sampling_rate: int, folder: Path) -> Path:
-    """Record ``seconds`` from the default microphone with ``sounddevice`` into a wav file."""
+def microphone_library() -> Any:
+    """The ``sounddevice`` module, or a UserError saying how to install it."""
     try:
         import sounddevice
     except (ImportError, OSError) as exc:  # OSError: the library is there, PortAudio is not
         raise UserError(f"Recording from the microphone needs the sounddevice package and PortAudio ({exc})",
                         todo="pip install sounddevice (Debian/Ubuntu also: apt-get install libportaudio2), "
                              "or record a file and pass its path") from None
+    return sounddevice
+
+
+def record_microphone(seconds: float, sampling_rate: int, folder: Path) -> Path:
+    """Record ``seconds`` from the default microphone with ``sounddevice`` into a wav file."""
+    sounddevice = microphone_library()
     import soundfile
 
     if not 0 < seconds <= 600:
@@ -208,6 +214,8 @@ def demo_command(run: str, inputs: list[str], listing: str | None, mic: float | 
 
     if out is not None and Path(out).exists():
         raise UserError(f"{out} exists; nk demo does not overwrite it", todo="choose a new --out file")
+    if mic is not None:
+        microphone_library()  # before loading the model: a missing library is said at once
     folder = model_folder(Path(run))
     predictor = load_run(folder, app.pm, console=app.console)
     with tempfile.TemporaryDirectory(prefix="nk-demo-") as tmp:

@@ -121,7 +121,7 @@ def export_bundle(run: Path, out: Path, pm: Any = None) -> Path:
     from nk.report import reproducibility_record
     from nk.results import MANIFEST_FILE, SPEC_FILE, load_model, sha256_file, write_json
 
-    run = Path(run)
+    run = Path(run).resolve()
     source = model_folder(run)
     if not (source / MANIFEST_FILE).is_file():
         raise UserError(f"No saved model in {run}", todo="point to a finished run's folder (or its model/)")

@@ -13,7 +13,7 @@ Uploads are read in chunks up to ``max_mb`` and written only into a fresh tempor
 is removed after the answer; the file name the browser sends is never used as a path.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: FastAPI reads the endpoints' annotations as objects
 
 import html
 import json

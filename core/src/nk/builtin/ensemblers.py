@@ -57,8 +57,9 @@ def task_of(predictions: Sequence[pd.DataFrame]) -> str:
     frame = predictions[0]
     if any(c.startswith("proba.") for c in frame.columns):
         return "classification"
-    return "regression" if np.issubdtype(frame["pred"].dtype, np.number) and \
-        np.issubdtype(frame["truth"].dtype, np.number) else "classification"
+    from pandas.api.types import is_numeric_dtype
+
+    return "regression" if is_numeric_dtype(frame["pred"]) and is_numeric_dtype(frame["truth"]) else "classification"
 
 
 def _name(frame: pd.DataFrame, i: int) -> str:
