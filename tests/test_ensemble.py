@@ -194,7 +194,8 @@ def latest(runs, name="ensemble"):
     return sorted((runs["root"] / "results" / name).iterdir())[-1]
 
 
-def test_every_method_writes_a_run_like_folder(runs, capsys):
+def test_every_method_writes_a_run_like_folder(runs, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the console's table and lines unwrapped
     names = [m[0] for m in METHODS]
     assert len(names) == 11
     for method in names:
@@ -268,11 +269,23 @@ def test_dev_weights_need_a_dev_split(runs, tmp_path, capsys):
     assert json.loads((latest(runs) / "results.json").read_text())["best_single"]["chosen_on"].startswith("test")
 
 
-def test_regression_runs(runs, capsys):
-    for method in ("mean", "median", "performance_weighted"):
+def test_regression_runs(runs, capsys, tmp_path):
+    for method in ("mean", "median"):
         assert ensemble(runs, str(runs["svr"]), str(runs["knn_reg"]), "--method", method) == 0
         folder = latest(runs)
         results = json.loads((folder / "results.json").read_text())
         assert results["primary"] == "ccc" and (folder / "truth_vs_prediction.png").exists()
+    # 2 utterances per class give dev CCCs near 0 (weights 0): give the copies known dev scores
+    copies = []
+    for key, score in (("svr", 0.6), ("knn_reg", 0.2)):
+        copies.append(tmp_path / key)
+        shutil.copytree(runs[key], copies[-1])
+        results = json.loads((copies[-1] / "results.json").read_text())
+        results["dev"]["ccc"]["value"] = score
+        (copies[-1] / "results.json").write_text(json.dumps(results))
+    assert ensemble(runs, *map(str, copies), "--method", "performance_weighted") == 0
+    pred = pd.read_csv(latest(runs) / "predictions.csv", index_col=0)["pred"]
+    a, b = (pd.read_csv(c / "predictions.csv", index_col=0)["pred"] for c in copies)
+    np.testing.assert_allclose(pred.to_numpy(), (0.75 * a + 0.25 * b).loc[pred.index].to_numpy())
     assert ensemble(runs, str(runs["svr"]), str(runs["knn_reg"]), "--method", "majority_voting") == 2
     assert "for classification" in capsys.readouterr().err
