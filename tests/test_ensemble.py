@@ -94,7 +94,7 @@ def test_performance_weighted_uses_dev_scores_and_stacking_fits_on_dev(nk_contex
     stacked = combine("stacking", [good, bad], nk_context)
     assert stacked["pred"].tolist() == ["a"]
     no_dev = frame(["a"], [[0.6, 0.4]], run="r1")
-    with pytest.raises(UserError, match="no dev split.*split.dev_size"):
+    with pytest.raises(UserError, match=r"no dev split.*split.dev_size"):
         combine("performance_weighted", [no_dev, bad], nk_context)
     with pytest.raises(UserError, match="no dev split"):
         combine("stacking", [no_dev, bad], nk_context)
@@ -103,7 +103,7 @@ def test_performance_weighted_uses_dev_scores_and_stacking_fits_on_dev(nk_contex
 def test_runs_without_probabilities_can_only_vote(nk_context):
     runs = [frame(["a"], run="svm run"), frame(["b"], [[0.2, 0.8]])]
     for name in ("mean", "max", "uncertainty_weighted", "stacking"):
-        with pytest.raises(UserError, match="svm run has none.*majority_voting"):
+        with pytest.raises(UserError, match=r"svm run has none.*majority_voting"):
             combine(name, runs, nk_context)
 
 
@@ -118,7 +118,7 @@ def test_regression_methods(nk_context):
     assert combine("median", runs, nk_context)["pred"].tolist() == [30.0, 45.0]
     assert combine("performance_weighted", runs, nk_context)["pred"].tolist() == [60.0, 42.5]
     for name in ("majority_voting", "max", "confidence_weighted"):
-        with pytest.raises(UserError, match="for classification.*mean, median, performance_weighted"):
+        with pytest.raises(UserError, match=r"for classification.*mean, median, performance_weighted"):
             combine(name, runs, nk_context)
 
 

@@ -239,10 +239,7 @@ def paired_bootstrap(truth: Any, pred_a: Any, pred_b: Any, *, task: str, groups:
         diffs = _ccc(w, t, pa) - _ccc(w, t, pb)
     alpha = (1 - level) / 2
     low, high = np.quantile(diffs, [alpha, 1 - alpha])
-    if observed >= 0:
-        p = 2 * float(np.mean(diffs <= 0))
-    else:
-        p = 2 * float(np.mean(diffs >= 0))
+    p = 2 * float(np.mean(diffs <= 0) if observed >= 0 else np.mean(diffs >= 0))
     return {"difference": observed, "ci": [float(low), float(high)], "ci_level": level, "p_value": min(1.0, p),
             "n_resamples": n_resamples, "ci_method": method,
             "n_speakers": None if g is None else len(set(g))}
@@ -411,7 +408,15 @@ def _plots(ctx: RunContext, combined: pd.DataFrame, test: dict[str, Any], task: 
 
 
 def _report(ctx: RunContext, results: dict[str, Any], comparison: pd.DataFrame, runs: list[RunInput]) -> list[str]:
-    from nk.report import Figure, ReportDoc, Section, Table, environment_table, reproducibility_record, write_reports
+    from nk.report import (
+        Figure,
+        ReportDoc,
+        Section,
+        Table,
+        environment_table,
+        reproducibility_record,
+        write_reports,
+    )
     from nk.report.run import document_option
 
     primary, vs = results["primary"], results["versus_best_single"]

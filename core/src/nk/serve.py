@@ -62,7 +62,7 @@ def create_app(predictor: Any, card: dict[str, Any], *, max_mb: float = 20.0) ->
         return card
 
     @app.post("/predict")
-    async def predict(file: UploadFile = File(...)) -> Any:  # noqa: B008 (FastAPI's idiom)
+    async def predict(file: UploadFile = File(...)) -> Any:
         import soundfile
 
         suffix = Path(file.filename or "upload").suffix.lower()
