@@ -7,10 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from nk import hookimpl
 from nk.cli import main
 from nk.testing import write_tone
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """No recipe reaches the network in these tests."""
+    from nk.datasets import base
+
+    monkeypatch.setattr(base, "open_url", lambda url: pytest.fail(f"a test tried to download {url}"))
 
 
 def fake_polish_zip(path: Path, tmp: Path) -> Path:
@@ -47,12 +56,14 @@ def test_prepare_with_a_bad_zip_is_a_user_error(nk_pm, tmp_path, capsys):
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"not a zip")
     assert main(["data", "prepare", "polish", "--zip", str(bad), "--dest", str(tmp_path / "d")], pm=nk_pm) == 2
-    assert "is not a zip archive" in capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())
+    assert "bad.zip' is not a zip or tar archive" in err and "POLISH/m<speaker 1…5>" in err
 
 
 def test_unknown_recipe_lists_the_available(nk_pm, tmp_path, capsys):
-    assert main(["data", "prepare", "emodb"], pm=nk_pm) == 2
-    assert "Unknown dataset 'emodb'" in capsys.readouterr().err
+    assert main(["data", "prepare", "emodbx"], pm=nk_pm) == 2
+    err = capsys.readouterr().err
+    assert "Unknown dataset 'emodbx'" in err and "emodb" in err
 
 
 @dataclass
@@ -80,3 +91,27 @@ def test_third_party_recipe(nk_pm, nk_register_plugin, tmp_path, capsys):
     assert "tiny" in capsys.readouterr().out
     assert main(["data", "prepare", "tiny", "--dest", str(tmp_path / "t")], pm=nk_pm) == 0
     assert (tmp_path / "t" / "tiny.csv").is_file()
+
+
+def test_polish_download_runs_pip_for_nkululekos_sdist(nk_pm, tmp_path, monkeypatch, capsys):
+    """The download path up to the request: pip (replaced here) fetches the sdist that carries the zip."""
+    import subprocess
+    import tarfile
+
+    from nk.datasets import polish
+
+    archive = fake_polish_zip(tmp_path / "polish_speech_emotions.zip", tmp_path / "src")
+    asked = []
+
+    def fake_run(cmd, **kwargs):
+        asked.append(cmd)
+        folder = Path(cmd[cmd.index("-d") + 1])
+        with tarfile.open(folder / "nkululeko-1.14.1.tar.gz", "w:gz") as tar:
+            tar.add(archive, arcname=f"nkululeko-1.14.1/{polish.MEMBER}")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(polish.subprocess, "run", fake_run)
+    assert main(["data", "prepare", "polish", "--dest", str(tmp_path / "d")], pm=nk_pm) == 0, capsys.readouterr().err
+    (cmd,) = asked
+    assert cmd[1:4] == ["-m", "pip", "download"] and "nkululeko==1.14.1" in cmd and "--no-deps" in cmd
+    assert len(pd.read_csv(tmp_path / "d" / "polish.csv")) == 30

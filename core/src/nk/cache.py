@@ -48,8 +48,7 @@ from types import EllipsisType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nk.env import env_flag
-from nk.fsutil import TMP_PREFIX, atomic_write_bytes
-from nk.results import sha256_file
+from nk.fsutil import TMP_PREFIX, atomic_write_bytes, sha256_file
 
 if TYPE_CHECKING:  # numpy and pyarrow are imported where used: `nk cache ls` needs neither
     import numpy as np

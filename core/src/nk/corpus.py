@@ -100,26 +100,43 @@ def load_corpus(ctx: RunContext, model_task: Callable[[], str | None] | None = N
         report.databases[db.name] = len(frame)
         frames.append(frame)
     assert target is not None
-    frame = _concat(frames)
-    frame = _check_target(frame, target)
-    frame = _check_audio(frame, ctx, report)
-    frame = _apply_filters(frame, ctx, report)
-    frame, task = _prepare_target(frame, target, ctx, model_task)
+    try:
+        frame = _concat(frames)
+        frame = _check_target(frame, target)
+        frame = _check_audio(frame, ctx, report)
+        frame = _apply_filters(frame, ctx, report)
+        frame, task = _prepare_target(frame, target, ctx, model_task)
+    except UserError as err:
+        raise with_database_keys(err, list(report.databases)) from None
     check_corpus(frame, "load stage", target=target)
     return frame, target, task, report
+
+
+def with_database_keys(err: UserError, names: list[str]) -> UserError:
+    """``err`` with ``data.<db>.KEY`` written as the real key: ``data.emodb.KEY`` for one
+    database, ``data.<emodb|ravdess>.KEY`` for several."""
+    if not names:
+        return err
+    real = f"data.{names[0]}." if len(names) == 1 else f"data.<{'|'.join(map(str, names))}>."
+
+    def fix(text: str | None) -> str | None:
+        return text.replace("data.<db>.", real) if text else text
+
+    if not any("data.<db>." in (t or "") for t in (err.what, err.where, err.allowed, err.todo)):
+        return err
+    return UserError(fix(err.what) or err.what, where=fix(err.where), allowed=fix(err.allowed),
+                     todo=fix(err.todo))
 
 
 def _for_database(err: UserError, name: str, ctx: RunContext) -> UserError:
     """A loader's error with the real config key (``data.emodb.path``, not ``data.<db>.path``),
     and, for a database a recipe prepares (``nk data prepare polish``), that command."""
-    def fix(text: str | None) -> str | None:
-        return text.replace("data.<db>.", f"data.{name}.") if text else text
-
-    todo = fix(err.todo)
+    err = with_database_keys(err, [name])
+    todo = err.todo
     if name in ctx.pm.registry.names("dataset") and ("does not exist" in err.what or "not found" in err.what):
         todo = (f"prepare it first: `nk data prepare {name}` (in the folder you run nk from; "
                 f"`nk data list` shows the recipes)" + (f", or {todo}" if todo else ""))
-    return UserError(fix(err.what) or err.what, where=fix(err.where), allowed=fix(err.allowed), todo=todo)
+    return UserError(err.what, where=err.where, allowed=err.allowed, todo=todo)
 
 
 def _check_split_column(frame: pd.DataFrame, name: str) -> None:
@@ -464,7 +481,9 @@ def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext,
             raise UserError(
                 f"The regression target {target!r} has non-numeric values, e.g. "
                 f"{frame.loc[bad, target].astype(str).unique()[:5].tolist()}",
-                where="the data", todo="fix the values, or set task=classification")
+                where="the data",
+                todo="fix the values (only an empty cell counts as missing: write nothing, not NA; "
+                f"drop such rows with filter.required=[{target}]), or set task=classification")
         return frame.assign(**{target: values.astype(float)}), task
     frame = frame.assign(**{target: frame[target].astype(str)})
     if cfg.labels is not None:

@@ -117,7 +117,10 @@ def detect_task(values: pd.Series, model_task: Callable[[], str | None] | None =
     one gets the model's task when the model does one (``model_task()``, asked only for numeric
     targets), else regression when it has many distinct values and classification otherwise."""
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    task = model_task() if numeric and model_task is not None else None
+    # mostly numbers with a few text cells (an "NA" in ages): the model's task decides too, so
+    # that a regression model reports the text cells instead of classifying every age
+    mostly_numeric = numeric or bool(pd.to_numeric(values, errors="coerce").notna().mean() >= 0.5)
+    task = model_task() if mostly_numeric and model_task is not None else None
     if task is not None:
         return task
     if numeric and values.nunique() > max(10, int(0.05 * len(values))):

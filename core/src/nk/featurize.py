@@ -424,6 +424,9 @@ def extract(
     """
     started = time.perf_counter()
     rate = int(getattr(featurizer, "sampling_rate", None) or ctx.cfg.sampling_rate)
+    if rate != int(ctx.cfg.sampling_rate):  # the featurizer pins its rate: say which one is used
+        ctx.log.warning("%s reads audio at its own rate, %d Hz (sampling_rate=%d applies to featurizers "
+                        "without a fixed rate)", component.name, rate, int(ctx.cfg.sampling_rate))
     views = view_params(featurizer)
     view_text = ", ".join(f"{k}={params[k]}" for k in views if k in params)
     view_note = f" (view: {view_text})" if view_text else ""

@@ -10,6 +10,7 @@ file is left behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import uuid
 from pathlib import Path
@@ -44,3 +45,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str 
                       fsync: bool = True) -> None:
     """:func:`atomic_write_bytes` for text."""
     atomic_write_bytes(path, text.encode(encoding), fsync=fsync)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's content, read in blocks of 1 MiB (memory stays flat)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -356,7 +356,7 @@ def run_in_folder(cfg: DictConfig, pm: PluginManager, run_dir: Path, console: An
     import yaml
 
     from nk.fsutil import atomic_write_text
-    from nk.runner import mark_failed
+    from nk.results import mark_failed
 
     safe = redacted(cfg, pm)
     secrets = secret_values(cfg, pm)

@@ -3,15 +3,53 @@ manifest, and the results files."""
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from nk.errors import UserError
+from nk.fsutil import sha256_file
+
+FAILED_FILE = "FAILED"
+
+
+def failure_text(exc: BaseException) -> str:
+    """One paragraph on why a run stopped, as the console says it (no traceback)."""
+    if isinstance(exc, UserError):
+        return exc.message
+    if isinstance(exc, KeyboardInterrupt):
+        return "Interrupted (Ctrl-C)."
+    if isinstance(exc, OSError):
+        from nk.paths import os_error
+
+        err = os_error(exc)
+        if err is not None:
+            return err.message
+    return f"{type(exc).__name__}: {exc} (an error inside nk or a plugin; nk.log has the traceback)"
+
+
+def mark_failed(run_dir: Path, exc: BaseException, secrets: Sequence[str] = ()) -> None:
+    """Write ``run_dir/FAILED`` with the reason, so that neither users nor nk take the folder for
+    a result (a failed run keeps only config.yaml and nk.log). Best effort: a full disk may
+    refuse even this. The values in ``secrets`` are replaced by ``***``."""
+    from nk.fsutil import atomic_write_text
+
+    text = failure_text(exc)
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    with contextlib.suppress(OSError):
+        atomic_write_text(run_dir / FAILED_FILE, f"This run failed; it holds no results.\n{text}\n")
+
+
+def is_failed(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is the folder of a failed run (see :func:`mark_failed`)."""
+    return (Path(run_dir) / FAILED_FILE).exists()
+
+
 
 MODEL_FORMAT = "nk-model/2"
 MODEL_FILE = "model.skops"
@@ -35,15 +73,6 @@ def new_run_dir(root: Path, name: str, *, label: str | None = None) -> Path:
         except FileExistsError:
             continue
     raise UserError(f"Cannot create a new run folder below {base}", todo="clean up old runs")
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file's content, read in blocks of 1 MiB (memory stays flat)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_model(folder: Path, *, model: Any, preprocessor: Any, spec: dict[str, Any]) -> list[Path]:
@@ -118,6 +147,11 @@ def load_model(folder: Path, *, pm: Any = None, secrets: Mapping[str, Any] | Non
                         "longer loads (a pickle runs code when loaded)",
                         todo="re-run the experiment to save the model in the safe format")
     if not manifest_path.exists():
+        for run_dir in (folder, folder.parent):
+            if (run_dir / FAILED_FILE).is_file():  # the run stopped early
+                reason = " ".join((run_dir / "FAILED").read_text(encoding="utf-8", errors="replace").split())
+                raise UserError(f"{run_dir} is the folder of a failed run, with no model: {reason}",
+                                todo="point to a run that finished (it has results.json), or re-run")
         raise UserError(f"No model manifest in {folder}", todo="point to a run's model folder")
     manifest = json.loads(manifest_path.read_text())
     if manifest.get("format") != MODEL_FORMAT:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,40 +17,6 @@ if TYPE_CHECKING:
     from nk.cli import App
 
 
-FAILED_FILE = "FAILED"
-
-
-def failure_text(exc: BaseException) -> str:
-    """One paragraph on why a run stopped, as the console says it (no traceback)."""
-    if isinstance(exc, UserError):
-        return exc.message
-    if isinstance(exc, KeyboardInterrupt):
-        return "Interrupted (Ctrl-C)."
-    if isinstance(exc, OSError):
-        from nk.paths import os_error
-
-        err = os_error(exc)
-        if err is not None:
-            return err.message
-    return f"{type(exc).__name__}: {exc} (an error inside nk or a plugin; nk.log has the traceback)"
-
-
-def mark_failed(run_dir: Path, exc: BaseException, secrets: Sequence[str] = ()) -> None:
-    """Write ``run_dir/FAILED`` with the reason, so that neither users nor nk take the folder for
-    a result (a failed run keeps only config.yaml and nk.log). Best effort: a full disk may
-    refuse even this. The values in ``secrets`` are replaced by ``***``."""
-    from nk.fsutil import atomic_write_text
-
-    text = failure_text(exc)
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    with contextlib.suppress(OSError):
-        atomic_write_text(run_dir / FAILED_FILE, f"This run failed; it holds no results.\n{text}\n")
-
-
-def is_failed(run_dir: Path) -> bool:
-    """Whether ``run_dir`` is the folder of a failed run (see :func:`mark_failed`)."""
-    return (Path(run_dir) / FAILED_FILE).exists()
 
 
 def expand_sweep(overrides: list[str]) -> list[list[str]]:

@@ -33,6 +33,16 @@ class Fold:
 
 def make_folds(frame: pd.DataFrame, target: str, task: str, ctx: RunContext) -> list[Fold]:
     """The folds of the configured split method (one for plain splits), checked."""
+    from nk.corpus import with_database_keys
+
+    try:
+        return _make_folds(frame, target, task, ctx)
+    except UserError as err:
+        names = sorted(map(str, frame["db"].unique())) if "db" in frame.columns else []
+        raise with_database_keys(err, names) from None
+
+
+def _make_folds(frame: pd.DataFrame, target: str, task: str, ctx: RunContext) -> list[Fold]:
     cfg = ctx.cfg.split
     method = as_enum(cfg.method, SplitMethod)
     seed = ctx.seed
@@ -296,7 +306,7 @@ def _cv_folds(frame: pd.DataFrame, fixed: pd.Series, target: str, task: str, met
         raise UserError(
             f"Cross-validation (split.method={method.value}) holds out every speaker once; "
             "databases with role dev or test do not fit it",
-            where="data.<db>.role",
+            where="config key data.<db>.role",
             todo="give those databases role all or train, or use split.method=given",
         )
     _need_speakers(frame, method)

@@ -18,13 +18,23 @@ examples:
   nk run model.C=10 split.dev_size=0.2     parameters
   nk run -m model=svm,knn,tree             a sweep, ranked by the primary metric
   nk run --cfg model=knn                   print the composed config and stop
+
+your own data (a CSV with a file column, paths relative to the CSV, and label columns):
+  nk run data=csv data.csv.path=my_corpus.csv target=emotion
+  nk run data=csv data.csv.path=my_corpus.csv target=age model=svr      regression
+  nk run data=csv data.csv.path=my_corpus.csv "data.csv.separator=';'"  another separator
+
+A run writes results/<name>/<date>_<time>/; a failed run's folder holds a FAILED file.
 """
 
 
 @hookimpl
 def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
+    from nk.cli import docs_location
+
     run = subparsers.add_parser(
-        "run", help="run an experiment (or a sweep with -m)", epilog=RUN_EPILOG,
+        "run", help="run an experiment (or a sweep with -m)",
+        epilog=RUN_EPILOG + f"Docs: {docs_location()} (sections 'Your own data', 'Errors').\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Compose a config from overrides (Hydra syntax) and run the experiment.",
     )
@@ -54,8 +64,13 @@ def _plugins(args: argparse.Namespace, app: App) -> int:
     if args.component:
         matches = [c for c in registry if c.name == args.component]
         if not matches:
-            raise UserError(f"No component named {args.component!r}",
-                            allowed=", ".join(sorted({c.name for c in registry})))
+            from nk.config import _blocked_note
+
+            blocked = _blocked_note(app.pm, args.component)
+            raise UserError(f"No component named {args.component!r}{blocked}",
+                            allowed=", ".join(sorted({c.name for c in registry})),
+                            todo="unblock the plugin (remove it from NK_BLOCK_PLUGINS)" if blocked else
+                            "check the spelling, or install the plugin that provides it")
         for comp in matches:
             table = Table(title=f"{comp.group} {comp.name!r} — {comp.description} "
                                 f"({comp.provider} {comp.version})", title_justify="left")

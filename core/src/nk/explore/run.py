@@ -205,7 +205,10 @@ class Explorer:
             with progress:
                 overall = progress.add_task("Exploring", total=len(steps))
                 for analysis, step in steps:
-                    progress.update(overall, description=f"Exploring: {analysis.value}")
+                    note = (" (the first UMAP call in a process compiles code with numba: 10–60 s)"
+                            if analysis is Analysis.scatter and ScatterMethod.umap in self._scatter_methods()
+                            else "")
+                    progress.update(overall, description=f"Exploring: {analysis.value}{note}")
                     t = time.perf_counter()
                     if analysis in (Analysis.features, Analysis.scatter):
                         step(features)
