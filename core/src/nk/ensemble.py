@@ -34,7 +34,7 @@ RESULTS_FILE = "results.json"
 
 
 def finished(folder: Path) -> bool:
-    from nk.runner import is_failed
+    from nk.results import is_failed
 
     return (folder / RESULTS_FILE).is_file() and not is_failed(folder)
 
@@ -45,8 +45,10 @@ def resolve_run(name: str, results_root: Path) -> Path:
     path = Path(name)
     if path.is_dir() and finished(path):
         return path.resolve()
-    if path.is_dir() and (path / "FAILED").exists():
-        raise UserError(f"The run {path} failed and holds no results", where=str(path / "FAILED"),
+    from nk.results import FAILED_FILE, is_failed
+
+    if path.is_dir() and is_failed(path):
+        raise UserError(f"The run {path} failed and holds no results", where=str(path / FAILED_FILE),
                         todo="name a finished run, or the experiment (its latest finished run is used)")
     base = results_root / name
     if base.is_dir():
