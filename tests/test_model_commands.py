@@ -67,6 +67,11 @@ def test_demo_prints_labels_for_files_folders_and_lists(trained, tmp_path, capsy
     assert "does not overwrite" in capsys.readouterr().err
     assert main(["demo", str(trained["run"]), str(tmp_path / "nothing.wav")], pm=PluginManager()) == 2
     assert "No such file or folder" in capsys.readouterr().err
+    monkeypatch.chdir(trained["root"])  # an experiment name: its latest finished run below ./results
+    assert main(["demo", "svm", files[0]], pm=PluginManager()) == 0
+    assert expected["pred"].iloc[0] in capsys.readouterr().out
+    assert main(["demo", "nosuch", files[0]], pm=PluginManager()) == 2
+    assert "No run folder or experiment named 'nosuch'" in capsys.readouterr().err
 
 
 def test_demo_mic_without_sounddevice_says_how_to_install(trained, capsys, monkeypatch):

@@ -36,11 +36,16 @@ def _compatible(made_by: str, running: str) -> bool:
     return a == b if a[0] == "0" else a[0] == b[0]
 
 
-def model_folder(run_or_bundle: Path) -> Path:
-    """The folder with ``manifest.json``: a bundle, a run's ``model/``, or a run folder's."""
+def model_folder(run_or_bundle: Path | str, results_root: Path | str = "results") -> Path:
+    """The folder with ``manifest.json``: a bundle, a run's ``model/``, or a run folder's; a name
+    that is no folder is an experiment below ``results_root`` (its latest finished run)."""
     from nk.results import MANIFEST_FILE
 
     folder = Path(run_or_bundle)
+    if not folder.exists():
+        from nk.ensemble import resolve_run
+
+        folder = resolve_run(str(run_or_bundle), Path(results_root))
     if not (folder / MANIFEST_FILE).exists() and (folder / "model").is_dir():
         folder = folder / "model"
     return folder
