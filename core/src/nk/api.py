@@ -89,6 +89,10 @@ class Learner(Protocol):
 
     A learner whose ``fit`` accepts ``X_dev`` and ``y_dev`` keywords receives the dev split for
     model selection (early stopping, best epoch); nk never passes test data to ``fit``.
+    Two more optional keywords: ``groups`` (the speaker id of each training row, when the corpus
+    has speakers, e.g. for a speaker-disjoint hold-out when there is no dev split) and
+    ``run_dir`` (the run folder, for checkpoints and training logs). A learner class with
+    ``input = "audio"`` receives audio rows instead of features (see :mod:`nk.fit`).
     """
 
     def fit(self, X: Any, y: Any) -> Learner: ...

@@ -552,13 +552,23 @@ def _check_components(cfg: DictConfig, pm: PluginManager) -> None:
             todo="select one or more, e.g. `data=demo` or `'data=[train_db,test_db]'`",
         )
     _check_top_level(cfg, pm)
-    if not cfg.feats:
+    if not cfg.feats and not _model_takes_audio(cfg, pm):
         raise UserError(
             "No feature set selected",
             where="config key feats",
             allowed=", ".join(pm.registry.names("feats")),
             todo="select one or more, e.g. `feats=egemaps` or `'feats=[egemaps,praat]'`",
         )
+
+
+def _model_takes_audio(cfg: DictConfig, pm: Any) -> bool:
+    """Whether the selected model is a learner with ``input = "audio"`` (it needs no ``feats``)."""
+    node = cfg.get("model")
+    if node is None or "name" not in node:
+        return False
+    for name, values in selected(cfg, "model"):
+        return getattr(pm.registry.get("model", name).build(values), "input", "features") == "audio"
+    return False
 
 
 def search_candidates(cfg: DictConfig, model: Any, params: dict[str, Any]) -> list[dict[str, Any]]:

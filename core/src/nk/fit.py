@@ -163,6 +163,8 @@ def fit_fold(ctx: RunContext, fold: Fold, frame: pd.DataFrame, inputs: pd.DataFr
 
     t = time.perf_counter()
     prep: Preprocessor | None = None
+    speakers_all = frame["speaker"].astype(str).to_numpy() if "speaker" in frame.columns else None
+    groups = None if speakers_all is None else speakers_all[train]  # the train rows' speakers
     if learner.input == "audio":
         X: Any = inputs
         X_train, y_train = _rows(X, train), y[train]
@@ -180,6 +182,8 @@ def fit_fold(ctx: RunContext, fold: Fold, frame: pd.DataFrame, inputs: pd.DataFr
         if balancer is not None:
             try:
                 X_train, y_train = balancer.fit_resample(X_train, y_train)
+                kept = getattr(balancer, "sample_indices_", None)  # SMOTE's new rows have no speaker
+                groups = None if groups is None or kept is None else groups[kept]
             except ValueError as exc:
                 raise UserError(f"balance={as_enum(cfg.balance, Balancing).value} failed: {exc}",
                                 where="config key balance",
@@ -200,7 +204,7 @@ def fit_fold(ctx: RunContext, fold: Fold, frame: pd.DataFrame, inputs: pd.DataFr
     X_dev, y_dev = (_rows(X, dev), y[dev]) if dev.any() else (None, None)
     best: tuple[float, Any, dict[str, Any]] | None = None
     for candidate in candidates:
-        model = fit_model(ctx, learner.component, candidate, X_train, y_train, X_dev, y_dev)
+        model = fit_model(ctx, learner.component, candidate, X_train, y_train, X_dev, y_dev, groups=groups)
         if len(candidates) == 1:
             best = (0.0, model, candidate)
             break
@@ -226,8 +230,10 @@ def fit_fold(ctx: RunContext, fold: Fold, frame: pd.DataFrame, inputs: pd.DataFr
 
 
 def fit_model(ctx: RunContext, component: Component, params: dict[str, Any], X_train: Any, y_train: np.ndarray,
-              X_dev: Any = None, y_dev: np.ndarray | None = None) -> Any:
-    """Build the learner, seed it, fit it on train (and dev, when its ``fit`` takes it)."""
+              X_dev: Any = None, y_dev: np.ndarray | None = None, *, groups: np.ndarray | None = None) -> Any:
+    """Build the learner, seed it, fit it on train (and dev, when its ``fit`` takes it). Optional
+    keywords a learner's ``fit`` may take: ``groups`` (the train rows' speaker ids, when known)
+    and ``run_dir`` (the run folder, for checkpoints and training logs)."""
     model = component.build(params)
     if "random_state" in model.get_params() and model.get_params()["random_state"] is None:
         model.set_params(random_state=ctx.seed)  # seed every estimator that takes one
@@ -235,6 +241,11 @@ def fit_model(ctx: RunContext, component: Component, params: dict[str, Any], X_t
     if X_dev is not None and "X_dev" in inspect.signature(model.fit).parameters:
         # learners that select (early stopping, best epoch) get dev data, never test
         fit_kwargs.update(X_dev=X_dev, y_dev=y_dev)
+    if groups is not None and "groups" in inspect.signature(model.fit).parameters:
+        # e.g. a speaker-disjoint hold-out of train for choosing the epoch when there is no dev
+        fit_kwargs["groups"] = groups
+    if "run_dir" in inspect.signature(model.fit).parameters:
+        fit_kwargs["run_dir"] = ctx.run_dir  # checkpoints, training logs (e.g. tensorboard events)
     model.fit(X_train, y_train, **fit_kwargs)
     return model
 

@@ -103,3 +103,37 @@ def plot_truth_vs_prediction(
     if title:
         ax.set_title(title)
     save_figure(fig, path)
+
+
+def plot_epochs(history: list[dict[str, Any]], path: Path, *, best_epoch: int | None = None,
+                title: str = "") -> None:
+    """Write a PNG of a neural learner's training curve: the train loss per epoch (left axis),
+    each ``dev_<metric>`` entry (right axis) and the chosen epoch as a dashed line. ``history``
+    holds one dict per epoch with ``epoch`` and ``train_loss`` (a learner's ``history_``)."""
+    from matplotlib.figure import Figure
+
+    if not history:
+        raise ValueError("plot_epochs: the history is empty")
+    epochs = [int(h["epoch"]) for h in history]
+    fig = Figure(figsize=(6.0, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    handles = ax.plot(epochs, [float(h.get("train_loss", np.nan)) for h in history], color="tab:blue",
+                      marker=".")
+    labels = ["train loss"]
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel("Train loss", color="tab:blue")
+    dev_keys = sorted({k for h in history for k in h if k.startswith("dev_")})
+    if dev_keys:
+        right = ax.twinx()
+        for key in dev_keys:
+            handles += right.plot(epochs, [float(h.get(key, np.nan)) for h in history], color="tab:orange",
+                                  marker=".")
+            labels.append(f"dev {key[4:].upper()}")
+        right.set_ylabel("Dev metric (higher is better)", color="tab:orange")
+    if best_epoch is not None:
+        handles.append(ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1.0))
+        labels.append(f"chosen epoch {best_epoch}")
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, frameon=False)
+    if title:
+        ax.set_title(title)
+    save_figure(fig, path)

@@ -19,7 +19,8 @@ class PlotsConfig:
 
 
 class Plots:
-    """Writes ``confusion_matrix.png`` or ``truth_vs_prediction.png`` into the run folder."""
+    """Writes ``confusion_matrix.png`` or ``truth_vs_prediction.png`` into the run folder, and
+    ``epochs.png`` for a model that kept a per-epoch ``history_`` (neural learners)."""
 
     process_safe: ClassVar[bool] = True  # may run in the run's forked tail process (nk.tail)
 
@@ -35,7 +36,13 @@ class Plots:
         else:
             path = ctx.run_dir / "truth_vs_prediction.png"
             plots.plot_truth_vs_prediction(pred["truth"], pred["pred"], path, title=title)
-        return [path]
+        paths = [path]
+        history = getattr(result.get("model"), "history_", None)
+        if isinstance(history, list) and history:
+            paths.append(ctx.run_dir / "epochs.png")
+            plots.plot_epochs(history, paths[-1], best_epoch=getattr(result["model"], "best_epoch_", None),
+                              title=f"{ctx.cfg.name}: {result.get('learner', 'model')} training")
+        return paths
 
 
 @hookimpl

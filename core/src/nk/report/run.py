@@ -28,6 +28,8 @@ FIGURE_CAPTIONS = {
                             "(rows) given each predicted class (columns).",
     "truth_vs_prediction.png": "Prediction against truth on the test data; the dashed line marks perfect "
                                "prediction.",
+    "epochs.png": "Training curve of the neural model: train loss and dev metric per epoch; the dashed line "
+                  "marks the epoch kept (chosen on dev, or on a held-out slice of train, never on test).",
 }
 METRIC_NAMES = {
     "uar": "UAR (unweighted average recall)", "accuracy": "accuracy", "macro_f1": "macro-F1",
