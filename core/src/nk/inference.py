@@ -126,7 +126,8 @@ class Predictor:
 def load_run(run_dir_or_bundle: str | Path, pm: PluginManager | None = None,
              secrets: Mapping[str, Any] | None = None, *, cache_dir: str | Path | None = None,
              n_jobs: int = 1, console: Any = None) -> Predictor:
-    """Load a finished run (its folder, or its ``model/`` folder) for prediction.
+    """Load a finished run (its folder, or its ``model/`` folder) or a bundle (``nk export``,
+    checked by :func:`nk.bundle.check_bundle`) for prediction.
 
     :param pm: the plugin manager whose registry rebuilds the components (a fresh one when None).
     :param secrets: values of secret parameters, keyed ``<param>`` or ``<component>.<param>``;
@@ -145,6 +146,10 @@ def load_run(run_dir_or_bundle: str | Path, pm: PluginManager | None = None,
         folder = folder / "model"
     if not folder.is_dir():
         raise UserError(f"No run folder {folder}", todo="point to a finished run's folder (or its model/)")
+    from nk.bundle import BUNDLE_FILE, check_bundle
+
+    if (folder / BUNDLE_FILE).exists():  # an exported bundle (nk export): its hashes and nk version
+        check_bundle(folder)
     pm = pm if pm is not None else PluginManager()
     bundle = load_model(folder, pm=pm, secrets=secrets)
     spec = {k: v for k, v in bundle.items() if k not in ("model", "preprocessor")}

@@ -149,7 +149,10 @@ def _run(ctx: RunContext, tail: Any) -> dict[str, Any]:
     final = fit.refit_all(ctx, folds, fits, frame, inputs, target, task, model) if len(folds) > 1 else fits[0]
     results = _results(ctx, frame, folds, target, task, metrics, inputs, final, loaded.report, missing_report,
                        cv_report, model, splits.duplicate_audio)
-    test_pred.to_csv(ctx.run_dir / "predictions.csv")
+    _with_speaker(test_pred, eval_frame).to_csv(ctx.run_dir / "predictions.csv")
+    dev_pred = [r.predictions["dev"] for r in fits if "dev" in r.predictions]
+    if dev_pred:  # nk ensemble weighs (performance_weighted) and stacks on dev, never on test
+        _with_speaker(pd.concat(dev_pred), eval_frame).to_csv(ctx.run_dir / "dev_predictions.csv")
     spec = _spec(ctx, final, model, inputs, target, task)
     report_input = {"predictions": test_pred, "metrics": metrics["test"], "summary": results["summary"],
                     "results": results, "model": final.model, "learner": model.name}
@@ -164,7 +167,7 @@ def _run(ctx: RunContext, tail: Any) -> dict[str, Any]:
         model_files, artefacts, _ = _finish(ctx, final.model, final.preprocessor, spec, report_input, frame,
                                             reporters)
     results["artefacts"] = sorted([*artefacts, "config.yaml", "results.json", "predictions.csv", "nk.log",
-                                   *model_files])
+                                   *(["dev_predictions.csv"] if dev_pred else []), *model_files])
     results["timing"] = dict(timing, report=round(time.perf_counter() - t, 3))
     write_json(ctx.run_dir / "results.json", results)
     stages.stage_end(ctx, "report", time.perf_counter() - t, timing, files=len(artefacts))
@@ -206,6 +209,14 @@ def _per_file_evaluation(ctx: RunContext, frame: pd.DataFrame) -> Callable[[pd.D
 
     ctx.log.info("evaluate.level=file: segment predictions aggregated per file (%s)", how.value)
     return aggregate
+
+
+def _with_speaker(pred: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """The prediction frame plus the rows' ``speaker`` (last column) for the CSV files, so that
+    ``nk ensemble`` can bootstrap over speakers as the run did."""
+    if "speaker" not in frame.columns or "speaker" in pred.columns:
+        return pred
+    return pred.assign(speaker=frame.loc[pred.index, "speaker"].to_numpy())
 
 
 def _inputs(ctx: RunContext, learner: Any, frame: pd.DataFrame, folds: list[Fold], timing: dict[str, float],

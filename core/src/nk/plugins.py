@@ -41,6 +41,9 @@ BUILTIN_PLUGINS = (
     "nk.builtin.augment_command",
     "nk.builtin.spotlight_command",
     "nk.builtin.datasets",
+    "nk.builtin.ensemblers",
+    "nk.builtin.ensemble_command",
+    "nk.builtin.model_commands",
 )
 
 
