@@ -324,11 +324,15 @@ def compose(
     overrides = quote_values(overrides)
     if user_conf is None and (Path.cwd() / "conf").is_dir():
         user_conf = Path.cwd() / "conf"
+    # the user's ./conf is Hydra's primary config folder, so that its presets win over those
+    # shipped with nk (conf/data/emodb.yaml of the user over nk's prepared-table preset)
+    config_dir = CONFIG_DIR
     if user_conf is not None:
-        overrides.append(f"hydra.searchpath=[file://{user_conf.resolve()}]")
+        config_dir = user_conf.resolve()
+        overrides.append(f"hydra.searchpath=[file://{config_dir},file://{CONFIG_DIR}]")
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="nk"):
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3", job_name="nk"):
             cfg = hydra_compose(config_name=PRIMARY_CONFIG, overrides=overrides)
     except Exception as exc:  # Hydra's and OmegaConf's errors → one user paragraph
         raise _translate(exc, overrides, pm) from None
@@ -482,8 +486,8 @@ def _unselected_component(key: str, first: str, overrides: list[str], pm: Plugin
 
 def _user_conf(overrides: list[str]) -> Path | None:
     for item in overrides:
-        if item.startswith("hydra.searchpath=[file://"):
-            return Path(item[len("hydra.searchpath=[file://"):].rstrip("]"))
+        if item.startswith("hydra.searchpath=[file://"):  # the user's folder comes first
+            return Path(item[len("hydra.searchpath=[file://"):].rstrip("]").split(",file://")[0])
     return None
 
 

@@ -131,7 +131,8 @@ def _with_predictions(out: pd.DataFrame, frame: pd.DataFrame, run: Path) -> pd.D
     if "file" not in pred.columns or isinstance(frame.index, pd.MultiIndex):
         raise UserError(f"The predictions of {str(run)!r} cannot be matched to the files",
                         allowed="a run on whole files (not segments)", todo="give the folder of a run on files")
-    pred = pred.drop(columns=["truth"], errors="ignore").drop_duplicates("file").set_index("file")
+    # the run's own copies of the data's columns (truth, speaker) are in the table already
+    pred = pred.drop(columns=["truth", "speaker"], errors="ignore").drop_duplicates("file").set_index("file")
     matched = out["audio"].isin(pred.index)
     if not matched.any():
         raise UserError(f"None of the files of {str(run)!r}'s predictions are in the loaded data",
