@@ -446,16 +446,8 @@ def _prepare_target(frame: pd.DataFrame, target: str, ctx: RunContext,
     cfg = ctx.cfg
     bins = cfg.bins
     task_cfg = as_enum(cfg.task, Task)
+    # bins with task=regression and labels=[] are refused when the config is composed (config.py)
     binned = bins.edges is not None or bins.quantiles is not None
-    if binned and task_cfg is Task.regression:
-        raise UserError("bins turn the target into classes, but task=regression asks for numbers",
-                        where="config keys bins and task",
-                        todo="remove the bins.* keys to regress, or set task=classification (or auto) to "
-                        "classify the bins")
-    if cfg.labels is not None and len(cfg.labels) == 0:
-        raise UserError("labels=[] keeps no class", where="config key labels",
-                        allowed="a list of the target's classes, e.g. labels=[a,b]; or null for all",
-                        todo="list the classes to keep, or remove labels= (labels=null keeps all)")
     if binned:
         frame = frame.assign(**{target: _binned(frame[target], bins, target)})
         task = "classification"

@@ -7,6 +7,8 @@ a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class UserError(Exception):
     """A mistake in the user's input: says what was given, where, what is allowed, what to do."""
@@ -48,3 +50,11 @@ class PluginError(UserError):
 
     Reported like a user error: the fix is to upgrade, uninstall or block one plugin.
     """
+
+
+def mask_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every value in ``secrets`` replaced by ``***``,
+    longest first, so that a secret never reaches a log line or a file."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text

@@ -306,7 +306,7 @@ def evaluate(ctx: RunContext, pred: pd.DataFrame, frame: pd.DataFrame, task: str
     """Metrics of a prediction frame; ``with_ci`` adds the (speaker) bootstrap interval."""
     import warnings
 
-    from nk import evaluate as metrics
+    from nk import metrics
 
     # with_ci=False: per-fold and model-selection scores use only the value, so no bootstrap
     # (and no speaker ids, which only the bootstrap resamples)

@@ -46,14 +46,13 @@ class _Redact(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
-        text = record.getMessage()
+        from nk.errors import mask_secrets
+
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-            if record.exc_text:
-                record.exc_text = record.exc_text.replace(secret, "***")
-        record.msg, record.args = text, None
+        if record.exc_text:
+            record.exc_text = mask_secrets(record.exc_text, self.secrets)
+        record.msg, record.args = mask_secrets(record.getMessage(), self.secrets), None
         return True
 
 

@@ -36,11 +36,10 @@ def mark_failed(run_dir: Path, exc: BaseException, secrets: Sequence[str] = ()) 
     """Write ``run_dir/FAILED`` with the reason, so that neither users nor nk take the folder for
     a result (a failed run keeps only config.yaml and nk.log). Best effort: a full disk may
     refuse even this. The values in ``secrets`` are replaced by ``***``."""
+    from nk.errors import mask_secrets
     from nk.fsutil import atomic_write_text
 
-    text = failure_text(exc)
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
+    text = mask_secrets(failure_text(exc), secrets)
     with contextlib.suppress(OSError):
         atomic_write_text(run_dir / FAILED_FILE, f"This run failed; it holds no results.\n{text}\n")
 

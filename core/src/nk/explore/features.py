@@ -30,9 +30,9 @@ class ImportanceResult:
 
 
 def _score(task: str, truth: np.ndarray, pred: np.ndarray) -> float:
-    """UAR (over the classes present in ``truth``) or CCC, as :mod:`nk.evaluate` computes them
+    """UAR (over the classes present in ``truth``) or CCC, as :mod:`nk.metrics` computes them
     (without its input checks: the permutation importance calls this thousands of times)."""
-    from nk.evaluate import ccc_pcc, uar_from_counts
+    from nk.metrics import ccc_pcc, uar_from_counts
 
     if task == "classification":
         classes, truth_idx = np.unique(truth, return_inverse=True)

@@ -220,7 +220,7 @@ class ReporterContract(_Contract):
     group = "report"
 
     def test_report_writes_files(self, nk_pm: Any, nk_context: Any) -> None:
-        from nk import evaluate
+        from nk import metrics as evaluate
 
         truth = ["a", "b", "a", "b"]
         pred = pd.DataFrame({"truth": truth, "pred": ["a", "b", "b", "b"]},
