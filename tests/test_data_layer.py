@@ -403,16 +403,16 @@ def test_cross_validation_pools_out_of_fold_predictions(method, extra, n_folds, 
 
 def test_only_reported_metrics_get_a_bootstrap_ci(nk_run, monkeypatch):
     """Per-fold scores and the dev scores of a grid search use only the value: no bootstrap."""
-    from nk import evaluate
+    from nk import metrics
 
-    real = evaluate.classification_metrics
+    real = metrics.classification_metrics
     resamples: list[int] = []
 
     def recording(*args, **kwargs):  # a spy: records n_resamples, computes with the real function
         resamples.append(kwargs["n_resamples"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(evaluate, "classification_metrics", recording)
+    monkeypatch.setattr(metrics, "classification_metrics", recording)
     code, _, err, results = nk_run("data.demo.n_utterances=2", *FAST, "split.method=lsgo",
                                    "split.n_folds=3", "split.dev_size=0.25",
                                    "search.params={n_neighbors: [1, 3]}")

@@ -63,9 +63,9 @@ def new_run_dir(root: Path, name: str, *, label: str | None = None) -> Path:
     base = root / name
     base.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    stem = f"{stamp}-{label}" if label else stamp
-    for n in range(1000):
-        path = base / (stem if n == 0 else f"{stem}_{n}")
+    suffix = f"-{label}" if label else ""
+    for n in range(1000):  # the counter before the label: ``*-label`` globs find every run
+        path = base / (f"{stamp}{suffix}" if n == 0 else f"{stamp}_{n}{suffix}")
         try:
             path.mkdir()  # atomic: fails when another run took the name
             return path
