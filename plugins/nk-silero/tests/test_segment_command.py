@@ -87,3 +87,24 @@ def test_nk_run_segments_before_splitting(nk_pm, nk_compose, recordings, tmp_pat
     results = run_experiment(cfg, nk_pm, run_dir, Console(quiet=True))
     assert results["components"]["segment"] == ["silero"]
     assert sum(results["data"]["rows"].values()) == 20  # five segments from each of four files
+
+
+def test_nk_run_segment_silero_evaluates_per_file(nk_pm, nk_compose, recordings, tmp_path):
+    """The issue's acceptance: ``nk run segment=silero evaluate.level=file`` trains on the
+    segments and scores each test recording once, from its segments' mean probability."""
+    from rich.console import Console
+
+    from nk.pipeline import run_experiment
+
+    table, _ = recordings
+    cfg = nk_compose(["data=csv", f"data.csv.path={table}", "target=label", "segment=silero", "feats=mfcc",
+                      "split.method=speaker", "split.test_size=0.5", "n_jobs=1", "report=[]",
+                      "evaluate.level=file"])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    results = run_experiment(cfg, nk_pm, run_dir, Console(quiet=True))
+    files = pd.read_csv(run_dir / "predictions.csv", index_col=0)
+    segments = pd.read_csv(run_dir / "predictions_segments.csv")
+    assert results["test"]["n"] == len(files) == 2  # one speaker's two recordings
+    assert (files["segments"] == 5).all() and len(segments) == 10
+    assert results["evaluation_level"].startswith("file")

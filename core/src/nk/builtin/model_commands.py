@@ -84,7 +84,9 @@ def _test(args: argparse.Namespace, app: App) -> int:
     entry = results["test"][primary]
     from nk.metrics import ci_method_text
 
-    app.console.print(f"Test on {', '.join(data)}: {results['summary']} ({ci_method_text(entry)}); "
+    # the headline marks a rows-within-speakers interval itself; name the method only otherwise
+    method = "" if entry.get("ci_method") == "rows_within_speakers" else f" ({ci_method_text(entry)})"
+    app.console.print(f"Test on {', '.join(data)}: {results['summary']}{method}; "
                       + (f"accuracy {results['test']['accuracy']:.3f}" if results["task"] == "classification"
                          else f"MAE {results['test']['mae']:.3f}"), highlight=False, markup=False)
     app.console.print(f"Results in [bold]{results['run_dir']}[/]", highlight=False)
