@@ -9,12 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pytest
-from rich.console import Console
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from nk import hookimpl
 from nk.errors import UserError
-from nk.pipeline import run_experiment
 from nk.registry import param
 from nk.stages import audio_rows
 
@@ -90,18 +88,10 @@ class AudioPlugin:
 
 
 @pytest.fixture
-def run(nk_compose, nk_pm, nk_register_plugin, tmp_path):
+def run(nk_experiment, nk_register_plugin):
     nk_register_plugin(AudioPlugin(), name="nk-audio-test")
     SEEN.clear()
-    counter = iter(range(100))
-
-    def _run(overrides):
-        cfg = nk_compose(overrides)
-        run_dir = tmp_path / f"run{next(counter)}"
-        run_dir.mkdir()
-        return run_experiment(cfg, nk_pm, run_dir, Console(quiet=True)), run_dir
-
-    return _run
+    return nk_experiment
 
 
 def test_an_audio_learner_gets_audio_rows_and_never_test(run, tmp_path):

@@ -10,12 +10,10 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pytest
-from rich.console import Console
 
 from nk import hookimpl
 from nk.errors import UserError
 from nk.inference import load_run
-from nk.pipeline import run_experiment
 from nk.plugins import PluginManager
 from nk.registry import param
 
@@ -23,16 +21,8 @@ SMALL = ["data.demo.n_utterances=2", "feats=mfcc", "n_jobs=1"]
 
 
 @pytest.fixture
-def run(nk_compose, nk_pm, tmp_path):
-    counter = iter(range(100))
-
-    def _run(overrides):
-        cfg = nk_compose(overrides)
-        run_dir = tmp_path / f"run{next(counter)}"
-        run_dir.mkdir()
-        return run_experiment(cfg, nk_pm, run_dir, Console(quiet=True)), run_dir
-
-    return _run
+def run(nk_experiment):
+    return nk_experiment
 
 
 def _same_predictions(predictor, run_dir):

@@ -22,16 +22,8 @@ SMALL = ["data.demo.n_utterances=2", "feats=mfcc", "n_jobs=1"]
 
 
 @pytest.fixture
-def run(nk_compose, nk_pm, tmp_path):
-    counter = iter(range(1000))
-
-    def _run(overrides):
-        cfg = nk_compose(overrides)
-        run_dir = tmp_path / f"run{next(counter)}"
-        run_dir.mkdir()
-        return run_experiment(cfg, nk_pm, run_dir, Console(quiet=True)), run_dir
-
-    return _run
+def run(nk_experiment):
+    return nk_experiment
 
 
 def test_classification_run(run):

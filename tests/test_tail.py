@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pytest
-from rich.console import Console
 
 from nk import hookimpl
 from nk.errors import UserError
-from nk.pipeline import run_experiment
 
 SMALL = ["data.demo.n_utterances=2", "feats=mfcc", "n_jobs=1", "document.pdf=never"]
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the tail forks on Linux only")
@@ -46,17 +44,9 @@ class PidPlugin:
 
 
 @pytest.fixture
-def run(nk_compose, nk_pm, nk_register_plugin, tmp_path):
+def run(nk_experiment, nk_register_plugin):
     nk_register_plugin(PidPlugin(), name="nk-pid")
-    counter = iter(range(100))
-
-    def _run(overrides):
-        cfg = nk_compose(overrides)
-        run_dir = tmp_path / f"run{next(counter)}"
-        run_dir.mkdir()
-        return run_experiment(cfg, nk_pm, run_dir, Console(quiet=True)), run_dir
-
-    return _run
+    return nk_experiment
 
 
 @linux_only

@@ -75,3 +75,23 @@ def nk_context(nk_pm: Any, nk_compose: Callable[..., Any], tmp_path: Path) -> An
     cfg = nk_compose([f"cache_dir={tmp_path / 'cache'}", "feats=mfcc"])
     return RunContext(cfg=cfg, run_dir=run_dir, pm=nk_pm, log=logging.getLogger("nk.test"),
                       console=Console(quiet=True))
+
+
+@pytest.fixture
+def nk_experiment(nk_pm: Any, nk_compose: Callable[..., Any], tmp_path: Path) -> Callable[..., Any]:
+    """``experiment(overrides)`` → ``(results, run_dir)``: ``nk run``'s pipeline on the composed
+    config, each call in a fresh run folder below tmp_path, console quiet. Register test plugins
+    with ``nk_register_plugin`` before the first call."""
+    from rich.console import Console
+
+    from nk.pipeline import run_experiment
+
+    counter = iter(range(10_000))
+
+    def _experiment(overrides: list[str]) -> tuple[dict[str, Any], Path]:
+        cfg = nk_compose(overrides)
+        run_dir = tmp_path / f"run{next(counter)}"
+        run_dir.mkdir()
+        return run_experiment(cfg, nk_pm, run_dir, Console(quiet=True)), run_dir
+
+    return _experiment
