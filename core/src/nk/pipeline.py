@@ -92,18 +92,7 @@ def model_task(model: Any) -> str | None:
 
 def run(ctx: RunContext) -> dict[str, Any]:
     """One ``nk run``: the stages, fitting per fold, evaluation, the saved model and the reports.
-    Returns the content of ``results.json``. The tail (model file, reporters, report) runs in a
-    process forked now, which imports what it needs while this one computes (:mod:`nk.tail`)."""
-    from nk.tail import Tail
-
-    tail = Tail(ctx)
-    try:
-        return _run(ctx, tail)
-    finally:
-        tail.close()
-
-
-def _run(ctx: RunContext, tail: Any) -> dict[str, Any]:
+    Returns the content of ``results.json``."""
     from nk import fit, stages
 
     timing: dict[str, float] = {}
@@ -155,16 +144,7 @@ def _run(ctx: RunContext, tail: Any) -> dict[str, Any]:
     spec = _spec(ctx, final, model, inputs, target, task)
     report_input = {"predictions": test_pred, "metrics": metrics["test"], "summary": results["summary"],
                     "results": results, "model": final.model, "learner": model.name}
-    reporters = stages.build(ctx, "report")
-    own_format = callable(getattr(final.model, "save_model", None)) and callable(getattr(final.model, "load_model", None))
-    if tail.available and not own_format and all(getattr(b.instance, "process_safe", False) for b in reporters):
-        model_files, artefacts, added = tail.run(_finish, final.model, final.preprocessor, spec, report_input, frame,
-                                                 None)
-        results.update(added)  # what the report records in results.json (environment)
-    else:
-        tail.close()
-        model_files, artefacts, _ = _finish(ctx, final.model, final.preprocessor, spec, report_input, frame,
-                                            reporters)
+    model_files, artefacts = _finish(ctx, final.model, final.preprocessor, spec, report_input, frame)
     results["artefacts"] = sorted([*artefacts, "config.yaml", "results.json", "predictions.csv", "nk.log",
                                    *(["dev_predictions.csv"] if dev_pred else []), *model_files])
     results["timing"] = dict(timing, report=round(time.perf_counter() - t, 3))
@@ -264,23 +244,19 @@ def _metrics(ctx: RunContext, folds: list[Fold], fits: list[Any], frame: pd.Data
 
 
 def _finish(ctx: RunContext, model: Any, preprocessor: Any, spec: dict[str, Any], report_input: dict[str, Any],
-            frame: pd.DataFrame, reporters: list[Any] | None) -> tuple[list[str], list[str], dict[str, Any]]:
-    """Save the model, run the reporters and write the run report (here or in the forked tail);
-    returns the model files and the other artefacts, relative to the run folder, and the keys
-    the reporters and the report added to ``results``."""
+            frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Save the model, run the reporters and write the run report; returns the model files and
+    the other artefacts, relative to the run folder."""
     from nk import stages
     from nk.report.run import write_run_report  # report.html/.tex/.pdf; needs the reporters' plots
 
     files = save_model(ctx.run_dir / "model", model=model, preprocessor=preprocessor, spec=spec)
     artefacts = []
-    for built in reporters if reporters is not None else stages.build(ctx, "report"):
+    for built in stages.build(ctx, "report"):
         paths = built.instance.report(report_input, ctx)
         artefacts += [str(Path(p).relative_to(ctx.run_dir)) for p in paths]
-    results = report_input["results"]
-    before = set(results)
-    artefacts += [str(p.relative_to(ctx.run_dir)) for p in write_run_report(ctx, results, frame)]
-    added = {k: v for k, v in results.items() if k not in before}
-    return [str(p.relative_to(ctx.run_dir)) for p in files], artefacts, added
+    artefacts += [str(p.relative_to(ctx.run_dir)) for p in write_run_report(ctx, report_input["results"], frame)]
+    return [str(p.relative_to(ctx.run_dir)) for p in files], artefacts
 
 
 def _spec(ctx: RunContext, final: Any, learner: Any, inputs: pd.DataFrame, target: str, task: str) -> dict[str, Any]:

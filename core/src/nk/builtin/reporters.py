@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from nk.hookspecs import hookimpl
 from nk.registry import Register
@@ -22,7 +22,6 @@ class Plots:
     """Writes ``confusion_matrix.png`` or ``truth_vs_prediction.png`` into the run folder, and
     ``epochs.png`` for a model that kept a per-epoch ``history_`` (neural learners)."""
 
-    process_safe: ClassVar[bool] = True  # may run in the run's forked tail process (nk.tail)
 
     def report(self, result: dict[str, Any], ctx: RunContext) -> list[Path]:
         from nk import plots
