@@ -181,5 +181,5 @@ def test_option_errors(nk_compose, nk_pm, tiny, tones, tmp_path, monkeypatch):
     rows, y = tones
     with pytest.raises(UserError, match=r"model.freeze_layers=5 but .* has 2 transformer layers"):
         FinetuneClassifier(pretrained_model=str(tiny), freeze_layers=5, device="cpu").fit(rows, y)
-    with pytest.raises(UserError, match=r"Cannot load the pre-trained model .*no-such-model"):
+    with pytest.raises(UserError, match=r"The model folder .*no-such-model.* does not exist"):
         FinetuneClassifier(pretrained_model=str(tmp_path / "no-such-model"), device="cpu").fit(rows, y)

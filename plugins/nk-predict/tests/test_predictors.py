@@ -249,7 +249,7 @@ def test_hub_model_offline_fails_clearly(nk_pm, monkeypatch, tmp_path):
         age.extract(np.zeros(SR, dtype=np.float32), SR)
     text = str(info.value)
     assert "audeering/wav2vec2-large-robust-24-ft-age-gender" in text and "HF_HUB_OFFLINE" in text
-    assert "hf download" in text
+    assert "nk models fetch audeering/wav2vec2-large-robust-24-ft-age-gender" in text
 
 
 def test_emotion_uses_the_models_classes(tmp_path, tiny_corpus, nk_pm, nk_context):

@@ -50,22 +50,17 @@ def _env(**values: str) -> Iterator[None]:
 
 
 def load_pretrained(source: str, where: str, **kwargs: Any) -> tuple[Any, Any]:
-    """The feature extractor and ``AutoModelForAudioClassification`` of a hub id or local folder;
-    an unreachable or unknown model is a user error (offline, private, misspelled)."""
+    """The feature extractor and ``AutoModelForAudioClassification`` of a hub id or local folder,
+    found as nk-transformers finds its encoders (:mod:`nk_transformers.hub`: a local folder, the
+    local Hugging Face cache, or the hub; offline, one clear error)."""
     import transformers
 
-    local = Path(source).expanduser()
-    path = str(local) if local.exists() else source
-    try:
-        extractor = transformers.AutoFeatureExtractor.from_pretrained(path)
-        model = transformers.AutoModelForAudioClassification.from_pretrained(path, **kwargs)
-    except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"Cannot load the pre-trained model {source!r}: {first}", where=f"config key {where}",
-                        allowed="a Hugging Face hub id of an audio encoder (wav2vec2, HuBERT, WavLM, data2vec-audio) "
-                        "or a local folder written by save_pretrained",
-                        todo="check the id or path; offline, download the model once (or copy its folder) and "
-                        "give the local path") from None
+    from nk_transformers import hub
+
+    found = hub.resolve(source, None, None, where)
+    extractor = hub.load(found, "feature extractor", transformers.AutoFeatureExtractor.from_pretrained)
+    model = hub.load(found, "model", lambda path, **kw: transformers.AutoModelForAudioClassification
+                     .from_pretrained(path, **kw, **kwargs))
     return extractor, model
 
 

@@ -90,19 +90,6 @@ def architectures() -> dict[str, type]:
     return _architectures()
 
 
-def _offline_error(who: str, model: str, exc: BaseException) -> UserError:
-    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-    return UserError(
-        f"Cannot load the model {model!r} for the {who} predictor: it is neither a local folder nor in "
-        f"the local Hugging Face cache, and the hub could not be reached"
-        + (" (HF_HUB_OFFLINE is set)" if offline else "") + f" ({type(exc).__name__}: {str(exc)[:160]})",
-        where=f"config key predict.{who}.model",
-        todo="connect to the internet once (the model is cached in ~/.cache/huggingface), or download it "
-             f"elsewhere with `hf download {model}` and set predict.{who}.model=<its folder>; a gated model "
-             "also needs HF_TOKEN (or the secret predict.<name>.token)",
-    )
-
-
 @dataclass
 class Runner:
     """A loaded model: ``runner(signals, rate)`` → one vector per signal (see :data:`names`)."""
@@ -165,19 +152,17 @@ def load(kind: str, model: str, *, device: str, token: str | None, window_second
     except ImportError as exc:
         raise UserError(f"The {who} predictor needs torch and transformers ({exc})",
                         where=f"predictor {who!r} (nk-predict)", todo="pip install torch transformers") from None
+    from nk_transformers import hub  # one way to find a model: local folder, HF cache, or the hub
+
     token = token or os.environ.get("HF_TOKEN") or None
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    source = hub.resolve(model, None, token, f"predict.{who}.model")
+    cls = AutoModelForAudioClassification if kind == "classifier" else _architectures()[kind]
+    net = hub.load(source, "model", cls.from_pretrained)  # type: ignore[attr-defined]
     try:
-        if kind == "classifier":
-            net = AutoModelForAudioClassification.from_pretrained(model, token=token)
-        else:
-            net = _architectures()[kind].from_pretrained(model, token=token)  # type: ignore[attr-defined]
-    except Exception as exc:
-        raise _offline_error(who, model, exc) from None
-    try:
-        extractor = AutoFeatureExtractor.from_pretrained(model, token=token)
-    except Exception:  # no preprocessor config: wav2vec2's default (zero mean, unit variance)
+        extractor = AutoFeatureExtractor.from_pretrained(source.path, **source.kwargs())
+    except (OSError, ValueError):  # no preprocessor config: wav2vec2's default (zero mean, unit variance)
         from transformers import Wav2Vec2FeatureExtractor
 
         extractor = Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True)
@@ -217,7 +202,9 @@ def squim(who: str, device: str) -> Callable[[np.ndarray, int], np.ndarray]:
     try:
         model = SQUIM_OBJECTIVE.get_model().to(device).eval()  # downloads its weights once
     except Exception as exc:
-        raise _offline_error(who, "torchaudio SQUIM_OBJECTIVE", exc) from None
+        raise UserError(f"Cannot load torchaudio's SQUIM objective model for the {who} predictor "
+                        f"({type(exc).__name__}: {str(exc)[:160]})", where=f"predictor {who!r} (nk-predict)",
+                        todo="connect to the internet once: torchaudio downloads its weights on first use") from None
 
     def run(signal: np.ndarray, rate: int) -> np.ndarray:
         with torch.inference_mode():

@@ -183,7 +183,7 @@ class Embedding:
         from nk_transformers import hub
 
         return hub.resolve(str(self.model), str(self.revision) if self.revision else None,
-                           self.hf_token or None, self.config_key)
+                           self.hf_token or None, f"{self.config_key}.model")
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_encoder_"}
@@ -292,7 +292,7 @@ def nk_run_start(ctx: RunContext) -> None:
             selected = True
             revision = options.get("revision")
             hub.resolve(str(options.get("model")), str(revision) if revision else None, None,
-                        f"feats.{name}")
+                        f"feats.{name}.model")
     if selected:  # the models run in this process: as many torch threads as nk may use cores
         from nk_transformers.encoder import set_threads
 

@@ -54,9 +54,12 @@ def cache_folder() -> str:
 
 
 def _offline_flag() -> bool:
+    """HF_HUB_OFFLINE as huggingface_hub read it at import, or as the environment says now."""
     from huggingface_hub import constants
 
-    return bool(constants.HF_HUB_OFFLINE)
+    from nk.env import env_flag
+
+    return bool(constants.HF_HUB_OFFLINE) or env_flag("HF_HUB_OFFLINE", default=False)
 
 
 def hub_reachable() -> bool:
@@ -92,23 +95,27 @@ def looks_like_path(model: str) -> bool:
 
 
 def resolve(model: str, revision: str | None, token: str | None, config_key: str) -> Source:
-    """Decide where ``model`` is loaded from; raise a UserError when it cannot be."""
+    """Decide where ``model`` is loaded from; raise a UserError when it cannot be.
+
+    ``config_key`` is the key the user set the model with (e.g. ``feats.wav2vec2.model``,
+    ``predict.age.model``, ``model.pretrained_model``): the errors name it. The embeddings, the
+    predictors (nk-predict) and fine-tuning (nk-finetune) all find their models here."""
     model = str(model).strip()
     if not model:
-        raise UserError("No model given", where=f"config key {config_key}.model",
+        raise UserError("No model given", where=f"config key {config_key}",
                         allowed="a Hugging Face hub id (e.g. facebook/wav2vec2-base) or a local folder",
-                        todo=f"set {config_key}.model=...")
+                        todo=f"set {config_key}=...")
     folder = Path(model).expanduser()
     if folder.is_dir():
         if not (folder / "config.json").is_file():
             raise UserError(f"The folder {str(folder)!r} holds no config.json, so it is not a "
-                            "saved Hugging Face model", where=f"config key {config_key}.model",
+                            "saved Hugging Face model", where=f"config key {config_key}",
                             todo="point to the folder `save_pretrained` wrote (config.json and "
                                  "model.safetensors), or give a hub id")
         return Source(model, str(folder.resolve()), True, None, None, True, config_key)
     if looks_like_path(model) or folder.exists():
         raise UserError(f"The model folder {str(folder)!r} does not exist",
-                        where=f"config key {config_key}.model",
+                        where=f"config key {config_key}",
                         allowed="a Hugging Face hub id (owner/name) or an existing local folder",
                         todo="check the path")
     cached = in_cache(model, revision)
@@ -129,10 +136,10 @@ def missing(model: str, revision: str | None, config_key: str, reason: str) -> U
     return UserError(
         f"The model {model!r}{rev} is not in the local Hugging Face cache and cannot be "
         f"downloaded: {reason}",
-        where=f"config key {config_key}.model; nk looked in the Hugging Face cache "
+        where=f"config key {config_key}; nk looked in the Hugging Face cache "
               f"{cache_folder()} (set by HF_HOME or HF_HUB_CACHE)",
         todo=f"run `nk models fetch {model}` once on a machine with internet access (with the "
-             f"same HF_HOME), or set {config_key}.model=/path/to/a/local/model/folder",
+             f"same HF_HOME), or set {config_key}=/path/to/a/local/model/folder",
     )
 
 
@@ -145,7 +152,7 @@ def load(source: Source, what: str, loader: Callable[..., T]) -> T:
     except (OSError, ValueError) as exc:
         if source.local_folder:
             raise UserError(f"Cannot load the {what} of the local model {source.model!r}: {exc}",
-                            where=f"config key {source.config_key}.model",
+                            where=f"config key {source.config_key}",
                             todo="check that the folder holds a complete saved model") from None
         if source.local_files_only:
             raise missing(source.model, source.revision, source.config_key,
@@ -153,7 +160,7 @@ def load(source: Source, what: str, loader: Callable[..., T]) -> T:
         raise UserError(
             f"Cannot load the {what} of {source.model!r} from the Hugging Face hub: "
             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-            where=f"config key {source.config_key}.model (revision "
+            where=f"config key {source.config_key} (revision "
                   f"{source.revision or 'main'}); cache {cache_folder()}",
             todo="check the model id and revision on huggingface.co; for a gated model log in "
                  "(`hf auth login`) or set HF_TOKEN; or use a local folder",
