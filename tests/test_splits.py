@@ -156,14 +156,16 @@ def _write(path, content: bytes) -> str:
 
 @pytest.fixture
 def opened(monkeypatch):
-    """The files nk.splits opens (the real open, recorded)."""
+    """The files nk.splits hashes (nk.fsutil's open, recorded)."""
     paths: list[str] = []
 
     def recording(file, *args, **kwargs):
         paths.append(str(file))
         return open(file, *args, **kwargs)
 
-    monkeypatch.setattr(splits, "open", recording, raising=False)
+    from nk import fsutil
+
+    monkeypatch.setattr(fsutil, "open", recording, raising=False)
     return paths
 
 
@@ -199,6 +201,8 @@ def test_duplicates_within_one_split_are_not_reported(tmp_path, nk_context, open
 def test_file_hash_reads_blocks(tmp_path):
     import hashlib
 
-    content = np.random.default_rng(1).bytes(3000)
+    from nk.fsutil import sha256_file
+
+    content = np.random.default_rng(1).bytes((1 << 20) * 2 + 17)  # three read blocks
     path = _write(tmp_path / "x.wav", content)
-    assert splits._file_sha1(path, block=1024) == hashlib.sha1(content).hexdigest()
+    assert sha256_file(path) == hashlib.sha256(content).hexdigest()

@@ -7,7 +7,6 @@ database with a fixed role (``data.<db>.role=train|dev|test``) keep it.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ import pandas as pd
 
 from nk.config import CV_METHODS, SplitMethod, as_enum
 from nk.errors import UserError
+from nk.fsutil import sha256_file
 
 if TYPE_CHECKING:
     from nk.context import RunContext
@@ -434,21 +434,12 @@ def duplicate_audio(frame: pd.DataFrame, fold: Fold, log: Any) -> list[list[str]
         if len({split_of[f] for f in same}) < 2:  # a single file, or all in one split
             continue
         for file in same:
-            by_hash[_file_sha1(file)].append(file)
+            by_hash[sha256_file(file)].append(file)
     clashes = [group for group in by_hash.values() if len({split_of[f] for f in group}) > 1]
     if clashes:
         listing = "; ".join(" = ".join(f"{f} ({split_of[f]})" for f in group) for group in clashes[:10])
         log.warning("Identical audio in more than one split (%d groups): %s", len(clashes), listing)
     return [list(g) for g in clashes]
-
-
-def _file_sha1(path: str, block: int = 1 << 20) -> str:
-    """SHA-1 of a file's content, read in blocks of ``block`` bytes."""
-    digest = hashlib.sha1()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def summary(frame: pd.DataFrame, split: pd.Series, target: str, task: str) -> dict[str, Any]:
