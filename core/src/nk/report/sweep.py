@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PLOT_NAME = "sweep_ranking.png"
+FACTORS_PLOT = "sweep_factors.png"
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -39,7 +40,10 @@ def rank_runs(results: list[dict[str, Any]], jobs: list[list[str]], sweep_dir: P
     split, else on test (``ranked_on`` says which; a test ranking must not be used to choose).
 
     One row per run: ``rank, overrides, primary, ranked_on, value, ci_low, ci_high, ci_method,
-    run_dir``, where ``value`` and the CI are on ``ranked_on``. Test scores are not columns of a dev
+    run_dir``, where ``value`` and the CI are on ``ranked_on``, then the paired tests of each run
+    against rank 1 on the same rows of ``ranked_on`` (:data:`nk.significance.COLUMNS`: the
+    difference best − run with its interval, one-sided bootstrap and McNemar p-values, raw and
+    Holm-adjusted, ``not_worse`` and ``significance_note``; see :mod:`nk.significance`). Test scores are not columns of a dev
     ranking: the report quotes test once, for the chosen run (:func:`chosen_run`). Ties keep the
     order of the runs.
     """
@@ -62,7 +66,32 @@ def rank_runs(results: list[dict[str, Any]], jobs: list[list[str]], sweep_dir: P
         })
     ranking = pd.DataFrame(rows).sort_values("value", ascending=False, kind="stable")
     ranking.insert(0, "rank", range(1, len(ranking) + 1))
-    return ranking.reset_index(drop=True)
+    from nk.significance import add_significance
+
+    return add_significance(ranking.reset_index(drop=True), results, sweep_dir)
+
+
+def significance_cells(ranking: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """The significance columns of the printed ranking: headers and one row of cells per run."""
+    import math
+
+    from nk.significance import marks
+
+    if "not_worse" not in ranking:
+        return [], [[] for _ in range(len(ranking))]
+    classification = ranking["p_mcnemar"].notna().any()
+    headers = ["Δ vs best", "p (Holm)", *(["p McNemar (Holm)"] if classification else []), "vs best"]
+
+    def num(value: Any, fmt: str) -> str:
+        return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
+
+    cells = []
+    for (_, r), mark in zip(ranking.iterrows(), marks(ranking), strict=True):
+        row = [num(-r["vs_best_difference"] if mark != "best" else None, "+.3f"), num(r["p_bootstrap_holm"], ".3f")]
+        if classification:
+            row.append(num(r["p_mcnemar_holm"], ".3f"))
+        cells.append([*row, mark])
+    return headers, cells
 
 
 def chosen_run(ranking: pd.DataFrame, results: list[dict[str, Any]], sweep_dir: Path) -> dict[str, Any] | None:
@@ -130,6 +159,128 @@ def plot_ranking(ranking: pd.DataFrame, path: Path, *, metric: str, level: int,
     return path
 
 
+def swept_factors(overrides: list[str]) -> dict[str, list[str]]:
+    """The overrides that vary between runs, as ``{key: each run's value}`` ('' where a run does
+    not set the key), e.g. ``{"model": ["svm", "knn"], "feats": ["os", "os"]}`` → only model."""
+    parsed = []
+    for text in overrides:
+        items = {}
+        for token in str(text).split():
+            key, _, value = token.partition("=")
+            items[key.lstrip("+~")] = value
+        parsed.append(items)
+    keys = list(dict.fromkeys(k for items in parsed for k in items))
+    factors = {k: [items.get(k, "") for items in parsed] for k in keys}
+    return {k: v for k, v in factors.items() if len(set(v)) > 1}
+
+
+def _numeric(values: list[str]) -> list[float] | None:
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        return None
+
+
+def plot_factors(ranking: pd.DataFrame, path: Path, *, metric: str, level: int) -> Path | None:
+    """The primary metric (with its CI) by each swept factor, one panel per factor; the runs of a
+    panel are coloured by the other factors' values (e.g. UAR by model, one colour per feature
+    set). Numeric factors (e.g. model.C of a search) get a numeric axis, logarithmic when their
+    values span more than two decades. None when no factor varies."""
+    import numpy as np
+    from matplotlib.figure import Figure as MplFigure
+
+    from nk.plots import save_figure
+
+    factors = swept_factors(list(ranking["overrides"]))
+    if not factors:
+        return None
+    on = str(ranking["ranked_on"].iloc[0])
+    values = ranking["value"].to_numpy(dtype=float)
+    err = np.vstack([values - ranking["ci_low"].to_numpy(dtype=float),
+                     ranking["ci_high"].to_numpy(dtype=float) - values]).clip(min=0)
+    fig = MplFigure(figsize=(min(4.2 * len(factors), 12.0), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(factors), squeeze=False)[0]
+    colours = ["#1f5fa8", "#d9822b", "#2a9d5c", "#b23b3b", "#7b4fa0", "#6b6b6b", "#c9a227", "#3aa6b8"]
+    for ax, (key, levels) in zip(axes, factors.items(), strict=True):
+        others = [k for k in factors if k != key]
+        groups = [" ".join(f"{k}={factors[k][i]}" for k in others) for i in range(len(levels))]
+        group_names = list(dict.fromkeys(groups))
+        numeric = _numeric(levels)
+        if numeric is not None:
+            x = np.asarray(numeric)
+            positive = x[x > 0]
+            if len(positive) == len(x) and x.max() / x.min() > 100:
+                ax.set_xscale("log")
+        else:
+            names = list(dict.fromkeys(levels))
+            width = 0.6 / max(len(group_names), 1)
+            x = np.array([names.index(v) + (group_names.index(g) - (len(group_names) - 1) / 2) * width
+                          for v, g in zip(levels, groups, strict=True)])
+            ax.set_xticks(range(len(names)), [_short(n, 18) for n in names], rotation=20 if len(names) > 4 else 0,
+                          fontsize=8)
+        for j, name in enumerate(group_names):
+            mask = np.array([g == name for g in groups])
+            ax.errorbar(x[mask], values[mask], yerr=err[:, mask], fmt="o", color=colours[j % len(colours)],
+                        ecolor=colours[j % len(colours)], elinewidth=1.5, capsize=3, markersize=5,
+                        label=_short(name, 30) if name else None)
+        ax.set_xlabel(key)
+        ax.grid(axis="y", alpha=0.3)
+        if others and len(group_names) <= 8:
+            ax.legend(fontsize=7, loc="best")
+    axes[0].set_ylabel(f"{metric.upper()} on {on} ({level} % CI)")
+    fig.suptitle(f"{metric.upper()} on {on} by swept setting", fontsize=10)
+    save_figure(fig, path)
+    return path
+
+
+HISTORY_PLOT = "search_history.png"
+
+
+def plot_history(search: dict[str, Any], path: Path, *, metric: str) -> Path:
+    """A search's objective per trial (points) and the best so far (a step line)."""
+    import numpy as np
+    from matplotlib.figure import Figure as MplFigure
+
+    from nk.plots import save_figure
+
+    trials = search["trials"]
+    x = np.array([t["number"] + 1 for t in trials])
+    y = np.array([t["value"] for t in trials], dtype=float)
+    best = np.array([t["best_so_far"] for t in trials], dtype=float)
+    fig = MplFigure(figsize=(7.0, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(x, y, "o", color="#1f5fa8", label="trial")
+    ax.step(x, best, where="post", color="#d9822b", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"{metric.upper()} ({search['objective']})")
+    ax.set_xticks(x if len(x) <= 20 else np.linspace(1, len(x), 10).round())
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"{search['sweeper']} search: {len(trials)} trials ({search['sampler']}, seed {search['seed']})",
+                 fontsize=10)
+    save_figure(fig, path)
+    return path
+
+
+def search_section(search: dict[str, Any], sweep_dir: Path, primary: str) -> Section:
+    """The report section of a hyperparameter search: space, history plot and table, the choice."""
+    import pandas as pd
+
+    plot = plot_history(search, sweep_dir / HISTORY_PLOT, metric=primary)
+    best = search["best"]
+    space = "; ".join(f"{k} = {v}" for k, v in search["space"].items())
+    text = (f"{len(search['trials'])} trials of the {search['sweeper']} sweeper ({search['sampler']}, seed "
+            f"{search['seed']}) {search['direction']} {primary.upper()} on {search['objective']}; the test "
+            f"split is never read to choose. Search space: {space}. Best trial: {best['number'] + 1} "
+            f"({', '.join(f'{k}={v}' for k, v in best['params'].items())}) with {primary.upper()} "
+            f"{best['value']:.3f}; its test score is quoted once, in the ranking above.")
+    table = pd.DataFrame([{"trial": t["number"] + 1, **{k: v for k, v in t["params"].items()},
+                           f"{primary.upper()} ({search['objective']})": t["value"],
+                           "best so far": t["best_so_far"], "run folder": t["run_dir"]} for t in search["trials"]])
+    return Section("Search", text, tables=[Table("The trials in order", table, note="Also in search.json.")],
+                   figures=[Figure("The objective of each trial and the best so far.", plot)])
+
+
 def sweep_record(results: list[dict[str, Any]], pm: Any, cfg: Any) -> dict[str, Any]:
     """One reproducibility record for the sweep: every run's components and libraries, and the
     seed (or the seeds, when the sweep varies it)."""
@@ -148,8 +299,9 @@ def sweep_record(results: list[dict[str, Any]], pm: Any, cfg: Any) -> dict[str, 
 
 
 def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[str, Any]], cfg: Any,
-                    pm: Any) -> ReportDoc:
-    """The sweep report from the ranking (as in ranking.csv) and every run's results."""
+                    pm: Any, search: dict[str, Any] | None = None) -> ReportDoc:
+    """The sweep report from the ranking (as in ranking.csv) and every run's results; ``search``
+    (a hyperparameter search's record, :mod:`nk.search`) adds its history."""
     import pandas as pd
 
     primary = str(ranking["primary"].iloc[0])
@@ -195,14 +347,26 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
                  "speakers."]
     if chance is not None:
         text += ["", f"Chance level of {primary.upper()}: {chance:.3f}."]
+    from nk.significance import summary_text
+
+    if summary_text(ranking):
+        text += ["", summary_text(ranking) + " The test of the metric resamples whole speakers (both runs "
+                 "on the same resamples); McNemar's test compares accuracy row by row, treating rows as "
+                 "independent. Not significantly worse is not the same as equally good: with few speakers "
+                 "the tests detect only large differences."]
     table = pd.DataFrame({
         "rank": ranking["rank"].astype(int),
         "overrides": ranking["overrides"],
         metric: ranking["value"],
         f"{level}% CI ({on})": [f"[{lo:.3f}, {hi:.3f}]"
                                 for lo, hi in zip(ranking["ci_low"], ranking["ci_high"], strict=True)],
-        "run folder": ranking["run_dir"],
     })
+    headers, cells = significance_cells(ranking)
+    for j, header in enumerate(headers):
+        table[header] = [row[j] for row in cells]
+    table["run folder"] = ranking["run_dir"]
+    notes = [f"{int(r['rank'])}: {r['significance_note']}" for _, r in ranking.iterrows()
+             if str(r.get("significance_note", "")).startswith("not tested")]
     runs = []
     for row in ranking.itertuples():
         r = by_dir.get(str(row.run_dir), {})
@@ -217,6 +381,17 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
             "data sha256": str(r.get("data_sha256", ""))[:12],
         })
     plot = plot_ranking(ranking, sweep_dir / PLOT_NAME, metric=primary, level=level, chance=chance)
+    factors = plot_factors(ranking, sweep_dir / FACTORS_PLOT, metric=primary, level=level)
+    figures = [Figure(f"{metric} of each run with its {level} % confidence interval, in the "
+                      "table's order (rank 1 at the top).", plot)]
+    if factors is not None:
+        figures.append(Figure(f"{metric} by each setting the sweep varies, with {level} % confidence intervals "
+                              "(colours: the other settings).", factors))
+    sig_note = (" Δ vs best: this run minus the best; p (Holm): one-sided paired speaker bootstrap that the "
+                "best is better, Holm-adjusted; p McNemar: the same for accuracy (exact McNemar); vs best: "
+                "whether the run is significantly worse." if headers else "")
+    if notes:
+        sig_note += " Not tested: " + "; ".join(notes) + "."
     job_lines = [f"all runs: {' '.join(common)}"] if common else []
     job_lines += [f"{r.run_dir}: {r.overrides}" for r in ranking.sort_values("run_dir").itertuples()]
     hashes = {run["data sha256"] for run in runs}
@@ -230,9 +405,10 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
         sections=[
             Section("Ranking", "\n".join(text),
                     tables=[Table(f"Runs ranked by {metric}", table,
-                                  note=f"CI: {level} % bootstrap confidence interval on {on}. Also in ranking.csv.")],
-                    figures=[Figure(f"{metric} of each run with its {level} % confidence interval, in the "
-                                    "table's order (rank 1 at the top).", plot)]),
+                                  note=f"CI: {level} % bootstrap confidence interval on {on}. Also in "
+                                       f"ranking.csv.{sig_note}")],
+                    figures=figures),
+            *([search_section(search, sweep_dir, primary)] if search else []),
             Section("Runs", data_note, tables=[Table("What each run used", pd.DataFrame(runs),
                                                      note="inputs: features the model saw; seconds: run time.")]),
             Section("Configurations", "The overrides of each run (its folder holds the complete config.yaml "
@@ -244,8 +420,9 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
 
 
 def write_sweep_report(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[str, Any]], cfg: Any,
-                       pm: Any) -> dict[str, Path]:
-    """Write report.html/.tex (and .pdf) and sweep_ranking.png into the sweep folder.
+                       pm: Any, search: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write report.html/.tex (and .pdf) and sweep_ranking.png (sweep_factors.png, and
+    search_history.png for a search) into the sweep folder.
 
     Returns their paths; empty when an unexpected error (logged) stopped the report.
     """
@@ -254,7 +431,7 @@ def write_sweep_report(sweep_dir: Path, ranking: pd.DataFrame, results: list[dic
     from nk.errors import UserError
 
     try:
-        doc = build_sweep_doc(sweep_dir, ranking, results, cfg, pm)
+        doc = build_sweep_doc(sweep_dir, ranking, results, cfg, pm, search)
         paths = write_reports(doc, sweep_dir, stem="report", pdf=document_option(cfg, "pdf", "auto"))
     except UserError:
         raise
