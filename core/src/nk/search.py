@@ -251,14 +251,14 @@ def search_command(overrides: list[str], settings: Mapping[str, str], app: App, 
     fixed, space, written = search_space([*overrides, *extra_space])
     first_job = trial_overrides(fixed, {k: (d.choices[0] if hasattr(d, "choices") else d.low)
                                         for k, d in space.items()})
-    first = with_provenance(compose(first_job, app.pm), provenance)
-    if show_cfg:
-        app.console.print(OmegaConf.to_yaml(first), highlight=False, markup=False)
-        return 0
     if options["direction"] == "minimize":  # nk's primary metrics (UAR, CCC) are higher-is-better
         raise _setting_error("direction", "minimize", "maximize (nk's primary metrics UAR and CCC are maximised; "
                              "leave hydra.sweeper.direction out)")
     _check_bounds(fixed, space, app)
+    first = with_provenance(compose(first_job, app.pm), provenance)
+    if show_cfg:
+        app.console.print(OmegaConf.to_yaml(first), highlight=False, markup=False)
+        return 0
     if options["seed"] is None:
         options["seed"] = int(first.seed)
     optuna.logging.set_verbosity(logging.WARNING)
@@ -285,7 +285,7 @@ def search_command(overrides: list[str], settings: Mapping[str, str], app: App, 
         value, objective = objective_value(results)
         study.tell(trial, value)
         best = max(t["value"] for t in [*trials, {"value": value}])
-        trials.append({"number": number, "params": {k: _plain(v) for k, v in trial.params.items()}, "value": value,
+        trials.append({"number": number, "params": {k: _as_run(v) for k, v in trial.params.items()}, "value": value,
                        "best_so_far": best, "run_dir": run_dir.name})
         app.console.print(f"trial {number + 1}: {own} → {str(results['primary']).upper()} {value:.3f} on "
                           f"{objective} (best so far {best:.3f})", highlight=False, markup=False)
@@ -307,8 +307,11 @@ def search_command(overrides: list[str], settings: Mapping[str, str], app: App, 
     return 0
 
 
-def _plain(value: Any) -> Any:
-    return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+def _as_run(value: Any) -> Any:
+    """A sampled value as the trial ran with it (floats are passed rounded, :func:`_encode`)."""
+    if isinstance(value, float):
+        return float(_encode(value))
+    return value if isinstance(value, (int, str, bool)) or value is None else str(value)
 
 
 def _label(job: list[str]) -> str:
