@@ -171,3 +171,37 @@ def test_a_search_needs_dev_or_inner_folds():
     with pytest.raises(UserError, match="needs a dev split or inner cross-validation"):
         objective_value({"primary": "uar", "dev": None, "test": {"uar": {"value": 0.9}}, "run_dir": "x"})
     assert objective_value({"primary": "uar", "dev": {"uar": {"value": 0.4}}}) == (0.4, "dev")
+
+
+def test_without_dev_the_search_chooses_by_inner_cv_on_train(nk_compose, nk_pm, capsys, monkeypatch):
+    import nk.search
+    from nk.cli import main
+
+    seen: list[str] = []
+    real = nk.search.objective_value
+    monkeypatch.setattr(nk.search, "objective_value", lambda results: real(_NoTest(results, seen)))
+    nk_compose([])
+    assert main(["run", "-m", "hydra/sweeper=optuna", "model=knn", "model.n_neighbors=range(1,6)",
+                 "hydra.sweeper.n_trials=2", *SMALL, "results_root=res"], pm=nk_pm) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "test" not in seen
+    (sweep,) = Path("res/demo").iterdir()
+    search = json.loads((sweep / "search.json").read_text())
+    assert search["objective"] == "inner 3-fold CV on train"
+    for trial in search["trials"]:
+        run = json.loads((sweep / trial["run_dir"] / "results.json").read_text())
+        assert run["dev"] is None and run["inner_cv"]["n_folds"] == 3 and run["inner_cv"]["grouped_by"] == "speaker"
+        assert trial["value"] == run["inner_cv"]["mean"] == pytest.approx(sum(run["inner_cv"]["scores"]) / 3)
+    ranking = pd.read_csv(sweep / "ranking.csv")
+    assert set(ranking["ranked_on"]) == {"inner_cv"}
+    assert ranking["significance_note"].iloc[1].startswith("not tested: the ranking is by inner_cv")
+    assert out.count("its test UAR") == 1 and "Chosen on inner CV on train" in out and "Do not use it" not in out
+
+
+def test_inner_folds_need_enough_train_speakers(nk_compose, nk_pm, capsys):
+    from nk.cli import main
+
+    nk_compose([])
+    assert main(["run", "search.inner_folds=40", *SMALL, "results_root=res"], pm=nk_pm) == 2
+    assert "search.inner_folds=40 needs at least 40 train speakers; train has 8" in " ".join(
+        capsys.readouterr().err.split())

@@ -91,7 +91,7 @@ def test_identical_run_is_not_worse_bad_run_is_worse_other_rows_are_not_tested(t
     assert "not tested: different dev rows than the best run (120 only in the best run" in untested["significance_note"]
     text = summary_text(ranking.reset_index())
     assert "not significantly worse: rank 2" in text and "significantly worse: rank 3" in text
-    assert "not tested (different rows" in text and "Holm-adjusted over 2 comparisons" in text
+    assert "not tested (see significance_note): rank 4" in text and "Holm-adjusted over 2 comparisons" in text
 
 
 def test_a_sweep_ranks_with_significance_in_csv_console_and_report(nk_compose, nk_pm, capsys, monkeypatch):

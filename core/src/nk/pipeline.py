@@ -148,6 +148,8 @@ def _run(ctx: RunContext, tail: Any) -> dict[str, Any]:
     final = fit.refit_all(ctx, folds, fits, frame, inputs, target, task, model) if len(folds) > 1 else fits[0]
     results = _results(ctx, frame, folds, target, task, metrics, inputs, final, loaded.report, missing_report,
                        cv_report, model, splits.duplicate_audio)
+    if len(fits) == 1 and fits[0].inner_cv:  # search.inner_folds without a dev split
+        results["inner_cv"] = fits[0].inner_cv
     _with_speaker(test_pred, eval_frame).to_csv(ctx.run_dir / "predictions.csv")
     dev_pred = [r.predictions["dev"] for r in fits if "dev" in r.predictions]
     if dev_pred:  # nk ensemble weighs (performance_weighted) and stacks on dev, never on test

@@ -190,8 +190,8 @@ def _print_ranking(all_results: list[dict[str, Any]], jobs: list[list[str]], swe
     pick = chosen_run(ranking, all_results, sweep_dir)
     if pick is not None:
         dev, test = pick["dev"], pick["test"]
-        app.console.print(f"Chosen on dev: {own[0]} ({primary.upper()} {dev['value']:.3f} "
-                          f"on dev); its test {primary.upper()}: {test['value']:.3f} "
+        app.console.print(f"Chosen on {pick['on']}: {own[0]} ({primary.upper()} {dev['value']:.3f} "
+                          f"on {pick['on']}); its test {primary.upper()}: {test['value']:.3f} "
                           f"[{test['ci'][0]:.3f}, {test['ci'][1]:.3f}] ({pick['run_dir']})",
                           highlight=False, markup=False)
     else:

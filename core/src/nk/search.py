@@ -102,9 +102,18 @@ def parse_settings(settings: Mapping[str, str]) -> tuple[dict[str, Any], list[st
     return out, space
 
 
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise UserError("hydra/sweeper=optuna needs the optuna package, which is not installed",
+                        todo="pip install 'nk[optuna]' (or pip install optuna)") from None
+    return optuna
+
+
 def search_space(overrides: list[str]) -> tuple[list[str], dict[str, Any], dict[str, str]]:
     """(the fixed overrides, ``{key: optuna distribution}``, ``{key: the sweep as written}``)."""
-    import optuna
+    optuna = _optuna()
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
     from hydra.errors import HydraException
@@ -209,7 +218,7 @@ def objective_value(results: Mapping[str, Any]) -> tuple[float, str]:
 def _check_bounds(fixed: list[str], space: Mapping[str, Any], app: App) -> None:
     """Compose with each bound of every interval (the others at their low end) and each choice,
     so that a value the model does not accept fails now, not in trial 7."""
-    import optuna
+    optuna = _optuna()
 
     from nk.config import compose
 
@@ -238,7 +247,6 @@ def search_command(overrides: list[str], settings: Mapping[str, str], app: App, 
     import logging
     import time
 
-    import optuna
     from omegaconf import OmegaConf
     from rich.markup import escape
 
@@ -261,6 +269,9 @@ def search_command(overrides: list[str], settings: Mapping[str, str], app: App, 
         return 0
     if options["seed"] is None:
         options["seed"] = int(first.seed)
+    if not any(o.partition("=")[0].lstrip("+") == "search.inner_folds" for o in fixed):
+        fixed = [*fixed, f"search.inner_folds={DEFAULT_INNER_FOLDS}"]  # used only by runs without a dev split
+    optuna = _optuna()
     optuna.logging.set_verbosity(logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=options["seed"])
     study = optuna.create_study(direction="maximize", sampler=sampler)

@@ -100,7 +100,10 @@ def add_significance(ranking: pd.DataFrame, results: list[dict[str, Any]], sweep
     best_result = by_dir[str(out["run_dir"].iloc[0])]
     task = str(best_result.get("task"))
     settings = bootstrap_settings(best_dir, best_result, primary, on)
-    best_pred, why_not = _predictions(best_dir, on)
+    if on in ("dev", "test"):
+        best_pred, why_not = _predictions(best_dir, on)
+    else:  # never fall back to the test predictions for a ranking that must not see them
+        best_pred, why_not = None, f"the ranking is by {on}, which keeps no predictions to pair"
     rows[0].update(vs_best_difference=0.0, not_worse=True, significance_note="the best run")
     tested: list[int] = []
     for i in range(1, len(out)):
@@ -177,13 +180,16 @@ def summary_text(ranking: pd.DataFrame) -> str:
     same = [str(r) for r, m in zip(ranking["rank"], mark, strict=True) if m == "not worse"]
     worse = [str(r) for r, m in zip(ranking["rank"], mark, strict=True) if m == "worse"]
     untested = [str(r) for r, m in zip(ranking["rank"], mark, strict=True) if m == "not tested"]
+    if not same and not worse:
+        notes = {str(n).removeprefix("not tested: ") for n in ranking["significance_note"].iloc[1:]}
+        return f"No run was tested against the best run: {'; '.join(sorted(notes))}."
     text = (f"Against the best run (paired speaker bootstrap of {str(ranking['primary'].iloc[0]).upper()} on {on}, "
             f"one-sided, Holm-adjusted over {len(same) + len(worse)} comparisons, alpha {alpha:.2f}): ")
     parts = [f"not significantly worse: rank {', '.join(same)}" if same else "every tested run is significantly worse"]
     if worse and same:
         parts.append(f"significantly worse: rank {', '.join(worse)}")
     if untested:
-        parts.append(f"not tested (different rows, see significance_note): rank {', '.join(untested)}")
+        parts.append(f"not tested (see significance_note): rank {', '.join(untested)}")
     return text + "; ".join(parts) + "."
 
 

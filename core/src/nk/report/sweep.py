@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 PLOT_NAME = "sweep_ranking.png"
 FACTORS_PLOT = "sweep_factors.png"
+CHOOSING = {"dev": "dev", "inner_cv": "inner CV on train"}
+"""The ``ranked_on`` values a setting may be chosen by, and how the console and report say them."""
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -37,7 +39,9 @@ def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
 
 def rank_runs(results: list[dict[str, Any]], jobs: list[list[str]], sweep_dir: Path) -> pd.DataFrame:
     """The runs of a sweep ranked by their primary metric on **dev** when every run has a dev
-    split, else on test (``ranked_on`` says which; a test ranking must not be used to choose).
+    split, else by the inner cross-validation on train when every run has one
+    (``search.inner_folds``), else on test (``ranked_on`` says which; a test ranking must not be
+    used to choose).
 
     One row per run: ``rank, overrides, primary, ranked_on, value, ci_low, ci_high, ci_method,
     run_dir``, where ``value`` and the CI are on ``ranked_on``, then the paired tests of each run
@@ -49,7 +53,8 @@ def rank_runs(results: list[dict[str, Any]], jobs: list[list[str]], sweep_dir: P
     """
     import pandas as pd
 
-    on = "dev" if results and all(r.get("dev") for r in results) else "test"
+    on = "dev" if results and all(r.get("dev") for r in results) else \
+        "inner_cv" if results and all(r.get("inner_cv") for r in results) else "test"
     rows = []
     for job, r in zip(jobs, results, strict=True):
         primary = r["primary"]
@@ -95,21 +100,23 @@ def significance_cells(ranking: pd.DataFrame) -> tuple[list[str], list[list[str]
 
 
 def chosen_run(ranking: pd.DataFrame, results: list[dict[str, Any]], sweep_dir: Path) -> dict[str, Any] | None:
-    """The run a dev ranking chooses, with its test score: ``{"overrides", "run_dir", "dev",
-    "test"}`` (metric entries); None for a test ranking, which chooses nothing."""
-    if ranking.empty or ranking["ranked_on"].iloc[0] != "dev":
+    """The run a dev (or inner-CV) ranking chooses, with its test score: ``{"overrides", "run_dir",
+    "dev", "test", "on"}`` (``dev``: the entry it was chosen by, ``on``: in words); None for a test
+    ranking, which chooses nothing."""
+    if ranking.empty or ranking["ranked_on"].iloc[0] not in CHOOSING:
         return None
     top = ranking.iloc[0]
+    on = str(top["ranked_on"])
     by_dir = {str(Path(r["run_dir"]).relative_to(sweep_dir)): r for r in results}
     r = by_dir[str(top["run_dir"])]
     primary = r["primary"]
     return {"overrides": str(top["overrides"]), "run_dir": str(top["run_dir"]), "primary": primary,
-            "dev": r["dev"][primary], "test": r["test"][primary]}
+            "dev": r[on][primary], "test": r["test"][primary], "on": CHOOSING[on]}
 
 
 def ranking_caveat(ranking: pd.DataFrame, results: list[dict[str, Any]]) -> str | None:
     """Why a ranking must not be used to choose (it is on test), or None for a dev ranking."""
-    if ranking.empty or ranking["ranked_on"].iloc[0] == "dev":
+    if ranking.empty or ranking["ranked_on"].iloc[0] in CHOOSING:
         return None
     some = [r for r in results if r.get("dev")]
     why = ("not every run has a dev split" if some else "the runs have no dev split")
@@ -318,15 +325,17 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
     on = str(ranking["ranked_on"].iloc[0]) if "ranked_on" in ranking else "test"
     metric = f"{primary.upper()} on {on}"
     text = [f"{len(ranking)} runs of the experiment {cfg.name!r}, ranked by {metric}"
-            + (" (every run has a dev split; test is not used to rank or choose)." if on == "dev" else ".")
+            + (" (every run has a dev split; test is not used to rank or choose)." if on == "dev" else
+               " (no dev split: a cross-validation inside each run's train rows; test is not used to rank or "
+               "choose)." if on == "inner_cv" else ".")
             + " Each run has its own folder with a full report.",
             *(["", f"Common to all runs: {' '.join(common)}."] if common else []),
             ""]
     pick = chosen_run(ranking, results, sweep_dir)
     if pick is not None:
         dev, test = pick["dev"], pick["test"]
-        text += [f"Chosen on dev: {best['overrides']} with {primary.upper()} {dev['value']:.3f} "
-                 f"[{dev['ci'][0]:.3f}, {dev['ci'][1]:.3f}] on dev. Its test result — the one test number "
+        text += [f"Chosen on {pick['on']}: {best['overrides']} with {primary.upper()} {dev['value']:.3f} "
+                 f"[{dev['ci'][0]:.3f}, {dev['ci'][1]:.3f}] on {pick['on']}. Its test result — the one test number "
                  f"of this sweep to quote — is {primary.upper()} {test['value']:.3f} "
                  f"[{test['ci'][0]:.3f}, {test['ci'][1]:.3f}].", ""]
     else:
@@ -340,7 +349,8 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
         text.append("No other run's confidence interval reaches the top run's interval.")
     methods = set(ranking["ci_method"]) if "ci_method" in ranking else set()
     if methods - {"speaker"}:
-        words = {"rows_within_speakers": "rows resampled within speakers", "rows": "rows without speaker ids"}
+        words = {"rows_within_speakers": "rows resampled within speakers", "rows": "rows without speaker ids",
+                 "inner_folds": "t intervals over the inner folds of train"}
         text += ["", f"Some intervals are not over speakers ({', '.join(sorted(words.get(str(m), str(m)) for m in methods - {'speaker'}))}; see "
                  "each run's report): with too few speakers they show only the variation over recordings "
                  "of the same speakers, so even intervals that do not overlap may not carry over to new "
@@ -350,10 +360,12 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
     from nk.significance import summary_text
 
     if summary_text(ranking):
-        text += ["", summary_text(ranking) + " The test of the metric resamples whole speakers (both runs "
+        text += ["", summary_text(ranking)]
+    if summary_text(ranking).startswith("Against"):
+        text[-1] += (" The test of the metric resamples whole speakers (both runs "
                  "on the same resamples); McNemar's test compares accuracy row by row, treating rows as "
                  "independent. Not significantly worse is not the same as equally good: with few speakers "
-                 "the tests detect only large differences."]
+                 "the tests detect only large differences.")
     table = pd.DataFrame({
         "rank": ranking["rank"].astype(int),
         "overrides": ranking["overrides"],
