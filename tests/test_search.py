@@ -194,7 +194,9 @@ def test_without_dev_the_search_chooses_by_inner_cv_on_train(nk_compose, nk_pm, 
         assert trial["value"] == run["inner_cv"]["mean"] == pytest.approx(sum(run["inner_cv"]["scores"]) / 3)
     ranking = pd.read_csv(sweep / "ranking.csv")
     assert set(ranking["ranked_on"]) == {"inner_cv"}
-    assert ranking["significance_note"].iloc[1].startswith("not tested: the ranking is by inner_cv")
+    train_rows = len(pd.read_csv(sweep / ranking["run_dir"].iloc[0] / "inner_cv_predictions.csv"))
+    assert train_rows == 32 and ranking["significance_note"].iloc[1].startswith("32 inner_cv rows")
+    assert 0 < ranking["p_bootstrap"].iloc[1] <= 1
     assert out.count("its test UAR") == 1 and "Chosen on inner CV on train" in out and "Do not use it" not in out
 
 

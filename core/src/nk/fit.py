@@ -217,11 +217,11 @@ def fit_fold(ctx: RunContext, fold: Fold, frame: pd.DataFrame, inputs: pd.DataFr
     assert best is not None
     model = best[1]
 
-    inner = None
+    inner, inner_pred = None, None
     if predict and not dev.any() and int(cfg.search.inner_folds) > 0:
         train_rows = train.nonzero()[0]
-        inner = inner_cv(ctx, learner, best[2], _rows(X, train), y[train], frame.index[train_rows],
-                         None if speakers_all is None else speakers_all[train], task)
+        inner, inner_pred = inner_cv(ctx, learner, best[2], _rows(X, train), y[train], frame.index[train_rows],
+                                     None if speakers_all is None else speakers_all[train], task)
     timing["fit"] += time.perf_counter() - t
 
     t = time.perf_counter()
@@ -231,16 +231,19 @@ def fit_fold(ctx: RunContext, fold: Fold, frame: pd.DataFrame, inputs: pd.DataFr
             mask = split == part
             if mask.any():
                 predictions[part] = predict_rows(model, _rows(X, mask), frame, target, mask, learner.name)
+        if inner_pred is not None:  # out-of-fold predictions of the train rows (inner_cv_predictions.csv)
+            predictions["inner_cv"] = inner_pred
     timing["predict"] += time.perf_counter() - t
     return FoldFit(model, prep, predictions, len(y_train), n_features, search,
                    {k: best[2][k] for k in keys if k in best[2]}, inner)
 
 
 def inner_cv(ctx: RunContext, learner: Learner, params: dict[str, Any], X: Any, y: np.ndarray, index: pd.Index,
-             speakers: np.ndarray | None, task: str) -> dict[str, Any]:
+             speakers: np.ndarray | None, task: str) -> tuple[dict[str, Any], pd.DataFrame]:
     """``search.inner_folds``-fold cross-validation inside the train rows (grouped by speaker
     when known, stratified for classification, seeded): the primary metric per fold, its mean,
-    and a t interval over the folds. The preprocessing was fitted on all train rows (scaling,
+    and a t interval over the folds; and the out-of-fold predictions of every train row (in
+    ``index`` order), on which sweeps pair runs. The preprocessing was fitted on all train rows (scaling,
     k-best selection) and balancing is not repeated per fold, so the score can be a little
     optimistic; it only compares settings, it is not a result to report."""
     import warnings
@@ -266,7 +269,7 @@ def inner_cv(ctx: RunContext, learner: Learner, params: dict[str, Any], X: Any, 
     else:
         splitter = (StratifiedKFold(k, shuffle=True, random_state=ctx.seed) if classification
                     else KFold(k, shuffle=True, random_state=ctx.seed))
-    scores = []
+    scores, parts = [], []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # a class with fewer rows than folds
@@ -282,16 +285,18 @@ def inner_cv(ctx: RunContext, learner: Learner, params: dict[str, Any], X: Any, 
                             index=index[~fit_mask])
         metrics = evaluate(ctx, pred, pd.DataFrame(index=index), task, with_ci=False)
         scores.append(float(metrics[metrics["primary"]]["value"]))
+        parts.append(pred)
     primary = "uar" if classification else "ccc"
     mean, sd = float(np.mean(scores)), float(np.std(scores, ddof=1))
     level = float(ctx.cfg.bootstrap.level)
     half = float(stats.t.ppf(0.5 + level / 2, k - 1)) * sd / np.sqrt(k)
     ctx.log.info("search.inner_folds=%d: inner cross-validation on train %s %.3f ± %.3f", k, primary.upper(), mean, sd)
-    return {"n_folds": k, "grouped_by": "speaker" if speakers is not None else "rows", "scores": scores,
+    summary = {"n_folds": k, "grouped_by": "speaker" if speakers is not None else "rows", "scores": scores,
             "mean": mean, "sd": sd,
             primary: {"value": mean, "ci": [mean - half, mean + half], "ci_level": level, "ci_method": "inner_folds",
                       "ci_unit": "fold", "n_speakers": None if speakers is None else len(set(speakers)),
                       "ci_note": f"t interval over {k} inner folds of train (folds share the preprocessing)"}}
+    return summary, pd.concat(parts).loc[index]
 
 
 def fit_model(ctx: RunContext, component: Component, params: dict[str, Any], X_train: Any, y_train: np.ndarray,

@@ -148,8 +148,10 @@ def _run(ctx: RunContext, tail: Any) -> dict[str, Any]:
     final = fit.refit_all(ctx, folds, fits, frame, inputs, target, task, model) if len(folds) > 1 else fits[0]
     results = _results(ctx, frame, folds, target, task, metrics, inputs, final, loaded.report, missing_report,
                        cv_report, model, splits.duplicate_audio)
-    if len(fits) == 1 and fits[0].inner_cv:  # search.inner_folds without a dev split
+    inner_pred = fits[0].predictions.get("inner_cv") if len(fits) == 1 and fits[0].inner_cv else None
+    if inner_pred is not None:  # search.inner_folds without a dev split: sweeps rank and pair on it
         results["inner_cv"] = fits[0].inner_cv
+        _with_speaker(inner_pred, eval_frame).to_csv(ctx.run_dir / "inner_cv_predictions.csv")
     _with_speaker(test_pred, eval_frame).to_csv(ctx.run_dir / "predictions.csv")
     dev_pred = [r.predictions["dev"] for r in fits if "dev" in r.predictions]
     if dev_pred:  # nk ensemble weighs (performance_weighted) and stacks on dev, never on test
@@ -168,7 +170,8 @@ def _run(ctx: RunContext, tail: Any) -> dict[str, Any]:
         model_files, artefacts, _ = _finish(ctx, final.model, final.preprocessor, spec, report_input, frame,
                                             reporters)
     results["artefacts"] = sorted([*artefacts, "config.yaml", "results.json", "predictions.csv", "nk.log",
-                                   *(["dev_predictions.csv"] if dev_pred else []), *model_files])
+                                   *(["dev_predictions.csv"] if dev_pred else []),
+                                   *(["inner_cv_predictions.csv"] if inner_pred is not None else []), *model_files])
     results["timing"] = dict(timing, report=round(time.perf_counter() - t, 3))
     write_json(ctx.run_dir / "results.json", results)
     stages.stage_end(ctx, "report", time.perf_counter() - t, timing, files=len(artefacts))

@@ -2,7 +2,8 @@
 
 For each run against the top-ranked one, on the split the ranking uses (dev when every run has
 one, else test), on the rows both runs predicted (``dev_predictions.csv`` / ``predictions.csv``
-in the run folders):
+in the run folders; ``inner_cv_predictions.csv``, the out-of-fold predictions of train, for a
+ranking by the inner cross-validation of a search without dev):
 
 * a paired bootstrap of the primary metric (:func:`nk.metrics.paired_bootstrap`: the same
   speaker resamples for both runs), one-sided p for "the best is better than this run";
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 COLUMNS = ("vs_best_difference", "vs_best_ci_low", "vs_best_ci_high", "p_bootstrap", "p_bootstrap_holm",
            "p_mcnemar", "p_mcnemar_holm", "not_worse", "significance_note")
 """The columns :func:`add_significance` adds to a ranking (and ranking.csv)."""
+
+
+PREDICTIONS = {"dev": "dev_predictions.csv", "inner_cv": "inner_cv_predictions.csv", "test": "predictions.csv"}
+"""The predictions each ``ranked_on`` pairs runs on (inner_cv: out-of-fold predictions of train)."""
 
 
 def bootstrap_settings(run_dir: Path, result: dict[str, Any], primary: str, on: str) -> dict[str, Any]:
@@ -58,7 +63,7 @@ def bootstrap_settings(run_dir: Path, result: dict[str, Any], primary: str, on: 
 def _predictions(run_dir: Path, on: str) -> tuple[pd.DataFrame | None, str]:
     from nk.ensemble import read_predictions
 
-    name = "dev_predictions.csv" if on == "dev" else "predictions.csv"
+    name = PREDICTIONS[on]  # never the test predictions for a dev or inner-CV ranking
     path = run_dir / name
     if not path.is_file():
         return None, f"{name} is missing in {run_dir.name}"
@@ -100,10 +105,7 @@ def add_significance(ranking: pd.DataFrame, results: list[dict[str, Any]], sweep
     best_result = by_dir[str(out["run_dir"].iloc[0])]
     task = str(best_result.get("task"))
     settings = bootstrap_settings(best_dir, best_result, primary, on)
-    if on in ("dev", "test"):
-        best_pred, why_not = _predictions(best_dir, on)
-    else:  # never fall back to the test predictions for a ranking that must not see them
-        best_pred, why_not = None, f"the ranking is by {on}, which keeps no predictions to pair"
+    best_pred, why_not = _predictions(best_dir, on)
     rows[0].update(vs_best_difference=0.0, not_worse=True, significance_note="the best run")
     tested: list[int] = []
     for i in range(1, len(out)):
