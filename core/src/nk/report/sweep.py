@@ -262,7 +262,7 @@ def plot_history(search: dict[str, Any], path: Path, *, metric: str) -> Path:
     ax.set_ylabel(f"{metric.upper()} ({search['objective']})")
     ax.set_xticks(x if len(x) <= 20 else np.linspace(1, len(x), 10).round())
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     ax.set_title(f"{search['sweeper']} search: {len(trials)} trials ({search['sampler']}, seed {search['seed']})",
                  fontsize=10)
     save_figure(fig, path)
