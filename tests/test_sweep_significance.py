@@ -112,7 +112,7 @@ def test_a_sweep_ranks_with_significance_in_csv_console_and_report(nk_compose, n
     assert 0 < second["p_mcnemar"] <= 1 and "dev rows" in second["significance_note"]
     dev_rows = len(pd.read_csv(sweep / ranking["run_dir"].iloc[0] / "dev_predictions.csv"))
     assert second["significance_note"].startswith(f"{dev_rows} dev rows")
-    assert "vs best" in out and "p (Holm)" in out and "Against the best run (paired speaker bootstrap of UAR on dev" in out
+    assert "vs best" in out and "p (Holm)" in out and "Against the best run (paired bootstrap of UAR on dev, rows resampled within" in out
     html = (sweep / "report.html").read_text(encoding="utf-8")
     text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
     assert "Against the best run" in text and "p McNemar (Holm)" in text and "vs best" in text

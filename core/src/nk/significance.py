@@ -185,7 +185,9 @@ def summary_text(ranking: pd.DataFrame) -> str:
     if not same and not worse:
         notes = {str(n).removeprefix("not tested: ") for n in ranking["significance_note"].iloc[1:]}
         return f"No run was tested against the best run: {'; '.join(sorted(notes))}."
-    text = (f"Against the best run (paired speaker bootstrap of {str(ranking['primary'].iloc[0]).upper()} on {on}, "
+    tested = [str(n) for n, m in zip(ranking["significance_note"], mark, strict=True) if m in ("worse", "not worse")]
+    how = tested[0].split(", ", 1)[-1] if tested else ""
+    text = (f"Against the best run (paired bootstrap of {str(ranking['primary'].iloc[0]).upper()} on {on}, {how}, "
             f"one-sided, Holm-adjusted over {len(same) + len(worse)} comparisons, alpha {alpha:.2f}): ")
     parts = [f"not significantly worse: rank {', '.join(same)}" if same else "every tested run is significantly worse"]
     if worse and same:

@@ -362,8 +362,8 @@ def build_sweep_doc(sweep_dir: Path, ranking: pd.DataFrame, results: list[dict[s
     if summary_text(ranking):
         text += ["", summary_text(ranking)]
     if summary_text(ranking).startswith("Against"):
-        text[-1] += (" The test of the metric resamples whole speakers (both runs "
-                 "on the same resamples); McNemar's test compares accuracy row by row, treating rows as "
+        text[-1] += (" The test of the metric draws the same resamples for both runs "
+                 "(whole speakers when there are enough); McNemar's test compares accuracy row by row, treating rows as "
                  "independent. Not significantly worse is not the same as equally good: with few speakers "
                  "the tests detect only large differences.")
     table = pd.DataFrame({
