@@ -55,7 +55,7 @@ def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: boo
     if sweeper == "optuna":
         if not multirun:
             raise UserError("hydra/sweeper=optuna runs a search of several trials, which needs -m",
-                            where="the command line", todo="write nk run -m hydra/sweeper=optuna ...")
+                            where="the command line", todo="add -m (nk run -m hydra/sweeper=optuna model.C=interval(0.01,100))")
         return search_command(overrides, settings, app, show_cfg=show_cfg, provenance=provenance)
     jobs = expand_sweep(overrides) if multirun else [overrides]
     # compose every job before running any, so a typo fails in seconds, not after run 3
