@@ -13,8 +13,8 @@ import pytest
 
 from nk.builtin.ensemblers import METHODS, uncertainty
 from nk.cli import main
-from nk.ensemble import paired_bootstrap
 from nk.errors import UserError
+from nk.metrics import paired_bootstrap
 from nk.plugins import PluginManager
 from nk.testing import EnsemblerContract
 

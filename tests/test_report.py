@@ -392,7 +392,8 @@ def test_sweep_writes_a_comparison_report(nk_compose, nk_pm):
     assert (sweep / "sweep_ranking.png").stat().st_size > 5000
     html = (sweep / "report.html").read_text(encoding="utf-8")
     self_contained(html)
-    assert html.count("data:image/png;base64,") == 1
+    assert html.count("data:image/png;base64,") == 2  # the ranking and the plot by swept setting
+    assert (sweep / "sweep_factors.png").stat().st_size > 5000
     assert "Common to all runs" in html and "model=knn" in html and "model=tree" in html
     for value in ranking["value"]:
         assert f"{value:.3f}" in html

@@ -141,6 +141,9 @@ class SelectConfig:
 @dataclass
 class SearchConfig:
     params: Any = param(None, help="grid {parameter: [values]} of the model, chosen on dev (never test)")
+    inner_folds: int = param(0, ge=0, help="with no dev split: score the model by k-fold cross-validation inside "
+                                           "train, grouped by speaker (results.json inner_cv; 0: off; the Optuna "
+                                           "sweeper sets 3 and chooses on it)")
 
 
 class PdfMode(enum.Enum):

@@ -7,7 +7,8 @@ ensembler (config group ``ensemble``, :mod:`nk.builtin.ensemblers` and plugins) 
 prediction frames; the result folder holds, like a run's, ``results.json`` (metrics with
 bootstrap CIs), ``predictions.csv``, the confusion matrix (or truth-vs-prediction plot), the
 report, and ``comparison.csv``: every input run and the ensemble, with a paired bootstrap test
-of the ensemble against the best single run (chosen on dev when every run has one).
+(:func:`nk.metrics.paired_bootstrap`) of the ensemble against the best single run (chosen on dev
+when every run has one).
 """
 
 from __future__ import annotations
@@ -174,77 +175,7 @@ def frames_for_ensembler(runs: list[RunInput]) -> list[pd.DataFrame]:
     return frames
 
 
-# --- paired bootstrap ---------------------------------------------------------------------------
-
-
-def _weights(rng: np.random.Generator, n: int, groups: np.ndarray | None, n_resamples: int,
-             min_speakers: int) -> tuple[np.ndarray, str]:
-    """Resampling weights (resamples × rows): speakers, rows within speakers, or rows."""
-    if groups is None:
-        return rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(float), "rows"
-    codes, uniques = np.unique(groups, return_inverse=True)[1], np.unique(groups)
-    k = len(uniques)
-    if k >= min_speakers:
-        per_speaker = rng.multinomial(k, np.full(k, 1.0 / k), size=n_resamples).astype(float)
-        return per_speaker[:, codes], "speaker"
-    w = np.zeros((n_resamples, n))
-    for s in range(k):
-        rows = np.flatnonzero(codes == s)
-        w[:, rows] = rng.multinomial(len(rows), np.full(len(rows), 1.0 / len(rows)), size=n_resamples)
-    return w, "rows_within_speakers"
-
-
-def _uar(w: np.ndarray, truth: np.ndarray, pred: np.ndarray, labels: list[str]) -> np.ndarray:
-    onehot = np.stack([truth == c for c in labels], axis=1).astype(float)  # rows × classes
-    total = w @ onehot
-    correct = w @ (onehot * (truth == pred)[:, None])
-    recall = np.divide(correct, total, out=np.zeros_like(total), where=total > 0)
-    return recall.sum(axis=1) / np.maximum((total > 0).sum(axis=1), 1)
-
-
-def _ccc(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    n = w.sum(axis=1)
-    mx, my = (w @ x) / n, (w @ y) / n
-    vx = (w @ (x * x)) / n - mx**2
-    vy = (w @ (y * y)) / n - my**2
-    cov = (w @ (x * y)) / n - mx * my
-    denom = vx + vy + (mx - my) ** 2
-    return np.divide(2 * cov, denom, out=np.ones_like(denom), where=denom > 1e-12)
-
-
-def paired_bootstrap(truth: Any, pred_a: Any, pred_b: Any, *, task: str, groups: Any = None,
-                     n_resamples: int = 1000, level: float = 0.95, seed: int = 0,
-                     min_speakers: int = 10) -> dict[str, Any]:
-    """Paired bootstrap of the primary metric's difference ``a - b`` (UAR or CCC) on the same rows.
-
-    Both systems are scored on the same resamples (speakers when there are ``min_speakers`` or
-    more, rows within speakers with fewer, rows without speaker ids, as :mod:`nk.metrics` does),
-    so what the rows share cancels. Returns the observed difference, its percentile interval,
-    and a two-sided p-value: twice the share of resampled differences on the other side of 0
-    than the observed one (at most 1; with 1000 resamples the smallest is about 0.002).
-    """
-    truth = np.asarray(truth)
-    a, b = np.asarray(pred_a), np.asarray(pred_b)
-    n = len(truth)
-    rng = np.random.default_rng(seed)
-    g = None if groups is None else np.asarray(groups).astype(str)
-    w, method = _weights(rng, n, g, n_resamples, min_speakers)
-    ones = np.ones((1, n))
-    if task == "classification":
-        t, pa, pb = truth.astype(str), a.astype(str), b.astype(str)
-        labels = sorted(set(t))
-        observed = float(_uar(ones, t, pa, labels)[0] - _uar(ones, t, pb, labels)[0])
-        diffs = _uar(w, t, pa, labels) - _uar(w, t, pb, labels)
-    else:
-        t, pa, pb = truth.astype(float), a.astype(float), b.astype(float)
-        observed = float(_ccc(ones, t, pa)[0] - _ccc(ones, t, pb)[0])
-        diffs = _ccc(w, t, pa) - _ccc(w, t, pb)
-    alpha = (1 - level) / 2
-    low, high = np.quantile(diffs, [alpha, 1 - alpha])
-    p = 2 * float(np.mean(diffs <= 0) if observed >= 0 else np.mean(diffs >= 0))
-    return {"difference": observed, "ci": [float(low), float(high)], "ci_level": level, "p_value": min(1.0, p),
-            "n_resamples": n_resamples, "ci_method": method,
-            "n_speakers": None if g is None else len(set(g))}
+# --- paired bootstrap: nk.metrics.paired_bootstrap (shared with the sweep ranking) ---------------
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -320,7 +251,10 @@ def _ensemble(ctx: RunContext, runs: list[RunInput], method: str) -> dict[str, A
     boot = ctx.cfg.bootstrap
     groups = frame["speaker"].to_numpy() if speakers is not None else None
     best_pred = best.test.loc[frames[0].index, "pred"].to_numpy()
-    test_vs_best = paired_bootstrap(combined["truth"].to_numpy(), combined["pred"].to_numpy(), best_pred,
+    from nk.metrics import paired_bootstrap
+
+    same = (lambda v: np.asarray(v).astype(str)) if task == "classification" else (lambda v: np.asarray(v, float))
+    test_vs_best = paired_bootstrap(same(combined["truth"]), same(combined["pred"]), same(best_pred),
                                     task=task, groups=groups, n_resamples=int(boot.n_resamples),
                                     level=float(boot.level), seed=ctx.seed, min_speakers=int(boot.min_speakers))
     comparison = _comparison(ctx, runs, frames, frame, combined, test, task, primary, best, test_vs_best, method)
@@ -459,4 +393,4 @@ def _report(ctx: RunContext, results: dict[str, Any], comparison: pd.DataFrame, 
     return [p.name for k, p in written.items() if k != "log"]
 
 
-__all__ = ["check_same_rows", "ensemble_command", "load_inputs", "paired_bootstrap", "resolve_run"]
+__all__ = ["check_same_rows", "ensemble_command", "load_inputs", "resolve_run"]

@@ -80,6 +80,7 @@ class FoldFit:
     n_features: int  # columns the learner saw (0 for audio learners)
     search: list[dict[str, Any]] = field(default_factory=list)  # grid-search trials on dev
     chosen: dict[str, Any] = field(default_factory=dict)  # the searched parameters' chosen values
+    inner_cv: dict[str, Any] | None = None  # search.inner_folds without dev: CV inside train
 
 
 def check_model_task(ctx: RunContext, learner: Learner, task: str) -> None:
@@ -215,6 +216,12 @@ def fit_fold(ctx: RunContext, fold: Fold, frame: pd.DataFrame, inputs: pd.DataFr
             best = (score, model, candidate)
     assert best is not None
     model = best[1]
+
+    inner, inner_pred = None, None
+    if predict and not dev.any() and int(cfg.search.inner_folds) > 0:
+        train_rows = train.nonzero()[0]
+        inner, inner_pred = inner_cv(ctx, learner, best[2], _rows(X, train), y[train], frame.index[train_rows],
+                                     None if speakers_all is None else speakers_all[train], task)
     timing["fit"] += time.perf_counter() - t
 
     t = time.perf_counter()
@@ -224,9 +231,72 @@ def fit_fold(ctx: RunContext, fold: Fold, frame: pd.DataFrame, inputs: pd.DataFr
             mask = split == part
             if mask.any():
                 predictions[part] = predict_rows(model, _rows(X, mask), frame, target, mask, learner.name)
+        if inner_pred is not None:  # out-of-fold predictions of the train rows (inner_cv_predictions.csv)
+            predictions["inner_cv"] = inner_pred
     timing["predict"] += time.perf_counter() - t
     return FoldFit(model, prep, predictions, len(y_train), n_features, search,
-                   {k: best[2][k] for k in keys if k in best[2]})
+                   {k: best[2][k] for k in keys if k in best[2]}, inner)
+
+
+def inner_cv(ctx: RunContext, learner: Learner, params: dict[str, Any], X: Any, y: np.ndarray, index: pd.Index,
+             speakers: np.ndarray | None, task: str) -> tuple[dict[str, Any], pd.DataFrame]:
+    """``search.inner_folds``-fold cross-validation inside the train rows (grouped by speaker
+    when known, stratified for classification, seeded): the primary metric per fold, its mean,
+    and a t interval over the folds; and the out-of-fold predictions of every train row (in
+    ``index`` order), on which sweeps pair runs. The preprocessing was fitted on all train rows (scaling,
+    k-best selection) and balancing is not repeated per fold, so the score can be a little
+    optimistic; it only compares settings, it is not a result to report."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+    k = int(ctx.cfg.search.inner_folds)
+    where, todo = "config key search.inner_folds", "lower search.inner_folds, or add a dev split (split.dev_size=0.25)"
+    if k < 2:
+        raise UserError(f"search.inner_folds={k} cannot split train", where=where, allowed="0 (off) or 2 and more",
+                        todo="set search.inner_folds=3")
+    classification = task == "classification"
+    if speakers is not None:
+        n_speakers = len(set(speakers))
+        if n_speakers < k:
+            raise UserError(f"search.inner_folds={k} needs at least {k} train speakers; train has {n_speakers}",
+                            where=where, todo=todo)
+        splitter: Any = (StratifiedGroupKFold(k, shuffle=True, random_state=ctx.seed) if classification
+                         else GroupKFold(k))
+    else:
+        splitter = (StratifiedKFold(k, shuffle=True, random_state=ctx.seed) if classification
+                    else KFold(k, shuffle=True, random_state=ctx.seed))
+    scores, parts = [], []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a class with fewer rows than folds
+            splits = list(splitter.split(np.zeros(len(y)), y, speakers))
+    except ValueError as exc:
+        raise UserError(f"search.inner_folds={k} cannot split the train rows: {exc}", where=where, todo=todo) from None
+    for fit_rows, _ in splits:  # k-fold: the scored rows are the rest
+        fit_mask = np.zeros(len(y), dtype=bool)
+        fit_mask[fit_rows] = True
+        model = fit_model(ctx, learner.component, params, _rows(X, fit_mask), y[fit_mask],
+                          groups=None if speakers is None else speakers[fit_mask])
+        pred = pd.DataFrame({"truth": y[~fit_mask], "pred": model.predict(_rows(X, ~fit_mask))},
+                            index=index[~fit_mask])
+        metrics = evaluate(ctx, pred, pd.DataFrame(index=index), task, with_ci=False)
+        scores.append(float(metrics[metrics["primary"]]["value"]))
+        parts.append(pred)
+    primary = "uar" if classification else "ccc"
+    mean, sd = float(np.mean(scores)), float(np.std(scores, ddof=1))
+    level = float(ctx.cfg.bootstrap.level)
+    half = float(stats.t.ppf(0.5 + level / 2, k - 1)) * sd / np.sqrt(k)
+    ctx.log.info("search.inner_folds=%d: inner cross-validation on train %s %.3f ± %.3f", k, primary.upper(), mean, sd)
+    summary = {"n_folds": k, "grouped_by": "speaker" if speakers is not None else "rows", "scores": scores,
+            "mean": mean, "sd": sd,
+            primary: {"value": mean, "ci": [mean - half, mean + half], "ci_level": level, "ci_method": "inner_folds",
+                      "ci_unit": "fold", "n_speakers": None if speakers is None else len(set(speakers)),
+                      "ci_note": f"t interval over {k} inner folds of train (folds share the preprocessing)"}}
+    return summary, pd.concat(parts).loc[index]
 
 
 def fit_model(ctx: RunContext, component: Component, params: dict[str, Any], X_train: Any, y_train: np.ndarray,
@@ -360,5 +430,5 @@ def refit_all(ctx: RunContext, folds: list[Fold], fits: list[FoldFit], frame: pd
 
 
 __all__ = ["FoldFit", "Learner", "check_balanced", "check_model_task", "check_options", "dev_score", "evaluate",
-           "fit_fold", "fit_folds", "fit_model", "learner_input", "model_task", "predict_rows", "probabilities",
+           "fit_fold", "fit_folds", "fit_model", "inner_cv", "learner_input", "model_task", "predict_rows", "probabilities",
            "refit_all", "search_grid", "search_keys"]

@@ -598,3 +598,135 @@ def regression_metrics(
         "n": int(n),
         "n_groups": n_groups,
     }
+
+
+# --------------------------------------------------------------------------
+# paired comparisons of two systems on the same rows
+# --------------------------------------------------------------------------
+
+
+def _paired_sums(rng: np.random.Generator, rows: np.ndarray, how: Resampling, n_resamples: int,
+                 *, merge: bool) -> np.ndarray:
+    """Resampled sums of per-row statistics that hold *both* systems' columns, so that every
+    resample draws the same speakers (rows) for both: the same machinery as the intervals."""
+    codes = how.codes
+    if how.method == "rows_within_speakers":
+        assert codes is not None
+        return _stratified_sums(rng, rows, codes, n_resamples, merge=merge)
+    if how.method == "speaker":
+        assert codes is not None
+        per_speaker = np.column_stack([np.bincount(codes, weights=col, minlength=int(codes.max()) + 1)
+                                       for col in rows.T])
+        return _resampled_sums(rng, per_speaker, None, n_resamples)
+    if merge:
+        types, counts = np.unique(rows, axis=0, return_counts=True)
+        return _resampled_sums(rng, types, counts, n_resamples)
+    return _resampled_sums(rng, rows, None, n_resamples)
+
+
+def paired_bootstrap(
+    truth: ArrayLike,
+    pred_a: ArrayLike,
+    pred_b: ArrayLike,
+    *,
+    task: str,
+    groups: ArrayLike | None = None,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    min_speakers: int = MIN_SPEAKERS,
+) -> dict[str, Any]:
+    """Paired bootstrap of the primary metric's difference ``a - b`` (UAR for classification,
+    CCC for regression) of two systems on the same rows.
+
+    Both systems are scored on the same resamples — whole speakers with ``min_speakers`` or more,
+    rows within speakers with fewer, rows without speaker ids (as the intervals of this module) —
+    so what the rows share cancels. Returns the observed ``difference``, its percentile interval
+    (``ci``), ``p_value`` (two-sided: twice the share of resampled differences on the other side
+    of 0 than the observed one, at most 1) and ``p_greater`` (one-sided, for "a is better than
+    b": ``(1 + #{resampled difference <= 0}) / (1 + n_resamples)``, so two identical systems get
+    1 and it is never 0), with ``ci_method`` and ``n_speakers``.
+    """
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}")
+    _check_bootstrap_args(n_resamples, level)
+    if n_resamples < 1:
+        raise ValueError("a paired bootstrap needs n_resamples >= 1")
+    _check_min_speakers(min_speakers)
+    t_raw, a_raw, b_raw = _as_1d(truth, "truth"), _as_1d(pred_a, "pred_a"), _as_1d(pred_b, "pred_b")
+    n = _check_pair(t_raw, a_raw)
+    _check_pair(t_raw, b_raw)
+    codes, n_groups = _encode_groups(groups, n)
+    how = _resampling(codes, n_groups, min_speakers)
+    rng = np.random.default_rng(seed)
+    if task == "classification":
+        labels = _sorted_labels({_native(v) for v in (*t_raw, *a_raw, *b_raw)})
+        _, t, pa = _encode_labels(t_raw, a_raw, labels)
+        _, _, pb = _encode_labels(t_raw, b_raw, labels)
+        k = len(labels)
+        rows = np.zeros((n, 3 * k))
+        at = np.arange(n)
+        rows[at, t] = 1.0
+        rows[at, k + t] = (pa == t).astype(float)
+        rows[at, 2 * k + t] = (pb == t).astype(float)
+        total = rows.sum(axis=0)
+        observed = float(uar_from_counts(total[k:2 * k], total[:k]) - uar_from_counts(total[2 * k:], total[:k]))
+        sums = _paired_sums(rng, rows, how, n_resamples, merge=True)
+        diffs = uar_from_counts(sums[:, k:2 * k], sums[:, :k]) - uar_from_counts(sums[:, 2 * k:], sums[:, :k])
+    else:
+        x, ya, yb = _as_float(t_raw, "truth"), _as_float(a_raw, "pred_a"), _as_float(b_raw, "pred_b")
+        observed = ccc_pcc(x, ya)[0] - ccc_pcc(x, yb)[0]
+        centre = (x.mean() + ya.mean() + yb.mean()) / 3  # CCC is invariant to a common shift
+        xc, ac, bc = x - centre, ya - centre, yb - centre
+        one = np.ones(n)
+        rows = np.column_stack([one, xc, ac, xc * xc, ac * ac, xc * ac, one, xc, bc, xc * xc, bc * bc, xc * bc])
+        sums = _paired_sums(rng, rows, how, n_resamples, merge=False)
+        diffs = _ccc_from_sums(sums[:, :6]) - _ccc_from_sums(sums[:, 6:])
+    # the exact difference of two identical systems is 0 in every resample; rounding must not flip it
+    diffs = np.where(np.abs(diffs) <= 1e-12, 0.0, diffs)
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(diffs, [alpha, 1.0 - alpha])
+    two_sided = 2 * float(np.mean(diffs <= 0) if observed >= 0 else np.mean(diffs >= 0))
+    return {"difference": float(observed), "ci": [float(low), float(high)], "ci_level": float(level),
+            "p_value": min(1.0, two_sided),
+            "p_greater": float((1 + np.count_nonzero(diffs <= 0)) / (1 + n_resamples)),
+            "n_resamples": int(n_resamples), "ci_method": how.method, "n_speakers": how.n_speakers}
+
+
+def mcnemar(truth: ArrayLike, pred_a: ArrayLike, pred_b: ArrayLike) -> dict[str, Any]:
+    """McNemar's test of accuracy for two classifiers on the same rows, exact: under the null the
+    discordant rows (one system right, the other wrong) split 50:50, so the count of rows only
+    ``a`` gets right is Binomial(discordant, 1/2) (:func:`scipy.stats.binomtest`; exact for any
+    count, so no chi-square approximation is needed). Returns ``a_only``, ``b_only``,
+    ``p_greater`` (one-sided, for "a is more often right than b") and ``p_value`` (two-sided);
+    both are 1 without discordant rows. Rows are treated as independent (speakers are not)."""
+    from scipy.stats import binomtest
+
+    t, a, b = _as_1d(truth, "truth"), _as_1d(pred_a, "pred_a"), _as_1d(pred_b, "pred_b")
+    _check_pair(t, a)
+    _check_pair(t, b)
+    right_a = np.asarray(a == t, dtype=bool)
+    right_b = np.asarray(b == t, dtype=bool)
+    a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    n = a_only + b_only
+    if n == 0:
+        return {"a_only": 0, "b_only": 0, "p_greater": 1.0, "p_value": 1.0}
+    return {"a_only": a_only, "b_only": b_only,
+            "p_greater": float(binomtest(a_only, n, 0.5, alternative="greater").pvalue),
+            "p_value": float(binomtest(a_only, n, 0.5).pvalue)}
+
+
+def holm(p_values: ArrayLike) -> np.ndarray:
+    """Holm's step-down adjustment of p-values (family-wise error rate), in the input order: the
+    i-th smallest p is multiplied by (m - i + 1), then made monotone and capped at 1. Written
+    here because statsmodels (``multipletests(method="holm")``) is not a dependency of nk and
+    scipy ships only the Benjamini–Hochberg / Benjamini–Yekutieli FDR adjustments."""
+    p = _as_float(p_values, "p_values")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("p_values must lie in [0, 1]")
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = stepped
+    return out

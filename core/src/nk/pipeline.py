@@ -137,6 +137,10 @@ def run(ctx: RunContext) -> dict[str, Any]:
     final = fit.refit_all(ctx, folds, fits, frame, inputs, target, task, model) if len(folds) > 1 else fits[0]
     results = _results(ctx, frame, folds, target, task, metrics, inputs, final, loaded.report, missing_report,
                        cv_report, model, splits.duplicate_audio)
+    inner_pred = fits[0].predictions.get("inner_cv") if len(fits) == 1 and fits[0].inner_cv else None
+    if inner_pred is not None:  # search.inner_folds without a dev split: sweeps rank and pair on it
+        results["inner_cv"] = fits[0].inner_cv
+        _with_speaker(inner_pred, eval_frame).to_csv(ctx.run_dir / "inner_cv_predictions.csv")
     _with_speaker(test_pred, eval_frame).to_csv(ctx.run_dir / "predictions.csv")
     dev_pred = [r.predictions["dev"] for r in fits if "dev" in r.predictions]
     if dev_pred:  # nk ensemble weighs (performance_weighted) and stacks on dev, never on test
@@ -146,7 +150,8 @@ def run(ctx: RunContext) -> dict[str, Any]:
                     "results": results, "model": final.model, "learner": model.name}
     model_files, artefacts = _finish(ctx, final.model, final.preprocessor, spec, report_input, frame)
     results["artefacts"] = sorted([*artefacts, "config.yaml", "results.json", "predictions.csv", "nk.log",
-                                   *(["dev_predictions.csv"] if dev_pred else []), *model_files])
+                                   *(["dev_predictions.csv"] if dev_pred else []),
+                                   *(["inner_cv_predictions.csv"] if inner_pred is not None else []), *model_files])
     results["timing"] = dict(timing, report=round(time.perf_counter() - t, 3))
     write_json(ctx.run_dir / "results.json", results)
     stages.stage_end(ctx, "report", time.perf_counter() - t, timing, files=len(artefacts))

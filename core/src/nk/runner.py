@@ -49,7 +49,14 @@ def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: boo
 
     from nk.config import compose
     from nk.nkululeko import with_provenance
+    from nk.search import search_command, split_sweeper
 
+    sweeper, settings, overrides = split_sweeper(overrides)  # hydra/sweeper=optuna: nk.search
+    if sweeper == "optuna":
+        if not multirun:
+            raise UserError("hydra/sweeper=optuna runs a search of several trials, which needs -m",
+                            where="the command line", todo="add -m (nk run -m hydra/sweeper=optuna model.C=interval(0.01,100))")
+        return search_command(overrides, settings, app, show_cfg=show_cfg, provenance=provenance)
     jobs = expand_sweep(overrides) if multirun else [overrides]
     # compose every job before running any, so a typo fails in seconds, not after run 3
     configs = [with_provenance(compose(job, app.pm), provenance) for job in jobs]
@@ -159,7 +166,8 @@ def _print_ranking(all_results: list[dict[str, Any]], jobs: list[list[str]], swe
     the ranking (a DataFrame, as in ranking.csv)."""
     from rich.table import Table
 
-    from nk.report.sweep import chosen_run, rank_runs, ranking_caveat, split_overrides
+    from nk.report.sweep import chosen_run, rank_runs, ranking_caveat, significance_cells, split_overrides
+    from nk.significance import summary_text
 
     ranking = rank_runs(all_results, jobs, sweep_dir)
     ranking.to_csv(sweep_dir / "ranking.csv", index=False)
@@ -170,17 +178,20 @@ def _print_ranking(all_results: list[dict[str, Any]], jobs: list[list[str]], swe
     table = Table(title=title, title_justify="left",
                   caption=escape(f"Common to all runs: {' '.join(common)}") if common else None,
                   caption_justify="left")
-    for col in ("rank", "overrides", f"{primary.upper()} ({on})", f"{level}% CI ({on})", "run"):
+    extra, cells = significance_cells(ranking)
+    for col in ("rank", "overrides", f"{primary.upper()} ({on})", f"{level}% CI ({on})", *extra, "run"):
         table.add_column(col, overflow="fold")
-    for r, mine in zip(ranking.itertuples(), own, strict=True):
+    for r, mine, more in zip(ranking.itertuples(), own, cells, strict=True):
         table.add_row(str(r.rank), escape(mine), f"{r.value:.3f}", f"[{r.ci_low:.3f}, {r.ci_high:.3f}]",
-                      escape(str(r.run_dir)))
+                      *more, escape(str(r.run_dir)))
     app.console.print(table)
+    if summary_text(ranking):
+        app.console.print(summary_text(ranking), highlight=False, markup=False)
     pick = chosen_run(ranking, all_results, sweep_dir)
     if pick is not None:
         dev, test = pick["dev"], pick["test"]
-        app.console.print(f"Chosen on dev: {own[0]} ({primary.upper()} {dev['value']:.3f} "
-                          f"on dev); its test {primary.upper()}: {test['value']:.3f} "
+        app.console.print(f"Chosen on {pick['on']}: {own[0]} ({primary.upper()} {dev['value']:.3f} "
+                          f"on {pick['on']}); its test {primary.upper()}: {test['value']:.3f} "
                           f"[{test['ci'][0]:.3f}, {test['ci'][1]:.3f}] ({pick['run_dir']})",
                           highlight=False, markup=False)
     else:
