@@ -42,9 +42,38 @@ class Unsupported:
     key: str
     line: int
     reason: str
+    #: the nk commands the key matters for (None: every command)
+    commands: frozenset[str] | None = None
 
     def text(self) -> str:
         return f"{self.key} (line {self.line}): {self.reason}"
+
+    def applies(self, command: str | None) -> bool:
+        return command is None or self.commands is None or command in self.commands
+
+
+#: the nkululeko modules that read a section, as nk commands (``aug_train`` is ``nk run
+#: --config … --aug-train``); a section not listed here is read by every module
+SECTION_COMMANDS: dict[str, frozenset[str]] = {
+    "EXPL": frozenset({"explore"}),
+    "PREDICT": frozenset({"predict", "explore"}),
+    "SEGMENT": frozenset({"segment"}),
+    "AUGMENT": frozenset({"augment", "aug_train"}),
+}
+#: the nk config keys (the first part of an override) that only some commands use
+OVERRIDE_COMMANDS: dict[str, frozenset[str]] = {
+    "explore": frozenset({"explore"}),
+    "predict": frozenset({"predict", "explore"}),
+    "prediction": frozenset({"predict"}),
+    "segment": frozenset({"segment"}),
+    "segmentation": frozenset({"segment"}),
+    "augment": frozenset({"augment", "aug_train"}),
+    "augmentation": frozenset({"augment"}),
+}
+
+
+def _override_root(override: str) -> str:
+    return re.split(r"[.=@]", override.lstrip("+~"), maxsplit=1)[0]
 
 
 @dataclass
@@ -65,7 +94,11 @@ class Translation:
         """The equivalent shell command line."""
         import shlex
 
-        words = ["nk", command or self.command, *(["-m"] if self.multirun else []), *self.overrides]
+        command = command or self.command
+        overrides = self.for_command(command)
+        if command == "aug_train":
+            command = "run"
+        words = ["nk", command, *(["-m"] if self.multirun and command == "run" else []), *overrides]
         return " ".join(shlex.quote(w) for w in words)
 
     def provenance(self, command: str | None = None) -> dict[str, Any]:
@@ -77,17 +110,30 @@ class Translation:
             "notes": list(self.notes),
         }
 
-    def check(self) -> None:
-        """Raise a :class:`UserError` listing every unsupported key."""
-        if not self.unsupported:
+    def check(self, command: str | None = None) -> None:
+        """Raise a :class:`UserError` listing every unsupported key (that ``command`` reads;
+        None: every key of the file)."""
+        bad = [u for u in self.unsupported if u.applies(command)]
+        if not bad:
             return
-        listing = "; ".join(u.text() for u in self.unsupported)
+        listing = "; ".join(u.text() for u in bad)
         raise UserError(
-            f"{len(self.unsupported)} key(s) of {self.path} are not supported by nk: {listing}",
+            f"{len(bad)} key(s) of {self.path} are not supported by nk: {listing}",
             where=self.path,
             todo="fix or remove these keys, or pass --ignore KEY (e.g. --ignore "
-                 f"{self.unsupported[0].key}) to run without them",
+                 f"{bad[0].key}) to run without them",
         )
+
+    def for_command(self, command: str) -> list[str]:
+        """The overrides that ``nk COMMAND`` uses (``aug_train``: nk run with [AUGMENT])."""
+        return [o for o in self.overrides
+                if command in OVERRIDE_COMMANDS.get(_override_root(o), frozenset({command}))]
+
+    def left_out(self, command: str) -> list[str]:
+        """The sections with keys that ``nk COMMAND`` does not read (told, never silent)."""
+        keys = [k for k, _, _ in self.where] + [u.key for u in self.unsupported]
+        return [s for s, cmds in SECTION_COMMANDS.items()
+                if command not in cmds and any(k.startswith(f"{s}.") for k in keys)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,10 +325,44 @@ KNOWN_MISSING = {
     "OPTIM.n_iter": "nk's search (search.params) is a full grid search on dev",
     "OPTIM.cv_folds": "nk's search chooses on the dev split, not by cross-validation on train",
     "OPTIM.random_state": "nk's search is a grid search (no random state); seed seeds the rest",
-    "PREDICT": "`nk predict` is not available yet",
-    "SEGMENT": "`nk segment` is not available yet",
-    "AUGMENT": "`nk augment` is not available yet",
 }
+
+#: nkululeko's autopredict targets ([PREDICT] targets) → nk predictors (nk-predict), with how
+#: nk's differs; the targets nk has no predictor for, and why
+PREDICTORS = {
+    "gender": ("gender", "audEERING's wav2vec2 age/gender model from the Hugging Face hub, as nkululeko"),
+    "age": ("age", "audEERING's wav2vec2 age/gender model from the Hugging Face hub, as nkululeko"),
+    "arousal": ("arousal", "audEERING's wav2vec2 MSP-Podcast dimensional model, as nkululeko"),
+    "valence": ("valence", "audEERING's wav2vec2 MSP-Podcast dimensional model, as nkululeko"),
+    "dominance": ("dominance", "audEERING's wav2vec2 MSP-Podcast dimensional model, as nkululeko"),
+    "snr": ("snr", "nk estimates a blind SNR from the spectral noise floor; nkululeko's estimator differs, "
+                   "so the values are not comparable"),
+    "mos": ("mos", "nk predicts DNSMOS (speechmos); nkululeko's mos is torchaudio SQUIM's subjective MOS, "
+                   "another model on another scale"),
+    "pesq": ("pesq", "torchaudio SQUIM's objective estimate, as nkululeko"),
+    "sdr": ("sdr", "torchaudio SQUIM's objective estimate, as nkululeko"),
+    "stoi": ("stoi", "torchaudio SQUIM's objective estimate, as nkululeko"),
+    "speaker": ("speaker", "nk clusters resemblyzer voice embeddings over all rows; nkululeko ran a pyannote "
+                           "diarization over the concatenated files"),
+    "emotion": ("emotion", "nk's emotion predictor uses a Hugging Face audio-classification model "
+                           "(predict.emotion.model); nkululeko's used emotion2vec"),
+}
+PREDICT_MISSING = {
+    "text": "nk has no speech-to-text (Whisper transcription) predictor",
+    "translation": "nk has no text translation predictor",
+    "textclassification": "nk has no text classifier (it works on audio)",
+    "audmodel_pred": "nk cannot load audEERING audmodel models",
+}
+#: nkululeko's augmentation methods ([AUGMENT] augment) nk has no counterpart for
+AUGMENT_MISSING = {
+    "auglib": "nk has no auglib augmenter (audEERING's auglib); use 'traditional' (audiomentations)",
+    "silero-denoise": "nk has no denoising augmenter",
+    "rawboost": "nk has no RawBoost augmenter",
+}
+#: nkululeko's default 'traditional' chain (audiomentations), used when [AUGMENT] augmentations is unset
+TRADITIONAL = ('Compose([AddGaussianNoise(min_amplitude=0.001, max_amplitude=0.05),Shift(p=0.5),'
+               'BandPassFilter(min_center_freq=100.0, max_center_freq=6000),Limiter(min_threshold_db=-16.0,'
+               'max_threshold_db=-6.0,threshold_mode="relative_to_signal_peak"),ClippingDistortion(),])')
 
 NOTES = {
     "dev": "nk selects everything it tunes (early stopping, search.params, sweeps ranked on dev) on "
@@ -300,6 +380,18 @@ NOTES = {
     "missing": "nk fills features a featurizer could not compute with train means plus indicator "
                "columns (missing=impute), not with zeros",
     "flags": "[FLAGS] became a multirun (nk run -m): the runs are ranked on dev, not on test",
+    "layer": "nkululeko's wav2vec2.layer = N drops the top N transformer layers; nk takes the same "
+             "layer's output (layer=-(N+1)) from the full model, without the final layer norm that "
+             "large models apply to their last layer",
+    "aud_hub": "audEERING's models (audwav2vec2, agender) come from the Hugging Face hub copy of the same "
+               "network, pooled over its last layer; nkululeko ran their ONNX export, so values can differ "
+               "slightly",
+    "augment_rows": "nk augments the training rows only (never dev or test); nkululeko's augment module "
+                    "augmented the rows of DATA.sample_selection (default all)",
+    "random_splice": "nk's random_splice cuts fixed-length random chunks (augment.min_chunk/max_chunk); "
+                     "nkululeko's cut at pauses (top_db) and reversed some chunks (p_reverse)",
+    "segment_min": "nkululeko drops segments shorter than min_length (default 2 s) only when max_length "
+                   "is set; nk's segment.min_speech always applies",
 }
 
 
@@ -352,6 +444,36 @@ def _dict_key(text: str) -> str:
     return _yaml_value(text)
 
 
+def _compose_chain(text: str) -> list[dict[str, Any]]:
+    """nkululeko's audiomentations chain (``Compose([AddGaussianNoise(p=0.5), Shift()])``, Python
+    code nkululeko evaluates) → nk's ``augment.transforms`` list, read with :mod:`ast`: only
+    transform calls with literal keyword arguments, never evaluated."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ValueError(f"not Python syntax ({exc.msg})") from None
+    if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "Compose":
+        if len(tree.args) != 1 or not isinstance(tree.args[0], ast.List | ast.Tuple) or tree.keywords:
+            raise ValueError("Compose takes one list of transforms (and no other arguments) here")
+        calls = list(tree.args[0].elts)
+    else:
+        calls = [tree]
+    out: list[dict[str, Any]] = []
+    for call in calls:
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+            raise ValueError(f"{ast.unparse(call)!r} is not a transform call such as Shift(p=0.5)")
+        if call.args:
+            raise ValueError(f"{call.func.id}: give its arguments by name (min_amplitude=0.001)")
+        entry: dict[str, Any] = {"name": call.func.id}
+        for kw in call.keywords:
+            try:
+                entry[str(kw.arg)] = ast.literal_eval(kw.value)
+            except ValueError:
+                raise ValueError(f"{call.func.id}({kw.arg}=…) is not a literal value") from None
+        out.append(entry)
+    return out
+
+
 class _Translator:
     def __init__(self, ini: IniFile, components: Components, ignore: Iterable[str]) -> None:
         self.ini = ini
@@ -374,14 +496,15 @@ class _Translator:
         self.out.overrides.extend(overrides)
         self.out.where.append((f"{section}.{key}", self.line(section, key), where))
 
-    def bad(self, section: str, key: str, reason: str) -> None:
+    def bad(self, section: str, key: str, reason: str, commands: frozenset[str] | None = None) -> None:
         self.handled.add((section, key))
         full = f"{section}.{key}"
         if full in self.ignore or section in self.ignore:
             self.out.ignored.append(full)
             self.out.where.append((full, self.line(section, key), f"ignored (--ignore): {reason}"))
             return
-        self.out.unsupported.append(Unsupported(full, self.line(section, key), reason))
+        self.out.unsupported.append(Unsupported(full, self.line(section, key), reason,
+                                                commands if commands is not None else SECTION_COMMANDS.get(section)))
 
     def note(self, name: str) -> None:
         if name not in self.notes_seen:
@@ -404,6 +527,9 @@ class _Translator:
         self._model()
         self._finetune()
         self._explore()
+        self._predict()
+        self._segment()
+        self._augment()
         self._flags()
         self._optim()
         self._report()
@@ -857,6 +983,184 @@ class _Translator:
                 self.went("FINETUNE", key, f"model.{name}", f"model.{name}={_yaml_value(value)}")
             else:
                 self.bad("FINETUNE", key, self._nearest(key, self.params("model", self.model)))
+
+    def _predict(self) -> None:
+        section = self.ini.sections.get("PREDICT", {})
+        if not section:
+            return
+        if self.out.command == "run":
+            self.out.command = "predict"
+        for key, (value, _) in section.items():
+            if key == "targets":
+                chosen: list[str] = []
+                for target in (str(t) for t in _listify(value)):
+                    if target in PREDICT_MISSING:
+                        self.bad("PREDICT", key, f"target {target!r}: {PREDICT_MISSING[target]}")
+                        chosen = []
+                        break
+                    name, how = PREDICTORS.get(target, (target, ""))
+                    if not self.has("predict", name):
+                        known = ", ".join(sorted(PREDICTORS))
+                        self.bad("PREDICT", key, f"target {target!r} has no nk predictor installed "
+                                 f"(nkululeko's targets nk has: {known}; nk-predict provides them)")
+                        chosen = []
+                        break
+                    chosen.append(name)
+                    if how:
+                        self.out.notes.append(f"PREDICT target {target}: {how}")
+                if not chosen:
+                    continue
+                extra = []
+                for name in chosen:  # nkululeko's age/gender model is the 6-layer one
+                    if name in ("age", "gender") and "model" in self.params("predict", name):
+                        extra.append(f"predict.{name}.model=audeering/wav2vec2-large-robust-6-ft-age-gender")
+                self.went("PREDICT", key, f"predict={_yaml_value(chosen)} (nk predict; nk explore predicts "
+                          "and analyses; columns <target>_pred as in nkululeko)",
+                          f"predict={_yaml_value(chosen)}", *extra)
+            elif key == "sample_selection":
+                which = str(value).lower()
+                if which in ("all", "train", "test"):
+                    self.went("PREDICT", key, f"prediction.split={which} (nk predict; nk explore predicts "
+                              "every row it explores)", f"prediction.split={which}")
+                else:
+                    self.bad("PREDICT", key, f"sample_selection {value!r}: all, train or test")
+            elif key in ("target_language", "textclassifier.candidates"):
+                self.bad("PREDICT", key, "nk has no text predictors (transcription, translation, text "
+                         "classification)")
+            else:
+                self.bad("PREDICT", key, self._nearest(key, ["targets", "sample_selection"]))
+
+    def _segment(self) -> None:
+        section = self.ini.sections.get("SEGMENT", {})
+        if not section:
+            return
+        if self.out.command == "run":
+            self.out.command = "segment"
+        method = str(section.get("method", ("silero", 0))[0]).lower()
+        ok = method in ("silero", "pyannote") and self.has("segment", method)
+        if "method" in section:
+            if ok:
+                self.went("SEGMENT", "method", f"segment={method}", f"segment={method}")
+                if method == "pyannote":
+                    self.out.notes.append("SEGMENT method pyannote: nk's pyannote segmenter runs a pyannote "
+                                          "diarization pipeline (segment.pipeline, a gated Hugging Face model: "
+                                          "set HF_TOKEN) and writes each segment's speaker; segment=diarize "
+                                          "does the same without the hub")
+            elif method in ("silero", "pyannote"):
+                self.bad("SEGMENT", "method", f"segment={method} needs its nk plugin "
+                         f"({'nk-silero' if method == 'silero' else 'nk-diarize'}), which is not installed")
+            else:
+                self.bad("SEGMENT", "method", f"method {method!r}: nk segments with silero (nk-silero) or "
+                         "pyannote / diarize (nk-diarize); nk has no inaspeechsegmenter")
+        elif ok:
+            self.out.overrides.append("segment=silero")
+            self.out.where.append(("SEGMENT", self.line("SEGMENT", next(iter(section))),
+                                   "segment=silero (nkululeko's default method)"))
+        max_length = section.get("max_length", (None, 0))[0]
+        params = self.params("segment", method)
+        for key, (value, _) in section.items():
+            if key == "method":
+                continue
+            if key == "max_length":
+                if "max_segment" in params:
+                    self.went("SEGMENT", key, "segment.max_segment (longer speech is cut)",
+                              f"segment.max_segment={float(value)}")
+                else:
+                    self.bad("SEGMENT", key, f"nk's {method} segmenter has no maximum segment length")
+            elif key == "min_length":
+                if not max_length:
+                    self.went("SEGMENT", key, "no effect: nkululeko reads min_length only with max_length")
+                elif "min_speech" in params:
+                    self.went("SEGMENT", key, "segment.min_speech (shorter segments are dropped)",
+                              f"segment.min_speech={float(value)}")
+                    self.note("segment_min")
+                else:
+                    self.bad("SEGMENT", key, f"nk's {method} segmenter has no minimum segment length")
+            elif key in ("segment_target", "target", "result"):
+                self.went("SEGMENT", key, "no effect: nk segment writes segments.csv into its run folder "
+                          "(data=csv data.csv.path=…/segments.csv loads it)")
+            elif key == "sample_selection":
+                self.went("SEGMENT", key, "no effect: nkululeko 1.14.1 reads EXP.sample_selection for "
+                          "segmenting; nk segment segments every row")
+            elif key == "output_audio":
+                self.went("SEGMENT", key, "segmentation.export_audio",
+                          f"segmentation.export_audio={_yaml_value(bool(value))}")
+            elif key == "audio_format" and str(value).lower() in ("wav", "flac"):
+                self.went("SEGMENT", key, "segmentation.audio_format", f"segmentation.audio_format={str(value).lower()}")
+            elif key == "sampling_rate":
+                self.went("SEGMENT", key, "segmentation.sampling_rate", f"segmentation.sampling_rate={int(value)}")
+            else:
+                self.bad("SEGMENT", key, self._nearest(key, ["method", "max_length", "min_length", "output_audio",
+                                                             "audio_format", "sampling_rate", "segment_target"]))
+        if max_length and "min_length" not in section and "min_speech" in params:
+            self.out.overrides.append("segment.min_speech=2.0")  # nkululeko's default min_length
+            self.note("segment_min")
+
+    def _augment(self) -> None:
+        section = self.ini.sections.get("AUGMENT", {})
+        if not section:
+            return
+        if self.out.command == "run":
+            self.out.command = "augment"
+        methods = [str(m) for m in _listify(section.get("augment", ("traditional", 0))[0])]
+        chosen: str | None = None
+        if len(methods) != 1:
+            self.bad("AUGMENT", "augment", f"{methods!r}: nk applies one augmenter per run; run nk augment once "
+                     "per method (augment=audiomentations for 'traditional', augment=random_splice)")
+        elif methods[0] in AUGMENT_MISSING:
+            self.bad("AUGMENT", "augment", AUGMENT_MISSING[methods[0]])
+        elif methods[0] == "traditional":
+            chosen = "audiomentations"
+        elif methods[0] == "random_splice":
+            chosen = "random_splice"
+        else:
+            self.bad("AUGMENT", "augment", f"method {methods[0]!r}: nkululeko's methods nk has are traditional "
+                     "(audiomentations) and random_splice")
+        if chosen is not None and not self.has("augment", chosen):
+            self.bad("AUGMENT", "augment", f"augment={chosen} needs nk-audiomentations, which is not installed")
+            chosen = None
+        if chosen == "audiomentations":
+            text = section.get("augmentations", (TRADITIONAL, 0))[0]
+            try:
+                transforms = _compose_chain(str(text))
+            except ValueError as exc:
+                self.bad("AUGMENT", "augmentations" if "augmentations" in section else "augment",
+                         f"the audiomentations chain cannot be read: {exc}")
+            else:
+                self.went("AUGMENT", "augment", "augment=audiomentations (nkululeko's 'traditional')",
+                          "augment=audiomentations", f"augment.transforms={_yaml_value(transforms)}")
+                if "augmentations" in section:
+                    self.went("AUGMENT", "augmentations", "augment.transforms (each transform with its arguments)")
+                else:
+                    self.out.notes.append("AUGMENT traditional without augmentations: nkululeko's default chain "
+                                          "(AddGaussianNoise, Shift, BandPassFilter, Limiter, ClippingDistortion) "
+                                          "became augment.transforms")
+        elif chosen == "random_splice":
+            self.went("AUGMENT", "augment", "augment=random_splice", "augment=random_splice")
+            self.note("random_splice")
+        if chosen is not None:
+            self.note("augment_rows")
+        for key, (value, _) in section.items():
+            if key in ("augment", "augmentations"):
+                continue
+            if key == "sample_selection":
+                if str(value).lower() == "train":
+                    self.went("AUGMENT", key, "no effect: nk augments the training rows (nkululeko 1.14.1 reads "
+                              "DATA.sample_selection here)")
+                else:
+                    self.bad("AUGMENT", key, f"sample_selection {value!r}: nk augments only the training rows, "
+                             "so that no augmented copy is in dev or test")
+            elif key == "result":
+                self.went("AUGMENT", key, "no effect: nk augment writes augmented.csv into its run folder; "
+                          "nk run augment=… trains with the copies directly")
+            elif key in ("bypass_prob", "transformations", "crop_dur"):
+                self.bad("AUGMENT", key, "an auglib setting: nk has no auglib augmenter")
+            elif key in ("p_reverse", "top_db"):
+                self.bad("AUGMENT", key, "nk's random_splice has no such setting (it cuts fixed-length random "
+                         "chunks: augment.min_chunk/max_chunk)")
+            else:
+                self.bad("AUGMENT", key, self._nearest(key, ["augment", "augmentations", "sample_selection",
+                                                             "result"]))
 
     def _explore(self) -> None:
         section = self.ini.sections.get("EXPL", {})
