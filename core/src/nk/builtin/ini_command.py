@@ -73,7 +73,7 @@ def config_overrides(args: argparse.Namespace, app: App, command: str) -> tuple[
                    "AUGMENT": "nk augment --config (or nk run --config … --aug-train)"}
         where = "; ".join(f"[{s}] is for `{readers[s]}`" for s in left)
         app.console.print(f"Note: `nk {shown}` leaves out what it does not read: {where}.", style="yellow",
-                          highlight=False, markup=False)
+                          highlight=False, markup=False, soft_wrap=True)
     overrides = tr.for_command(command)
     multirun = tr.multirun and command in ("run", "aug_train")
     tr.overrides = [*overrides, *args.overrides]

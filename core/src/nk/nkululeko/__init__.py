@@ -264,6 +264,40 @@ NKULULEKO_ONLY_FEATURES = frozenset({
 #: the Hugging Face organisation of nkululeko's model names (wav2vec2-large-robust → facebook/…)
 HF_ORGS = {"wav2vec2": "facebook", "hubert": "facebook", "wavlm": "microsoft", "whisper": "openai",
            "data2vec": "facebook"}
+#: nkululeko's wav2vec2-like extractors that load audEERING's models (Zenodo/ONNX in nkululeko):
+#: the same networks on the Hugging Face hub, read by nk's wav2vec2 component
+AUDEERING_MODELS = {"audwav2vec2": "audeering/wav2vec2-large-robust-12-ft-emotion-msp-dim",
+                    "agender": "audeering/wav2vec2-large-robust-6-ft-age-gender"}
+#: nkululeko's default model of an extractor named without one (FEATS.type = ['wav2vec2'])
+DEFAULT_MODELS = {"wav2vec2": "facebook/wav2vec2-large-robust-ft-swbd-300h", "whisper": "openai/whisper-base"}
+#: extractors whose ``<x>.layer`` counts the transformer layers dropped from the top
+LAYER_FROM_TOP = frozenset({"wav2vec2", "hubert", "wavlm"})
+#: nkululeko extractors nk lacks, with the precise reason (the rest: "nk does not have")
+MISSING_FEATURE_REASONS = {
+    "audmodel": "nkululeko renamed audmodel to audwav2vec2 (which nk maps); audmodel now loads an audEERING "
+                "model by FEATS.audmodel.id with the audmodel package from audEERING's own repository, which nk "
+                "does not read (nkululeko 1.14.1 stops without the id too); did you mean audwav2vec2?",
+    "auddim": "it is the arousal/dominance/valence output of audEERING's model: nk predicts those with "
+              "`nk predict 'predict=[arousal,dominance,valence]'`, not as features",
+    "agender_agender": "it is the age/gender output of audEERING's model: nk predicts those with "
+                       "`nk predict 'predict=[age,gender]'`, not as features",
+    "emotion2vec": "emotion2vec needs FunASR, which nk does not use",
+    "spkrec": "SpeechBrain speaker embeddings are not in nk",
+    "bert": "text features (BERT on transcripts) are not part of nk",
+    "sptk": "SPTK features (pysptk) are not in nk",
+}
+
+
+def _hub_model(name: str, comp: str) -> str | None:
+    """The Hugging Face model an nkululeko feature type names (None: it names none)."""
+    low = name.lower()
+    if low in AUDEERING_MODELS:
+        return AUDEERING_MODELS[low]
+    if "-" in name:
+        return f"{HF_ORGS.get(comp, 'facebook')}/{name}"
+    return DEFAULT_MODELS.get(low)
+
+
 #: nkululeko MODEL.loss values → nk's
 LOSSES = {"1-ccc": "ccc", "ccc": "ccc", "mse": "mse", "mae": "mae", "cross": "cross_entropy",
           "cross_entropy": "cross_entropy", "focal": "focal"}
@@ -295,23 +329,29 @@ NO_EFFECT = {
     "DATA.<db>.type": "",  # handled
 }
 
+#: keys that nkululeko 1.14.1 itself does not read (older files carry them): no effect in either tool
+NOT_READ = {
+    "DATA.age_bins": "DATA.bins sets the bins",
+    "DATA.<db>.testsplit": "the split uses test_size",
+    "PLOT.sample_selection": "EXP.sample_selection selects the rows",
+    "EXPL.sample_selection": "its explore module reads EXP.sample_selection",
+    "AUGMENT.sample_selection": "its augment module reads DATA.sample_selection; nk augments the training rows",
+    "SEGMENT.sample_selection": "its segment module reads EXP.sample_selection",
+    "RESAMPLE.sample_selection": "its resample module reads EXP.sample_selection; nk resamples every file",
+}
+
 #: nkululeko features nk does not have (the reason is the error message)
 KNOWN_MISSING = {
     "EXP.language": "text features and ASR languages are not part of nk",
-    "EXP.sample_selection": "nk has no nkululeko-style sample selection for the whole experiment",
-    "DATA.age_bins": "nk bins targets with bins.edges (use DATA.bins)",
     "DATA.check_size": "nk reports too short files with audio.min_duration",
     "DATA.<db>.target_tables_append": "nk has no appended target tables",
-    "DATA.<db>.testsplit": "nkululeko 1.14.1 does not read testsplit either; did you mean test_size?",
     "DATA.<db>.dev_tables": "nk's audformat loader takes one table list per database part",
     "DATA.<db>.reverse": "nk does not reverse audio",
     "DATA.<db>.scale": "nk scales features, not targets",
     "FEATS.scaler": "use FEATS.scale",
     "MODEL.logo": "",  # handled
     "PLOT.combine_per_speaker": "nk has no per-speaker combination of predictions",
-    "PLOT.sample_selection": "nk plots test results",
     "PLOT.uncertainty_threshold": "nk has no uncertainty threshold",
-    "EXPL.sample_selection": "nk explore explores all rows of the configured data",
     "EXPL.spotlight": "run `nk spotlight` instead",
     "EXPL.plot_tree": "nk explore plots no decision trees",
     "EXPL.regplot": "nk explore has no regression plots",
@@ -587,8 +627,19 @@ class _Translator:
                 elif self.model and self.has("model", self.model):
                     self.went("EXP", key, f"no effect: model {self.model} does not train in epochs")
                 else:
-                    self.bad("EXP", key, "no installed model trains in epochs for MODEL.type "
-                             f"{self.model!r}")
+                    self.bad("EXP", key, f"MODEL.type {self.model!r} is not an nk model (see MODEL.type), so no "
+                             "learner takes the epochs")
+            elif key == "sample_selection":
+                which = str(value).lower()
+                if which == "all":
+                    self.went("EXP", key, "no effect: nk uses every row (nk's default)")
+                elif which in ("train", "test"):
+                    self.went("EXP", key, f"prediction.split={which} (nk predict)", f"prediction.split={which}")
+                    self.bad("EXP", key, f"sample_selection {which!r}: nk explore and nk segment work on every row "
+                             "of the data (nk predict takes it as prediction.split)",
+                             commands=frozenset({"explore", "segment"}))
+                else:
+                    self.bad("EXP", key, f"sample_selection {value!r}: all, train or test")
             elif key == "traindevtest":
                 if value:
                     self.went("EXP", key, "dev kept apart for model selection (split.merge_dev=false)",
@@ -676,6 +727,16 @@ class _Translator:
         return out
 
     def _database(self, name: str) -> set[str]:
+        used = self._database_parts(name)
+        if ("DATA", name) not in self.handled:  # the database could not be translated: say so per key
+            data = self.ini.sections["DATA"]
+            for key in [name, *(k for k in data if k.startswith(name + "."))]:
+                if ("DATA", key) not in self.handled:
+                    self.bad("DATA", key, f"database {name!r} is not translated (see the unsupported "
+                             f"DATA.{name}.type or DATA.{name}.split_strategy)")
+        return used
+
+    def _database_parts(self, name: str) -> set[str]:
         data = self.ini.sections["DATA"]
         if name not in data:
             raise UserError(f"[DATA] lists database {name!r} but gives no path for it",
@@ -714,6 +775,11 @@ class _Translator:
             used.add("specified")
         elif strategy in ("speaker_split", "random", "balanced"):
             used.add(strategy)
+        elif strategy == "column":
+            self.bad("DATA", f"{name}.split_strategy", "split_strategy 'column' (split by the values of "
+                     "split_column): nk's given split reads a `split` column with train/dev/test; write one into "
+                     "the table and use split_strategy train/test per database, or nk's split.method=given")
+            return set()
         else:
             self.bad("DATA", f"{name}.split_strategy", f"split_strategy {strategy!r}: nk splits by "
                      "speaker_split, random, balanced, train/dev/test or specified "
@@ -803,6 +869,9 @@ class _Translator:
                 self.went("DATA", full, f"no effect: nkululeko reads {sub} only with split_strategy=specified")
             elif sub == "columns" and loader == "audformat":
                 self.went("DATA", full, "no effect: nk's audformat loader reads every column")
+            elif f"DATA.<db>.{sub}" in NOT_READ:
+                self.went("DATA", full, f"no effect: nkululeko 1.14.1 does not read this key "
+                          f"({NOT_READ[f'DATA.<db>.{sub}']})")
             else:
                 reason = KNOWN_MISSING.get(f"DATA.<db>.{sub}")
                 supported = ["type", "split_strategy", "absolute_path", "audio_path", "colnames", "mapping",
@@ -827,6 +896,18 @@ class _Translator:
         low = name.lower()
         base = low.split("-")[0]
         comp = FEATURES.get(low) or FEATURES.get(base)
+        if low in AUDEERING_MODELS:
+            comp = "wav2vec2"
+        if base in MISSING_FEATURE_REASONS:
+            self.bad(section, key, f"feature type {name!r}: {MISSING_FEATURE_REASONS[base]}")
+            return None
+        if comp in HF_ORGS and _hub_model(name, comp) is None and f"{base}.model" not in self.ini.sections.get(
+                "FEATS", {}):
+            self.bad(section, key, f"feature type {name!r} names no model: nkululeko would load {base}'s "
+                     f"'{HF_ORGS.get(comp, 'facebook')}/{low}', which does not exist; name one, e.g. "
+                     f"{base}-{ {'hubert': 'large-ll60k', 'wavlm': 'large', 'data2vec': 'audio-large'}.get(base, 'large')}, "
+                     f"or set FEATS.{base}.model")
+            return None
         if comp is None:
             known = base in NKULULEKO_ONLY_FEATURES
             self.bad(section, key, f"feature type {name!r} is "
@@ -855,15 +936,24 @@ class _Translator:
             if key == "type":
                 types = [str(v) for v in _listify(value)] if value != "" else []
                 comps = [self._feature("FEATS", key, t) for t in types]
-                if all(c is not None for c in comps):
+                if all(c is not None for c in comps) and len(set(comps)) < len(comps):
+                    self.bad("FEATS", key, f"{types!r} name the nk component "
+                             f"{next(c for c in comps if comps.count(c) > 1)!r} twice (two models of one "
+                             "kind): nk extracts each feature component once per run")
+                elif all(c is not None for c in comps):
                     chosen = [c for c in comps if c is not None]
                     self.chosen_feats = chosen
                     self.went("FEATS", key, f"feats=[{','.join(chosen)}]", f"feats={_yaml_value(chosen)}")
                     for t, c in zip(types, chosen, strict=True):
-                        if "-" in t and "model" in self.params("feats", c):
-                            hf = f"{HF_ORGS.get(c, 'facebook')}/{t}"
-                            self.out.overrides.append(f"feats.{c}.model={_yaml_value(hf)}")
-                            self.out.where.append((f"FEATS.type {t}", self.line("FEATS", key), f"feats.{c}.model={hf}"))
+                        if "model" not in self.params("feats", c) or f"{t.split('-')[0].lower()}.model" in feats:
+                            continue
+                        hf = _hub_model(t, c)
+                        if hf is None:
+                            continue
+                        self.out.overrides.append(f"feats.{c}.model={_yaml_value(hf)}")
+                        self.out.where.append((f"FEATS.type {t}", self.line("FEATS", key), f"feats.{c}.model={hf}"))
+                        if t.lower() in AUDEERING_MODELS:
+                            self.note("aud_hub")
         for key, (value, _) in feats.items():
             if key == "type":
                 continue
@@ -899,10 +989,21 @@ class _Translator:
             elif "." in key:
                 extractor, param = key.split(".", 1)
                 comp = FEATURES.get(extractor, extractor)
-                if comp in chosen and param in self.params("feats", comp):
+                if comp in chosen and param == "layer" and extractor in LAYER_FROM_TOP and "layer" in self.params(
+                        "feats", comp):
+                    layer = -(int(value) + 1)
+                    self.went("FEATS", key, f"feats.{comp}.layer={layer} (nkululeko counts the layers dropped from "
+                              "the top)", f"feats.{comp}.layer={layer}")
+                    self.note("layer")
+                elif comp in chosen and param in self.params("feats", comp):
                     self.went("FEATS", key, f"feats.{comp}.{param}", f"feats.{comp}.{param}={_yaml_value(value)}")
                 elif comp in chosen:
                     self.bad("FEATS", key, self._nearest(param, self.params("feats", comp), f"{extractor}."))
+                elif extractor in NKULULEKO_ONLY_FEATURES:
+                    self.bad("FEATS", key, f"a setting of nkululeko's {extractor} extractor, which nk does not have")
+                elif any(str(t).lower().split("-")[0] == extractor for t in _listify(feats.get("type", ([], 0))[0])):
+                    self.bad("FEATS", key, f"a setting of FEATS.type {extractor!r}, which is not translated "
+                             "(see FEATS.type)")
                 else:
                     self.bad("FEATS", key, f"{extractor!r} is not among the feature types of FEATS.type")
             elif f"FEATS.{key}" in NO_EFFECT:
@@ -921,7 +1022,10 @@ class _Translator:
     def _model(self) -> None:
         section = self.ini.sections.get("MODEL", {})
         for key, (value, _) in section.items():
-            if key == "type":
+            if key not in ("type", "save", "measure") and self.model is not None and not self.has("model", self.model):
+                self.bad("MODEL", key, f"a setting of MODEL.type {self.model!r}, which is not an nk model "
+                         "(see MODEL.type)")
+            elif key == "type":
                 if self.model is not None and self.has("model", self.model):
                     self.went("MODEL", key, "model", f"model={self.model}")
                     if self.model in ("xgb", "xgr", "mlp", "mlp_reg", "cnn", "finetune"):
@@ -1080,8 +1184,8 @@ class _Translator:
                 self.went("SEGMENT", key, "no effect: nk segment writes segments.csv into its run folder "
                           "(data=csv data.csv.path=…/segments.csv loads it)")
             elif key == "sample_selection":
-                self.went("SEGMENT", key, "no effect: nkululeko 1.14.1 reads EXP.sample_selection for "
-                          "segmenting; nk segment segments every row")
+                self.went("SEGMENT", key, f"no effect: nkululeko 1.14.1 does not read this key "
+                          f"({NOT_READ['SEGMENT.sample_selection']}); nk segment segments every row")
             elif key == "output_audio":
                 self.went("SEGMENT", key, "segmentation.export_audio",
                           f"segmentation.export_audio={_yaml_value(bool(value))}")
@@ -1144,12 +1248,8 @@ class _Translator:
             if key in ("augment", "augmentations"):
                 continue
             if key == "sample_selection":
-                if str(value).lower() == "train":
-                    self.went("AUGMENT", key, "no effect: nk augments the training rows (nkululeko 1.14.1 reads "
-                              "DATA.sample_selection here)")
-                else:
-                    self.bad("AUGMENT", key, f"sample_selection {value!r}: nk augments only the training rows, "
-                             "so that no augmented copy is in dev or test")
+                self.went("AUGMENT", key, f"no effect: nkululeko 1.14.1 does not read this key "
+                          f"({NOT_READ['AUGMENT.sample_selection']})")
             elif key == "result":
                 self.went("AUGMENT", key, "no effect: nk augment writes augmented.csv into its run folder; "
                           "nk run augment=… trains with the copies directly")
@@ -1208,8 +1308,9 @@ class _Translator:
                     self.went("EXPL", key, "explore.distribution", f"explore.distribution={kind}")
                 else:
                     self.bad("EXPL", key, "nk's distribution plots are violin or box")
-            elif key == "sample_selection" and str(value) == "all":
-                self.went("EXPL", key, "no effect: nk explore explores all rows")
+            elif key == "sample_selection":
+                self.went("EXPL", key, f"no effect: nkululeko 1.14.1 does not read this key "
+                          f"({NOT_READ['EXPL.sample_selection']}); nk explore explores every row")
             elif key == "print_stats":
                 self.went("EXPL", key, f"no effect: {NO_EFFECT['EXPL.print_stats']}")
             else:
@@ -1326,7 +1427,9 @@ class _Translator:
                 if (section, key) in self.handled:
                     continue
                 full = f"{section}.{key}"
-                if NO_EFFECT.get(full):
+                if full in NOT_READ:
+                    self.went(section, key, f"no effect: nkululeko 1.14.1 does not read this key ({NOT_READ[full]})")
+                elif NO_EFFECT.get(full):
                     self.went(section, key, f"no effect: {NO_EFFECT[full]}")
                 elif KNOWN_MISSING.get(full):
                     self.bad(section, key, KNOWN_MISSING[full])
