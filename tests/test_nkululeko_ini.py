@@ -428,7 +428,7 @@ def test_sections_go_only_to_the_commands_that_read_them(tmp_path):
     tr.check("run")  # [PREDICT] targets 'text' does not stop `nk run` (nkululeko's run does not read it) …
     with pytest.raises(UserError, match=r"PREDICT.targets \(line \d+\): target 'text': nk has no speech-to-text"):
         tr.check("predict")  # … but stops `nk predict`
-    with pytest.raises(UserError, match="PREDICT.targets"):
+    with pytest.raises(UserError, match=r"PREDICT\.targets"):
         tr.check()  # `nk ini --check` checks every key
     assert tr.nk_command("aug_train").startswith("nk run ") and "augment=random_splice" in tr.nk_command("aug_train")
 

@@ -105,8 +105,16 @@ def _ini(args: argparse.Namespace, app: App) -> int:
         app.console.print(f"{args.file}: every key is supported ({len(tr.where)} keys).", highlight=False,
                           markup=False)
         return 0
-    doc = {
+    others = {"explore": "explore", "predict": "predict", "segment": "segment", "augment": "augment",
+              "aug_train": "aug_train (nk run --config … --aug-train)"}
+    sections = {s for s in ("EXPL", "PREDICT", "SEGMENT", "AUGMENT") if s in tr.sections}
+    readers = {"explore": {"EXPL", "PREDICT"}, "predict": {"PREDICT"}, "segment": {"SEGMENT"},
+               "augment": {"AUGMENT"}, "aug_train": {"AUGMENT"}}
+    also = {label: tr.nk_command(cmd) for cmd, label in others.items()
+            if cmd != tr.command and readers[cmd] & sections}
+    doc: dict[str, Any] = {
         "command": tr.nk_command(),
+        **({"other commands": also} if also else {}),
         "overrides": tr.overrides,
         "keys": {f"{key} (line {line})": where for key, line, where in sorted(tr.where, key=lambda w: w[1])},
         "notes": tr.notes,

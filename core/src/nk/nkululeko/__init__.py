@@ -89,6 +89,8 @@ class Translation:
     notes: list[str] = field(default_factory=list)
     unsupported: list[Unsupported] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    #: the INI file's sections
+    sections: list[str] = field(default_factory=list)
 
     def nk_command(self, command: str | None = None) -> str:
         """The equivalent shell command line."""
@@ -519,7 +521,7 @@ class _Translator:
         self.ini = ini
         self.components = components
         self.ignore = {k.strip() for k in ignore}
-        self.out = Translation(path=ini.path)
+        self.out = Translation(path=ini.path, sections=list(ini.sections))
         self.handled: set[tuple[str, str]] = set()
         self.sweeps: list[str] = []
         self.notes_seen: set[str] = set()
@@ -1244,7 +1246,7 @@ class _Translator:
             self.note("random_splice")
         if chosen is not None:
             self.note("augment_rows")
-        for key, (value, _) in section.items():
+        for key in section:
             if key in ("augment", "augmentations"):
                 continue
             if key == "sample_selection":
