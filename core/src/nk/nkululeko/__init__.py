@@ -344,7 +344,7 @@ NOT_READ = {
 
 #: nkululeko features nk does not have (the reason is the error message)
 KNOWN_MISSING = {
-    "EXP.language": "text features and ASR languages are not part of nk",
+    "EXP.language": "the language of nkululeko's transcription and text features; nk has neither",
     "DATA.check_size": "nk reports too short files with audio.min_duration",
     "DATA.<db>.target_tables_append": "nk has no appended target tables",
     "DATA.<db>.dev_tables": "nk's audformat loader takes one table list per database part",
@@ -352,8 +352,10 @@ KNOWN_MISSING = {
     "DATA.<db>.scale": "nk scales features, not targets",
     "FEATS.scaler": "use FEATS.scale",
     "MODEL.logo": "",  # handled
-    "PLOT.combine_per_speaker": "nk has no per-speaker combination of predictions",
-    "PLOT.uncertainty_threshold": "nk has no uncertainty threshold",
+    "PLOT.combine_per_speaker": "nk has no per-speaker combination of predictions (it aggregates segments "
+                                "per file with evaluate.level=file)",
+    "PLOT.uncertainty_threshold": "nk's report has no confusion matrix of the rows below an uncertainty "
+                                  "threshold (nk ensemble --method uncertainty_threshold combines runs by it)",
     "EXPL.spotlight": "run `nk spotlight` instead",
     "EXPL.plot_tree": "nk explore plots no decision trees",
     "EXPL.regplot": "nk explore has no regression plots",
@@ -363,7 +365,6 @@ KNOWN_MISSING = {
     "RESAMPLE": "",  # keys above
     "FINETUNE": "finetuning is configured in [MODEL] for model=finetune",
     "AASIST": "nk has no AASIST model",
-    "OPTIM.search_strategy": "nk's search (search.params) is a grid search on dev",
     "OPTIM.n_iter": "nk's search (search.params) is a full grid search on dev",
     "OPTIM.cv_folds": "nk's search chooses on the dev split, not by cross-validation on train",
     "OPTIM.random_state": "nk's search is a grid search (no random state); seed seeds the rest",
@@ -1376,6 +1377,11 @@ class _Translator:
                 else:
                     self.bad("OPTIM", key, f"the model searched ({model!r}) must be MODEL.type ({self.model!r}) "
                              "and installed")
+            elif key == "search_strategy" and str(value).lower() == "grid":
+                self.went("OPTIM", key, "nk's search (search.params) is a grid search on dev")
+            elif key == "search_strategy":
+                self.bad("OPTIM", key, f"search_strategy {value!r}: nk's search (search.params) tries the whole "
+                         "grid on dev; it has no random or halving search")
             elif key == "metric":
                 if str(value).lower() in ("uar", "ccc"):
                     self.went("OPTIM", key, "nk's primary metric (UAR / CCC) on dev")
