@@ -526,3 +526,50 @@ def test_aug_train_entry_passes_the_flag(monkeypatch):
     monkeypatch.setattr("nk.cli.main", lambda argv: seen.append(list(argv)) or 0)
     assert _entry.main("run", "aug_train", ["--config", "exp.ini"], extra=["--aug-train"]) == 0
     assert seen == [["run", "--config", "exp.ini", "--aug-train"]]
+
+
+SEGMENT_SPEAKER_INI = """\
+; nkululeko's examples/exp_emodb_segment_speaker.ini (the pyannote segment example)
+[EXP]
+root = ./examples/results/
+name = exp_emodb_segment_speaker
+runs = 1
+epochs = 1
+save = True
+[DATA]
+databases = ['emodb']
+emodb = ./data/emodb/emodb
+emodb.split_strategy = random
+target = emotion
+labels = ['anger', 'happiness', 'neutral', 'sadness']
+[SEGMENT]
+method = pyannote
+segment_target = _segmented
+sample_selection = all
+[MODEL]
+; hf_token = <your_huggingface_token>
+device = cuda
+[FEATS]
+type = ['os']
+scale = standard
+"""
+
+
+def test_the_pyannote_segment_example(tmp_path):
+    tr = translate(_write(tmp_path, SEGMENT_SPEAKER_INI), {**COMPONENTS, "segment": {
+        **COMPONENTS["segment"], "pyannote": ["pipeline", "token", "n_speakers", "device"]}})
+    assert not tr.unsupported, [u.text() for u in tr.unsupported]
+    assert tr.command == "segment"
+    got = tr.for_command("segment")
+    assert "segment=pyannote" in got and "segment.device=cuda" in got and "split.method=random" in got
+    assert "segment.device=cuda" not in tr.for_command("run")
+    assert any("HF_TOKEN" in n for n in tr.notes)
+
+
+def test_a_token_in_the_ini_file_is_refused_and_never_echoed(tmp_path):
+    tr = translate(_write(tmp_path, SEGMENT_SPEAKER_INI.replace("; hf_token = <your_huggingface_token>",
+                                                                "hf_token = hf_SECRET123")), COMPONENTS)
+    (bad,) = [u for u in tr.unsupported if u.key == "MODEL.hf_token"]
+    assert "export HF_TOKEN" in bad.reason
+    assert "hf_SECRET123" not in " ".join([*tr.overrides, *(u.text() for u in tr.unsupported), *tr.notes,
+                                           *(w for _, _, w in tr.where)])

@@ -344,6 +344,8 @@ NOT_READ = {
 
 #: nkululeko features nk does not have (the reason is the error message)
 KNOWN_MISSING = {
+    "MODEL.hf_token": "nk reads a Hugging Face token only from HF_TOKEN (or `hf auth login`), never from a file "
+                      "it records: remove the token from the INI file and export HF_TOKEN",
     "EXP.language": "the language of nkululeko's transcription and text features; nk has neither",
     "DATA.check_size": "nk reports too short files with audio.min_duration",
     "DATA.<db>.target_tables_append": "nk has no appended target tables",
@@ -629,6 +631,9 @@ class _Translator:
                     self.note("dev")
                 elif self.model and self.has("model", self.model):
                     self.went("EXP", key, f"no effect: model {self.model} does not train in epochs")
+                elif self.model is None:
+                    self.went("EXP", key, "no effect: the file names no MODEL.type (nk's default model, svm, "
+                              "does not train in epochs)")
                 else:
                     self.bad("EXP", key, f"MODEL.type {self.model!r} is not an nk model (see MODEL.type), so no "
                              "learner takes the epochs")
@@ -1148,6 +1153,11 @@ class _Translator:
         if "method" in section:
             if ok:
                 self.went("SEGMENT", "method", f"segment={method}", f"segment={method}")
+                device = self.ini.get("MODEL", "device")
+                if method == "pyannote" and device is not None and "device" in self.params("segment", method):
+                    self.out.overrides.append(f"segment.device={_yaml_value(str(device))}")
+                    self.out.where.append(("MODEL.device", self.line("MODEL", "device"),
+                                           "segment.device (nk segment; pyannote reads MODEL.device)"))
                 if method == "pyannote":
                     self.out.notes.append("SEGMENT method pyannote: nk's pyannote segmenter runs a pyannote "
                                           "diarization pipeline (segment.pipeline, a gated Hugging Face model: "
