@@ -470,6 +470,9 @@ def test_semantic_differences_are_notes(tmp_path):
     notes = " ".join(tr.notes)
     assert "drops the top N transformer layers" in notes and "feats.wav2vec2.layer=-5" in tr.overrides
     assert "DNSMOS" in notes and "training rows only" in notes and "fixed-length random chunks" in notes
+    run = " ".join(tr.notes_for("run"))  # a section's notes go to the commands that read it
+    assert "drops the top N" in run and "DNSMOS" not in run and "training rows only" not in run
+    assert "training rows only" in " ".join(tr.notes_for("aug_train")) and "DNSMOS" in " ".join(tr.notes_for("explore"))
 
 
 def test_duplicate_key_is_an_error_with_its_line(tmp_path):

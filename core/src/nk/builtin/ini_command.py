@@ -78,7 +78,7 @@ def config_overrides(args: argparse.Namespace, app: App, command: str) -> tuple[
     multirun = tr.multirun and command in ("run", "aug_train")
     tr.overrides = [*overrides, *args.overrides]
     app.console.print(f"{args.config} → {tr.nk_command(command)}", highlight=False, markup=False, soft_wrap=True)
-    for note in tr.notes:
+    for note in tr.notes_for(command):
         app.console.print(f"Note: {note}.", style="yellow", highlight=False, markup=False)
     return tr.overrides, multirun, tr.provenance(command)
 

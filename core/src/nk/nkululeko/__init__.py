@@ -109,7 +109,7 @@ class Translation:
             "nkululeko_ini": str(Path(self.path).resolve()),
             "nk_command": self.nk_command(command),
             "ignored_keys": list(self.ignored),
-            "notes": list(self.notes),
+            "notes": self.notes_for(command or self.command),
         }
 
     def check(self, command: str | None = None) -> None:
@@ -130,6 +130,14 @@ class Translation:
         """The overrides that ``nk COMMAND`` uses (``aug_train``: nk run with [AUGMENT])."""
         return [o for o in self.overrides
                 if command in OVERRIDE_COMMANDS.get(_override_root(o), frozenset({command}))]
+
+    def notes_for(self, command: str) -> list[str]:
+        """The notes about what ``nk COMMAND`` reads (a section's notes only for its commands)."""
+        def reads(note: str) -> bool:
+            section = next((s for s in SECTION_COMMANDS if note.startswith(f"{s} ")), None) or NOTE_SECTIONS.get(note)
+            return section is None or command in SECTION_COMMANDS[section]
+
+        return [n for n in self.notes if reads(n)]
 
     def left_out(self, command: str) -> list[str]:
         """The sections with keys that ``nk COMMAND`` does not read (told, never silent)."""
@@ -438,6 +446,11 @@ NOTES = {
     "segment_min": "nkululeko drops segments shorter than min_length (default 2 s) only when max_length "
                    "is set; nk's segment.min_speech always applies",
 }
+
+
+#: the notes that are about one section (told only to the commands that read it)
+NOTE_SECTIONS = {NOTES["augment_rows"]: "AUGMENT", NOTES["random_splice"]: "AUGMENT",
+                 NOTES["segment_min"]: "SEGMENT"}
 
 
 # ---------------------------------------------------------------------------------------------
