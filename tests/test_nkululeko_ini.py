@@ -27,6 +27,11 @@ COMPONENTS = {
               "mlp": ["layers", "dropout", "batch_size", "learning_rate", "epochs", "patience", "loss",
                       "device", "optimizer", "weight_decay"],
               "finetune": ["pretrained_model", "learning_rate", "batch_size", "epochs", "device"]},
+    "predict": {"gender": ["model"], "age": ["model"], "snr": ["quantile"], "mos": [], "speaker": ["n_speakers"]},
+    "segment": {"silero": ["threshold", "min_speech", "min_silence", "max_segment"],
+                "pyannote": ["pipeline", "token", "n_speakers"]},
+    "augment": {"audiomentations": ["copies", "seed", "only", "transforms"],
+                "random_splice": ["copies", "seed", "only", "min_chunk", "max_chunk"]},
 }
 
 HEAD = """\
@@ -57,7 +62,7 @@ TABLE = [
                  id="praat-xgb-balance"),
     pytest.param("[FEATS]\ntype = ['wav2vec2-large-robust']\nwav2vec2.layer = 8\n[MODEL]\ntype = mlp\n"
                  "layers = {'l1':64, 'l2':16}\ndrop = 0.3\nloss = cross\nlearning_rate = 0.001\n",
-                 ["feats=[wav2vec2]", "feats.wav2vec2.model=facebook/wav2vec2-large-robust", "feats.wav2vec2.layer=8",
+                 ["feats=[wav2vec2]", "feats.wav2vec2.model=facebook/wav2vec2-large-robust", "feats.wav2vec2.layer=-9",
                   "model=mlp", "model.layers=[64,16]", "model.dropout=0.3", "model.loss=cross_entropy",
                   "model.learning_rate=0.001"], id="wav2vec2-mlp"),
     pytest.param("[EXP]\nepochs = 20\ntraindevtest = True\n", [], id="merged-exp-placeholder"),
@@ -137,7 +142,7 @@ def test_the_polish_exp_ini(tmp_path):
         "+data@data.dev=csv", "data.dev.path=./data/polish/polish_dev.csv", "data.dev.role=train",
         "+data@data.test=csv", "data.test.path=./data/polish/polish_test.csv", "data.test.role=test",
         "split.method=given", "split.merge_dev=true", "target=emotion", "labels=[anger,neutral,fear]",
-        "results_root=results/", "name=exp_polish_os", "feats=[egemaps]", "scale=standard", "model=svm",
+        "results_root=results/", "name=exp_polish_os", "feats=[egemaps]", "scale=standard", "model=xgb",
     ]
 
 
@@ -256,7 +261,7 @@ labels = ['anger', 'neutral', 'fear']
 type = ['os']
 scale = standard
 [MODEL]
-type = svm
+type = xgb
 [RESAMPLE]
 replace = True
 """
@@ -282,11 +287,13 @@ def _polish_like(folder: Path) -> None:
 
 def test_run_config_polish_ini_equals_experiment_polish(nk_pm, tmp_path, monkeypatch, capsys):
     pytest.importorskip("opensmile")
+    pytest.importorskip("xgboost")
     _polish_like(tmp_path / "data" / "polish")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NK_CACHE_DIR", str(tmp_path / "cache"))
     ini = _write(tmp_path, POLISH_INI, "polish.ini")
-    assert main(["run", "experiment=polish", "n_jobs=1", "results_root=preset"], pm=nk_pm) == 0
+    # the sdist's exp.ini trains XGBoost; experiment=polish is the same data, split and features with an SVM
+    assert main(["run", "experiment=polish", "model=xgb", "n_jobs=1", "results_root=preset"], pm=nk_pm) == 0
     assert main(["run", "--config", str(ini), "n_jobs=1"], pm=nk_pm) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "polish.ini → nk run 'data=[]'" in out
@@ -345,7 +352,8 @@ def test_explore_config_composes_and_run_leaves_explore_keys_out(nk_pm, tmp_path
     assert "explore.columns=[gender]" in out and "- gender" in out
     assert main(["run", "--config", str(ini), "--cfg"], pm=nk_pm) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert "explore.columns" not in out.splitlines()[0] and "nk explore --config" in out
+    command = next(line for line in out.splitlines() if " → nk run " in line)
+    assert "explore.columns" not in command and "[EXPL] is for `nk explore --config`" in out
 
 
 def test_name_with_a_folder_joins_the_root_and_sklearn_spellings(tmp_path):
@@ -355,14 +363,216 @@ def test_name_with_a_folder_joins_the_root_and_sklearn_spellings(tmp_path):
     assert "model.gamma=null" in tr.overrides
 
 
-def test_explore_example_with_predict_and_the_pyannote_segment_example_are_not_yet(tmp_path):
-    """The seed paper's explore example ([PREDICT] targets + [EXPL] value_counts) and the pyannote
-    segment example: [EXPL] maps; [PREDICT]/[SEGMENT] are errors saying the command is not in nk yet."""
+#: (nkululeko sections appended to HEAD, the nk command the file is for, overrides that command
+#: gets, overrides it must not get) — [PREDICT], [SEGMENT], [AUGMENT] and the seed paper's examples
+SECTIONS = [
+    pytest.param("[FEATS]\ntype = ['os']\n[MODEL]\ntype = svm\n[PREDICT]\ntargets = ['gender', 'age', 'snr']\n"
+                 "sample_selection = all\n[EXPL]\nvalue_counts = [['gender_pred'], ['age_pred']]\n", "explore",
+                 ["predict=[gender,age,snr]", "explore.columns=[gender_pred,age_pred]",
+                  "predict.age.model=audeering/wav2vec2-large-robust-6-ft-age-gender"], ["prediction.split=all"],
+                 id="seed-explore-predict"),
+    pytest.param("[FEATS]\ntype = ['os']\n[PREDICT]\ntargets = ['snr', 'mos', 'speaker']\nsample_selection = test\n",
+                 "predict", ["predict=[snr,mos,speaker]", "prediction.split=test"], ["explore.analyses"],
+                 id="predict"),
+    pytest.param("[SEGMENT]\nmethod = silero\nmax_length = 10\nmin_length = 1.5\noutput_audio = True\n", "segment",
+                 ["segment=silero", "segment.max_segment=10.0", "segment.min_speech=1.5",
+                  "segmentation.export_audio=true"], [], id="segment-silero"),
+    pytest.param("[SEGMENT]\nmethod = silero\nmax_length = 8\n", "segment",
+                 ["segment.max_segment=8.0", "segment.min_speech=2.0"], [], id="segment-nkululeko-min-length"),
+    pytest.param("[SEGMENT]\nmethod = pyannote\nsegment_target = _segmented\nsample_selection = all\n", "segment",
+                 ["segment=pyannote"], [], id="seed-pyannote-segment"),
+    pytest.param("[AUGMENT]\naugment = ['traditional']\naugmentations = Compose([AddGaussianNoise(min_amplitude=0.001, "
+                 "max_amplitude=0.05), Shift(p=0.5)])\nresult = augment.csv\n", "augment",
+                 ["augment=audiomentations", "augment.transforms=[{name:AddGaussianNoise,min_amplitude:0.001,"
+                  "max_amplitude:0.05},{name:Shift,p:0.5}]"], [], id="augment-traditional"),
+    pytest.param("[AUGMENT]\naugment = ['random_splice']\nsample_selection = train\n", "augment",
+                 ["augment=random_splice"], [], id="augment-random-splice"),
+    pytest.param("[FEATS]\ntype = ['audwav2vec2']\n[MODEL]\ntype = svm\n", "run",
+                 ["feats=[wav2vec2]", "feats.wav2vec2.model=audeering/wav2vec2-large-robust-12-ft-emotion-msp-dim"],
+                 [], id="audwav2vec2"),
+    pytest.param("[FEATS]\ntype = ['wav2vec2']\nwav2vec2.layer = 0\n[MODEL]\ntype = svm\n", "run",
+                 ["feats.wav2vec2.model=facebook/wav2vec2-large-robust-ft-swbd-300h", "feats.wav2vec2.layer=-1"], [],
+                 id="wav2vec2-default-model"),
+    pytest.param("[EXP]\nsample_selection = test\n[FEATS]\ntype = ['os']\n[PREDICT]\ntargets = ['snr']\n", "predict",
+                 ["predict=[snr]", "prediction.split=test"], [], id="exp-sample-selection"),
+]
+
+
+@pytest.mark.parametrize(("snippet", "command", "expected", "absent"), SECTIONS)
+def test_section_table(tmp_path, snippet, command, expected, absent):
+    text = HEAD.replace("name = exp_demo\n", "name = exp_demo\n" + snippet.split("\n", 1)[1].split("[")[0]) + \
+        "[" + snippet.split("\n", 1)[1].split("[", 1)[1] if snippet.startswith("[EXP]") else HEAD + snippet
+    tr = translate(_write(tmp_path, text), COMPONENTS)
+    assert not [u for u in tr.unsupported if u.applies(command)], [u.text() for u in tr.unsupported]
+    assert tr.command == command
+    got = tr.for_command(command)
+    for override in expected:
+        assert override in got, (override, got)
+    for override in absent:
+        assert not any(o.startswith(override) for o in got), (override, got)
+    listed = {key for key, _, _ in tr.where} | {u.key for u in tr.unsupported}
+    for section, keys in read_ini(tmp_path / "exp.ini").sections.items():
+        for key in keys:  # every key went somewhere, or is said to be unsupported
+            assert f"{section}.{key}" in listed, f"{section}.{key}"
+
+
+def test_sections_go_only_to_the_commands_that_read_them(tmp_path):
     tr = translate(_write(tmp_path, HEAD + "[FEATS]\ntype = ['os']\n[MODEL]\ntype = svm\n[PREDICT]\n"
-                          "targets = ['gender', 'age', 'snr']\n[EXPL]\nvalue_counts = [['gender_pred'], ['age_pred']]\n"
-                          "[SEGMENT]\nmethod = pyannote\nsample_selection = all\n"), COMPONENTS)
-    assert tr.command == "explore" and "explore.columns=[gender_pred,age_pred]" in tr.overrides
+                          "targets = ['snr', 'text']\n[SEGMENT]\nmethod = silero\n[AUGMENT]\naugment = ['random_splice']\n"),
+                   COMPONENTS)
+    run = tr.for_command("run")
+    assert not any(o.split("=")[0] in ("predict", "segment", "augment") for o in run)
+    assert "augment=random_splice" in tr.for_command("aug_train") and "augment=random_splice" in tr.for_command("augment")
+    assert "segment=silero" in tr.for_command("segment") and "segment=silero" not in tr.for_command("augment")
+    assert tr.left_out("run") == ["PREDICT", "SEGMENT", "AUGMENT"]
+    tr.check("run")  # [PREDICT] targets 'text' does not stop `nk run` (nkululeko's run does not read it) …
+    with pytest.raises(UserError, match=r"PREDICT.targets \(line \d+\): target 'text': nk has no speech-to-text"):
+        tr.check("predict")  # … but stops `nk predict`
+    with pytest.raises(UserError, match=r"PREDICT\.targets"):
+        tr.check()  # `nk ini --check` checks every key
+    assert tr.nk_command("aug_train").startswith("nk run ") and "augment=random_splice" in tr.nk_command("aug_train")
+
+
+@pytest.mark.parametrize(("snippet", "key", "reason"), [
+    ("[AUGMENT]\naugment = ['auglib']\n", "AUGMENT.augment", "no auglib augmenter"),
+    ("[AUGMENT]\naugment = ['traditional', 'random_splice']\n", "AUGMENT.augment", "one augmenter per run"),
+    ("[AUGMENT]\naugment = ['traditional']\naugmentations = Compose([Shift(0.5)])\n", "AUGMENT.augmentations",
+     "give its arguments by name"),
+    ("[AUGMENT]\naugment = ['traditional']\naugmentations = __import__('os').system('x')\n", "AUGMENT.augmentations",
+     "not a transform call"),
+    ("[SEGMENT]\nmethod = inaspeechsegmenter\n", "SEGMENT.method", "no inaspeechsegmenter"),
+    ("[PREDICT]\ntargets = ['translation']\n", "PREDICT.targets", "no text translation"),
+    ("[FEATS]\ntype = ['audmodel']\n", "FEATS.type", "did you mean audwav2vec2"),
+    ("[FEATS]\ntype = ['hubert']\n", "FEATS.type", "names no model"),
+    ("[FEATS]\ntype = ['wav2vec2', 'audwav2vec2']\n", "FEATS.type", "twice"),
+    ("[FEATS]\ntype = ['sptk']\nsptk.n_channel = 3\n", "FEATS.sptk.n_channel", "nkululeko's sptk extractor"),
+    ("[MODEL]\ntype = adm\nadm.fusion = concat\n", "MODEL.adm.fusion", "MODEL.type 'adm', which is not an nk model"),
+])
+def test_unsupported_section_keys_say_why(tmp_path, snippet, key, reason):
+    tr = translate(_write(tmp_path, HEAD + snippet), COMPONENTS)
     reasons = {u.key: u.reason for u in tr.unsupported}
-    assert set(reasons) == {"PREDICT.targets", "SEGMENT.method", "SEGMENT.sample_selection"}
-    assert "`nk predict` is not available yet" in reasons["PREDICT.targets"]
-    assert "`nk segment` is not available yet" in reasons["SEGMENT.method"]
+    assert reason in reasons.get(key, ""), reasons
+
+
+def test_keys_nkululeko_itself_does_not_read_have_no_effect(tmp_path):
+    tr = translate(_write(tmp_path, HEAD + "emodb.testsplit = 20\nage_bins = 2\n[FEATS]\ntype = ['os']\n[MODEL]\n"
+                          "type = svm\n[PLOT]\nsample_selection = all\n"), COMPONENTS)
+    assert not tr.unsupported
+    where = {k: w for k, _, w in tr.where}
+    assert where["DATA.emodb.testsplit"].startswith("no effect: nkululeko 1.14.1 does not read this key")
+    assert "does not read" in where["DATA.age_bins"] and "does not read" in where["PLOT.sample_selection"]
+
+
+def test_semantic_differences_are_notes(tmp_path):
+    tr = translate(_write(tmp_path, HEAD + "[FEATS]\ntype = ['wav2vec2-large-robust']\nwav2vec2.layer = 4\n[MODEL]\n"
+                          "type = svm\n[PREDICT]\ntargets = ['mos']\n[AUGMENT]\naugment = ['random_splice']\n"),
+                   COMPONENTS)
+    notes = " ".join(tr.notes)
+    assert "drops the top N transformer layers" in notes and "feats.wav2vec2.layer=-5" in tr.overrides
+    assert "DNSMOS" in notes and "training rows only" in notes and "fixed-length random chunks" in notes
+    run = " ".join(tr.notes_for("run"))  # a section's notes go to the commands that read it
+    assert "drops the top N" in run and "DNSMOS" not in run and "training rows only" not in run
+    assert "training rows only" in " ".join(tr.notes_for("aug_train")) and "DNSMOS" in " ".join(tr.notes_for("explore"))
+
+
+def test_duplicate_key_is_an_error_with_its_line(tmp_path):
+    with pytest.raises(UserError, match="Key 'target' appears twice in section \\[DATA\\]") as info:
+        translate(_write(tmp_path, HEAD + "target = age\n"), COMPONENTS)
+    assert "exp.ini, line 10" in info.value.message
+
+
+def test_predict_segment_augment_take_config(nk_pm, tmp_path, capsys):
+    """`nk predict|segment|augment --config exp.ini` and `nk run --config … --aug-train` compose."""
+    installed = {i.name for i in nk_pm.plugin_infos()}
+    if not {"predict", "silero", "audiomentations"} <= installed:
+        pytest.skip("needs nk-predict, nk-silero and nk-audiomentations")
+    ini = _write(tmp_path, HEAD + "[FEATS]\ntype = ['mfcc']\n[MODEL]\ntype = svm\n[PREDICT]\ntargets = ['snr']\n"
+                 "sample_selection = test\n[SEGMENT]\nmethod = silero\nmax_length = 6\n[AUGMENT]\n"
+                 "augment = ['random_splice']\n")
+    for command, wanted in (("predict", "split: test"), ("segment", "max_segment: 6.0"),
+                            ("augment", "name: random_splice")):
+        assert main([command, "--config", str(ini), "--cfg"], pm=nk_pm) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert f"→ nk {command} " in out and wanted in out, (command, out)
+    assert main(["run", "--config", str(ini), "--aug-train", "--cfg"], pm=nk_pm) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "name: random_splice" in out and "[PREDICT] is for `nk predict --config" in out
+    assert main(["run", "--config", str(ini), "--cfg"], pm=nk_pm) == 0
+    out = capsys.readouterr().out
+    assert "name: random_splice" not in out and "[AUGMENT] is for `nk augment --config" in out
+
+
+def test_ensemble_of_ini_files_takes_their_latest_runs(nk_pm, tmp_path, monkeypatch, capsys):
+    """The seed paper's `nkululeko.ensemble --method max_class a.ini b.ini`."""
+    _polish_like(tmp_path / "data" / "polish")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NK_CACHE_DIR", str(tmp_path / "cache"))
+    base = POLISH_INI.replace("[FEATS]\ntype = ['os']", "[FEATS]\ntype = ['mfcc']")
+    a = _write(tmp_path, base.replace("type = xgb", "type = svm").replace("exp_polish_os", "a"), "a.ini")
+    b = _write(tmp_path, base.replace("type = xgb", "type = knn").replace("exp_polish_os", "b"), "b.ini")
+    for ini in (a, b):
+        assert main(["run", "--config", str(ini), "n_jobs=1", "bootstrap.n_resamples=100"], pm=nk_pm) == 0, \
+            capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["ensemble", "--method", "max_class", str(a), str(b), "bootstrap.n_resamples=100"], pm=nk_pm) == 0, \
+        capsys.readouterr().err
+    out = " ".join(capsys.readouterr().out.split())
+    (run_a,) = (tmp_path / "results" / "a").iterdir()
+    assert f"a.ini: the latest finished run of experiment 'a' → {run_a.resolve()}" in out
+    assert "ensemble max_class" in out
+
+
+def test_aug_train_entry_passes_the_flag(monkeypatch):
+    from nk.nkululeko import _entry
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr("nk.cli.main", lambda argv: seen.append(list(argv)) or 0)
+    assert _entry.main("run", "aug_train", ["--config", "exp.ini"], extra=["--aug-train"]) == 0
+    assert seen == [["run", "--config", "exp.ini", "--aug-train"]]
+
+
+SEGMENT_SPEAKER_INI = """\
+; nkululeko's examples/exp_emodb_segment_speaker.ini (the pyannote segment example)
+[EXP]
+root = ./examples/results/
+name = exp_emodb_segment_speaker
+runs = 1
+epochs = 1
+save = True
+[DATA]
+databases = ['emodb']
+emodb = ./data/emodb/emodb
+emodb.split_strategy = random
+target = emotion
+labels = ['anger', 'happiness', 'neutral', 'sadness']
+[SEGMENT]
+method = pyannote
+segment_target = _segmented
+sample_selection = all
+[MODEL]
+; hf_token = <your_huggingface_token>
+device = cuda
+[FEATS]
+type = ['os']
+scale = standard
+"""
+
+
+def test_the_pyannote_segment_example(tmp_path):
+    tr = translate(_write(tmp_path, SEGMENT_SPEAKER_INI), {**COMPONENTS, "segment": {
+        **COMPONENTS["segment"], "pyannote": ["pipeline", "token", "n_speakers", "device"]}})
+    assert not tr.unsupported, [u.text() for u in tr.unsupported]
+    assert tr.command == "segment"
+    got = tr.for_command("segment")
+    assert "segment=pyannote" in got and "segment.device=cuda" in got and "split.method=random" in got
+    assert "segment.device=cuda" not in tr.for_command("run")
+    assert any("HF_TOKEN" in n for n in tr.notes)
+
+
+def test_a_token_in_the_ini_file_is_refused_and_never_echoed(tmp_path):
+    tr = translate(_write(tmp_path, SEGMENT_SPEAKER_INI.replace("; hf_token = <your_huggingface_token>",
+                                                                "hf_token = hf_SECRET123")), COMPONENTS)
+    (bad,) = [u for u in tr.unsupported if u.key == "MODEL.hf_token"]
+    assert "export HF_TOKEN" in bad.reason
+    assert "hf_SECRET123" not in " ".join([*tr.overrides, *(u.text() for u in tr.unsupported), *tr.notes,
+                                           *(w for _, _, w in tr.where)])

@@ -50,6 +50,7 @@ NEEDS = {  # a part of the command → what it needs that a test here cannot hav
     "2026-01-01_10-00-00": "a run folder of the user's (a placeholder)",
     "nk run data=emodb": "a prepared EmoDB (`nk data prepare emodb` downloads it; the recipe tests prepare fake corpora)",
     "data=[emodb,ravdess] labels=": "prepared EmoDB and RAVDESS (downloads; the recipe tests combine fake ones)",
+    "a.ini b.ini": "finished runs of the user's INI files (tests/test_nkululeko_ini.py ensembles two)",
     "data=[emodb,polish]": "a prepared EmoDB (a download; tests/test_crossdb.py runs crossdb on synthetic databases)",
 }
 PLACEHOLDER_KEY = "91be6884"
@@ -110,7 +111,8 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "[EXP]\nroot = ./results/\nname = exp_ini\n[DATA]\ndatabases = ['mine']\nmine = ./my_corpus.csv\n"
         "mine.type = csv\nmine.absolute_path = False\nmine.split_strategy = speaker_split\ntarget = emotion\n"
         "[FEATS]\ntype = ['os']\nscale = standard\n[MODEL]\ntype = svm\nC_val = 1\n[EXPL]\n"
-        "value_counts = [['gender']]\n")
+        "value_counts = [['gender']]\n[PREDICT]\ntargets = ['snr']\n[SEGMENT]\nmethod = silero\n[AUGMENT]\n"
+        "augment = ['random_splice']\n")
     # conf/data/emodb.yaml + ravdess.yaml, as in the README (paths to local synthetic tables)
     (home / "db" / "emodb").mkdir(parents=True)
     (home / "db" / "ravdess").mkdir(parents=True)

@@ -14,6 +14,7 @@ when every run has one).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -187,6 +188,24 @@ def _split_args(items: list[str]) -> tuple[list[str], list[str]]:
     return runs, overrides
 
 
+def _ini_run(path: str, app: App) -> str:
+    """The latest finished run of the experiment an nkululeko INI file names (its EXP.root and
+    EXP.name, translated as for ``nk run --config``); says which folder it took."""
+    from nk.config import compose
+    from nk.nkululeko import installed_components, translate
+
+    tr = translate(path, installed_components(app.pm))
+    # where `nk run --config` puts its runs: results_root, name (default: the databases' names)
+    keep = [o for o in tr.overrides if re.split(r"[.=@]", o.lstrip("+"), maxsplit=1)[0] in
+            ("results_root", "name", "data")]
+    cfg = compose(keep, app.pm)
+    name = str(cfg.name)
+    folder = resolve_run(str(name), Path(cfg.results_root))
+    app.console.print(f"{path}: the latest finished run of experiment {name!r} → {folder}", highlight=False,
+                      markup=False, soft_wrap=True)
+    return str(folder)
+
+
 def ensemble_command(items: list[str], method: str | None, app: App) -> dict[str, Any]:
     """``nk ensemble RUN RUN … [--method M] [key=value …]``; returns the results dict."""
     from nk.config import compose
@@ -204,6 +223,7 @@ def ensemble_command(items: list[str], method: str | None, app: App) -> dict[str
         overrides = [f"ensemble={method}", *overrides]
     cfg = compose(overrides, app.pm)
     method = str(cfg.ensemble.name)
+    names = [_ini_run(n, app) if n.lower().endswith(".ini") and Path(n).is_file() else n for n in names]
     runs = load_inputs(names, Path(cfg.results_root))
     check_same_rows(runs)
     from nk.results import new_run_dir

@@ -69,18 +69,21 @@ def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     cmd.add_argument("overrides", nargs="*", help="group=option or key=value (Hydra syntax)")
     cmd.add_argument("--cfg", action="store_true", help="print the composed config and exit")
+    from nk.builtin.ini_command import add_config_option
+
+    add_config_option(cmd)
     cmd.set_defaults(handler=_augment)
 
 
 def _augment(args: argparse.Namespace, app: App) -> int:
     from omegaconf import OmegaConf
 
-    from nk.config import compose
+    from nk.builtin.ini_command import command_config
     from nk.errors import UserError
     from nk.pipeline import run_in_folder
     from nk.results import new_run_dir
 
-    cfg = compose(list(args.overrides), app.pm)
+    cfg = command_config(args, app, "augment")
     if cfg.get("augment") is None:
         raise UserError("nk augment needs an augmenter", where="config group augment",
                         allowed=", ".join(app.pm.registry.names("augment")) or "none installed "

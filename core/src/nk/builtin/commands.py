@@ -44,7 +44,7 @@ def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--cfg", action="store_true", help="print the composed config and exit")
     from nk.builtin.ini_command import add_config_option, add_ini_command
 
-    add_config_option(run)
+    add_config_option(run, aug_train=True)
     run.set_defaults(handler=_run)
     add_ini_command(subparsers)
 

@@ -17,6 +17,7 @@ examples:
   nk ensemble A B C --method uncertainty_threshold ensemble.threshold=0.5
   nk ensemble A B --method performance_weighted                 weights from each run's dev score
   nk ensemble A B --method stacking                             logistic regression on dev probabilities
+  nk ensemble --method max_class a.ini b.ini                     nkululeko INI files: each one's latest run
 
 methods (config group `ensemble`, `nk plugins` lists them with plugins' own): majority_voting,
 mean (default), median, max, sum, max_class, uncertainty_threshold, uncertainty_weighted,
@@ -34,7 +35,8 @@ def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Combine finished runs (run folders, or experiment names: their latest finished run) "
                     "that share the same test rows, and compare the ensemble with every run.",
     )
-    ens.add_argument("items", nargs="+", metavar="RUN|key=value",
+    # nargs="*": `nk ensemble --method M a b` (the seed paper's order) gives every item to --method
+    ens.add_argument("items", nargs="*", metavar="RUN|key=value",
                      help="run folders or experiment names, and config overrides")
     # nargs="+": argparse gives the positionals after --method to it; they are split off again
     ens.add_argument("--method", nargs="+", metavar="NAME", help="the ensembler (same as ensemble=NAME); default mean")

@@ -134,17 +134,21 @@ def nk_add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     cmd.add_argument("overrides", nargs="*", help="group=option or key=value (Hydra syntax)")
     cmd.add_argument("--cfg", action="store_true", help="print the composed config and exit")
+    from nk.builtin.ini_command import add_config_option
+
+    add_config_option(cmd)
     cmd.set_defaults(handler=_predict)
 
 
 def _predict(args: argparse.Namespace, app: App) -> int:
     from omegaconf import OmegaConf
 
-    from nk.config import compose, selected
+    from nk.builtin.ini_command import command_config
+    from nk.config import selected
     from nk.errors import UserError
     from nk.results import new_run_dir
 
-    cfg = compose(list(args.overrides), app.pm)
+    cfg = command_config(args, app, "predict")
     if args.cfg:
         app.console.print(OmegaConf.to_yaml(cfg), highlight=False, markup=False)
         return 0

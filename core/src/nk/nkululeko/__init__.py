@@ -42,9 +42,38 @@ class Unsupported:
     key: str
     line: int
     reason: str
+    #: the nk commands the key matters for (None: every command)
+    commands: frozenset[str] | None = None
 
     def text(self) -> str:
         return f"{self.key} (line {self.line}): {self.reason}"
+
+    def applies(self, command: str | None) -> bool:
+        return command is None or self.commands is None or command in self.commands
+
+
+#: the nkululeko modules that read a section, as nk commands (``aug_train`` is ``nk run
+#: --config … --aug-train``); a section not listed here is read by every module
+SECTION_COMMANDS: dict[str, frozenset[str]] = {
+    "EXPL": frozenset({"explore"}),
+    "PREDICT": frozenset({"predict", "explore"}),
+    "SEGMENT": frozenset({"segment"}),
+    "AUGMENT": frozenset({"augment", "aug_train"}),
+}
+#: the nk config keys (the first part of an override) that only some commands use
+OVERRIDE_COMMANDS: dict[str, frozenset[str]] = {
+    "explore": frozenset({"explore"}),
+    "predict": frozenset({"predict", "explore"}),
+    "prediction": frozenset({"predict"}),
+    "segment": frozenset({"segment"}),
+    "segmentation": frozenset({"segment"}),
+    "augment": frozenset({"augment", "aug_train"}),
+    "augmentation": frozenset({"augment"}),
+}
+
+
+def _override_root(override: str) -> str:
+    return re.split(r"[.=@]", override.lstrip("+~"), maxsplit=1)[0]
 
 
 @dataclass
@@ -60,12 +89,18 @@ class Translation:
     notes: list[str] = field(default_factory=list)
     unsupported: list[Unsupported] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    #: the INI file's sections
+    sections: list[str] = field(default_factory=list)
 
     def nk_command(self, command: str | None = None) -> str:
         """The equivalent shell command line."""
         import shlex
 
-        words = ["nk", command or self.command, *(["-m"] if self.multirun else []), *self.overrides]
+        command = command or self.command
+        overrides = self.for_command(command)
+        if command == "aug_train":
+            command = "run"
+        words = ["nk", command, *(["-m"] if self.multirun and command == "run" else []), *overrides]
         return " ".join(shlex.quote(w) for w in words)
 
     def provenance(self, command: str | None = None) -> dict[str, Any]:
@@ -74,20 +109,41 @@ class Translation:
             "nkululeko_ini": str(Path(self.path).resolve()),
             "nk_command": self.nk_command(command),
             "ignored_keys": list(self.ignored),
-            "notes": list(self.notes),
+            "notes": self.notes_for(command or self.command),
         }
 
-    def check(self) -> None:
-        """Raise a :class:`UserError` listing every unsupported key."""
-        if not self.unsupported:
+    def check(self, command: str | None = None) -> None:
+        """Raise a :class:`UserError` listing every unsupported key (that ``command`` reads;
+        None: every key of the file)."""
+        bad = [u for u in self.unsupported if u.applies(command)]
+        if not bad:
             return
-        listing = "; ".join(u.text() for u in self.unsupported)
+        listing = "; ".join(u.text() for u in bad)
         raise UserError(
-            f"{len(self.unsupported)} key(s) of {self.path} are not supported by nk: {listing}",
+            f"{len(bad)} key(s) of {self.path} are not supported by nk: {listing}",
             where=self.path,
             todo="fix or remove these keys, or pass --ignore KEY (e.g. --ignore "
-                 f"{self.unsupported[0].key}) to run without them",
+                 f"{bad[0].key}) to run without them",
         )
+
+    def for_command(self, command: str) -> list[str]:
+        """The overrides that ``nk COMMAND`` uses (``aug_train``: nk run with [AUGMENT])."""
+        return [o for o in self.overrides
+                if command in OVERRIDE_COMMANDS.get(_override_root(o), frozenset({command}))]
+
+    def notes_for(self, command: str) -> list[str]:
+        """The notes about what ``nk COMMAND`` reads (a section's notes only for its commands)."""
+        def reads(note: str) -> bool:
+            section = next((s for s in SECTION_COMMANDS if note.startswith(f"{s} ")), None) or NOTE_SECTIONS.get(note)
+            return section is None or command in SECTION_COMMANDS[section]
+
+        return [n for n in self.notes if reads(n)]
+
+    def left_out(self, command: str) -> list[str]:
+        """The sections with keys that ``nk COMMAND`` does not read (told, never silent)."""
+        keys = [k for k, _, _ in self.where] + [u.key for u in self.unsupported]
+        return [s for s, cmds in SECTION_COMMANDS.items()
+                if command not in cmds and any(k.startswith(f"{s}.") for k in keys)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,6 +274,40 @@ NKULULEKO_ONLY_FEATURES = frozenset({
 #: the Hugging Face organisation of nkululeko's model names (wav2vec2-large-robust → facebook/…)
 HF_ORGS = {"wav2vec2": "facebook", "hubert": "facebook", "wavlm": "microsoft", "whisper": "openai",
            "data2vec": "facebook"}
+#: nkululeko's wav2vec2-like extractors that load audEERING's models (Zenodo/ONNX in nkululeko):
+#: the same networks on the Hugging Face hub, read by nk's wav2vec2 component
+AUDEERING_MODELS = {"audwav2vec2": "audeering/wav2vec2-large-robust-12-ft-emotion-msp-dim",
+                    "agender": "audeering/wav2vec2-large-robust-6-ft-age-gender"}
+#: nkululeko's default model of an extractor named without one (FEATS.type = ['wav2vec2'])
+DEFAULT_MODELS = {"wav2vec2": "facebook/wav2vec2-large-robust-ft-swbd-300h", "whisper": "openai/whisper-base"}
+#: extractors whose ``<x>.layer`` counts the transformer layers dropped from the top
+LAYER_FROM_TOP = frozenset({"wav2vec2", "hubert", "wavlm"})
+#: nkululeko extractors nk lacks, with the precise reason (the rest: "nk does not have")
+MISSING_FEATURE_REASONS = {
+    "audmodel": "nkululeko renamed audmodel to audwav2vec2 (which nk maps); audmodel now loads an audEERING "
+                "model by FEATS.audmodel.id with the audmodel package from audEERING's own repository, which nk "
+                "does not read (nkululeko 1.14.1 stops without the id too); did you mean audwav2vec2?",
+    "auddim": "it is the arousal/dominance/valence output of audEERING's model: nk predicts those with "
+              "`nk predict 'predict=[arousal,dominance,valence]'`, not as features",
+    "agender_agender": "it is the age/gender output of audEERING's model: nk predicts those with "
+                       "`nk predict 'predict=[age,gender]'`, not as features",
+    "emotion2vec": "emotion2vec needs FunASR, which nk does not use",
+    "spkrec": "SpeechBrain speaker embeddings are not in nk",
+    "bert": "text features (BERT on transcripts) are not part of nk",
+    "sptk": "SPTK features (pysptk) are not in nk",
+}
+
+
+def _hub_model(name: str, comp: str) -> str | None:
+    """The Hugging Face model an nkululeko feature type names (None: it names none)."""
+    low = name.lower()
+    if low in AUDEERING_MODELS:
+        return AUDEERING_MODELS[low]
+    if "-" in name:
+        return f"{HF_ORGS.get(comp, 'facebook')}/{name}"
+    return DEFAULT_MODELS.get(low)
+
+
 #: nkululeko MODEL.loss values → nk's
 LOSSES = {"1-ccc": "ccc", "ccc": "ccc", "mse": "mse", "mae": "mae", "cross": "cross_entropy",
           "cross_entropy": "cross_entropy", "focal": "focal"}
@@ -249,23 +339,33 @@ NO_EFFECT = {
     "DATA.<db>.type": "",  # handled
 }
 
+#: keys that nkululeko 1.14.1 itself does not read (older files carry them): no effect in either tool
+NOT_READ = {
+    "DATA.age_bins": "DATA.bins sets the bins",
+    "DATA.<db>.testsplit": "the split uses test_size",
+    "PLOT.sample_selection": "EXP.sample_selection selects the rows",
+    "EXPL.sample_selection": "its explore module reads EXP.sample_selection",
+    "AUGMENT.sample_selection": "its augment module reads DATA.sample_selection; nk augments the training rows",
+    "SEGMENT.sample_selection": "its segment module reads EXP.sample_selection",
+    "RESAMPLE.sample_selection": "its resample module reads EXP.sample_selection; nk resamples every file",
+}
+
 #: nkululeko features nk does not have (the reason is the error message)
 KNOWN_MISSING = {
-    "EXP.language": "text features and ASR languages are not part of nk",
-    "EXP.sample_selection": "nk has no nkululeko-style sample selection for the whole experiment",
-    "DATA.age_bins": "nk bins targets with bins.edges (use DATA.bins)",
+    "MODEL.hf_token": "nk reads a Hugging Face token only from HF_TOKEN (or `hf auth login`), never from a file "
+                      "it records: remove the token from the INI file and export HF_TOKEN",
+    "EXP.language": "the language of nkululeko's transcription and text features; nk has neither",
     "DATA.check_size": "nk reports too short files with audio.min_duration",
     "DATA.<db>.target_tables_append": "nk has no appended target tables",
-    "DATA.<db>.testsplit": "nkululeko 1.14.1 does not read testsplit either; did you mean test_size?",
     "DATA.<db>.dev_tables": "nk's audformat loader takes one table list per database part",
     "DATA.<db>.reverse": "nk does not reverse audio",
     "DATA.<db>.scale": "nk scales features, not targets",
     "FEATS.scaler": "use FEATS.scale",
     "MODEL.logo": "",  # handled
-    "PLOT.combine_per_speaker": "nk has no per-speaker combination of predictions",
-    "PLOT.sample_selection": "nk plots test results",
-    "PLOT.uncertainty_threshold": "nk has no uncertainty threshold",
-    "EXPL.sample_selection": "nk explore explores all rows of the configured data",
+    "PLOT.combine_per_speaker": "nk has no per-speaker combination of predictions (it aggregates segments "
+                                "per file with evaluate.level=file)",
+    "PLOT.uncertainty_threshold": "nk's report has no confusion matrix of the rows below an uncertainty "
+                                  "threshold (nk ensemble --method uncertainty_threshold combines runs by it)",
     "EXPL.spotlight": "run `nk spotlight` instead",
     "EXPL.plot_tree": "nk explore plots no decision trees",
     "EXPL.regplot": "nk explore has no regression plots",
@@ -275,14 +375,47 @@ KNOWN_MISSING = {
     "RESAMPLE": "",  # keys above
     "FINETUNE": "finetuning is configured in [MODEL] for model=finetune",
     "AASIST": "nk has no AASIST model",
-    "OPTIM.search_strategy": "nk's search (search.params) is a grid search on dev",
     "OPTIM.n_iter": "nk's search (search.params) is a full grid search on dev",
     "OPTIM.cv_folds": "nk's search chooses on the dev split, not by cross-validation on train",
     "OPTIM.random_state": "nk's search is a grid search (no random state); seed seeds the rest",
-    "PREDICT": "`nk predict` is not available yet",
-    "SEGMENT": "`nk segment` is not available yet",
-    "AUGMENT": "`nk augment` is not available yet",
 }
+
+#: nkululeko's autopredict targets ([PREDICT] targets) → nk predictors (nk-predict), with how
+#: nk's differs; the targets nk has no predictor for, and why
+PREDICTORS = {
+    "gender": ("gender", "audEERING's wav2vec2 age/gender model from the Hugging Face hub, as nkululeko"),
+    "age": ("age", "audEERING's wav2vec2 age/gender model from the Hugging Face hub, as nkululeko"),
+    "arousal": ("arousal", "audEERING's wav2vec2 MSP-Podcast dimensional model, as nkululeko"),
+    "valence": ("valence", "audEERING's wav2vec2 MSP-Podcast dimensional model, as nkululeko"),
+    "dominance": ("dominance", "audEERING's wav2vec2 MSP-Podcast dimensional model, as nkululeko"),
+    "snr": ("snr", "nk estimates a blind SNR from the spectral noise floor; nkululeko's estimator differs, "
+                   "so the values are not comparable"),
+    "mos": ("mos", "nk predicts DNSMOS (speechmos); nkululeko's mos is torchaudio SQUIM's subjective MOS, "
+                   "another model on another scale"),
+    "pesq": ("pesq", "torchaudio SQUIM's objective estimate, as nkululeko"),
+    "sdr": ("sdr", "torchaudio SQUIM's objective estimate, as nkululeko"),
+    "stoi": ("stoi", "torchaudio SQUIM's objective estimate, as nkululeko"),
+    "speaker": ("speaker", "nk clusters resemblyzer voice embeddings over all rows; nkululeko ran a pyannote "
+                           "diarization over the concatenated files"),
+    "emotion": ("emotion", "nk's emotion predictor uses a Hugging Face audio-classification model "
+                           "(predict.emotion.model); nkululeko's used emotion2vec"),
+}
+PREDICT_MISSING = {
+    "text": "nk has no speech-to-text (Whisper transcription) predictor",
+    "translation": "nk has no text translation predictor",
+    "textclassification": "nk has no text classifier (it works on audio)",
+    "audmodel_pred": "nk cannot load audEERING audmodel models",
+}
+#: nkululeko's augmentation methods ([AUGMENT] augment) nk has no counterpart for
+AUGMENT_MISSING = {
+    "auglib": "nk has no auglib augmenter (audEERING's auglib); use 'traditional' (audiomentations)",
+    "silero-denoise": "nk has no denoising augmenter",
+    "rawboost": "nk has no RawBoost augmenter",
+}
+#: nkululeko's default 'traditional' chain (audiomentations), used when [AUGMENT] augmentations is unset
+TRADITIONAL = ('Compose([AddGaussianNoise(min_amplitude=0.001, max_amplitude=0.05),Shift(p=0.5),'
+               'BandPassFilter(min_center_freq=100.0, max_center_freq=6000),Limiter(min_threshold_db=-16.0,'
+               'max_threshold_db=-6.0,threshold_mode="relative_to_signal_peak"),ClippingDistortion(),])')
 
 NOTES = {
     "dev": "nk selects everything it tunes (early stopping, search.params, sweeps ranked on dev) on "
@@ -300,7 +433,24 @@ NOTES = {
     "missing": "nk fills features a featurizer could not compute with train means plus indicator "
                "columns (missing=impute), not with zeros",
     "flags": "[FLAGS] became a multirun (nk run -m): the runs are ranked on dev, not on test",
+    "layer": "nkululeko's wav2vec2.layer = N drops the top N transformer layers; nk takes the same "
+             "layer's output (layer=-(N+1)) from the full model, without the final layer norm that "
+             "large models apply to their last layer",
+    "aud_hub": "audEERING's models (audwav2vec2, agender) come from the Hugging Face hub copy of the same "
+               "network, pooled over its last layer; nkululeko ran their ONNX export, so values can differ "
+               "slightly",
+    "augment_rows": "nk augments the training rows only (never dev or test); nkululeko's augment module "
+                    "augmented the rows of DATA.sample_selection (default all)",
+    "random_splice": "nk's random_splice cuts fixed-length random chunks (augment.min_chunk/max_chunk); "
+                     "nkululeko's cut at pauses (top_db) and reversed some chunks (p_reverse)",
+    "segment_min": "nkululeko drops segments shorter than min_length (default 2 s) only when max_length "
+                   "is set; nk's segment.min_speech always applies",
 }
+
+
+#: the notes that are about one section (told only to the commands that read it)
+NOTE_SECTIONS = {NOTES["augment_rows"]: "AUGMENT", NOTES["random_splice"]: "AUGMENT",
+                 NOTES["segment_min"]: "SEGMENT"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,12 +502,42 @@ def _dict_key(text: str) -> str:
     return _yaml_value(text)
 
 
+def _compose_chain(text: str) -> list[dict[str, Any]]:
+    """nkululeko's audiomentations chain (``Compose([AddGaussianNoise(p=0.5), Shift()])``, Python
+    code nkululeko evaluates) → nk's ``augment.transforms`` list, read with :mod:`ast`: only
+    transform calls with literal keyword arguments, never evaluated."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ValueError(f"not Python syntax ({exc.msg})") from None
+    if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "Compose":
+        if len(tree.args) != 1 or not isinstance(tree.args[0], ast.List | ast.Tuple) or tree.keywords:
+            raise ValueError("Compose takes one list of transforms (and no other arguments) here")
+        calls = list(tree.args[0].elts)
+    else:
+        calls = [tree]
+    out: list[dict[str, Any]] = []
+    for call in calls:
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+            raise ValueError(f"{ast.unparse(call)!r} is not a transform call such as Shift(p=0.5)")
+        if call.args:
+            raise ValueError(f"{call.func.id}: give its arguments by name (min_amplitude=0.001)")
+        entry: dict[str, Any] = {"name": call.func.id}
+        for kw in call.keywords:
+            try:
+                entry[str(kw.arg)] = ast.literal_eval(kw.value)
+            except ValueError:
+                raise ValueError(f"{call.func.id}({kw.arg}=…) is not a literal value") from None
+        out.append(entry)
+    return out
+
+
 class _Translator:
     def __init__(self, ini: IniFile, components: Components, ignore: Iterable[str]) -> None:
         self.ini = ini
         self.components = components
         self.ignore = {k.strip() for k in ignore}
-        self.out = Translation(path=ini.path)
+        self.out = Translation(path=ini.path, sections=list(ini.sections))
         self.handled: set[tuple[str, str]] = set()
         self.sweeps: list[str] = []
         self.notes_seen: set[str] = set()
@@ -374,14 +554,15 @@ class _Translator:
         self.out.overrides.extend(overrides)
         self.out.where.append((f"{section}.{key}", self.line(section, key), where))
 
-    def bad(self, section: str, key: str, reason: str) -> None:
+    def bad(self, section: str, key: str, reason: str, commands: frozenset[str] | None = None) -> None:
         self.handled.add((section, key))
         full = f"{section}.{key}"
         if full in self.ignore or section in self.ignore:
             self.out.ignored.append(full)
             self.out.where.append((full, self.line(section, key), f"ignored (--ignore): {reason}"))
             return
-        self.out.unsupported.append(Unsupported(full, self.line(section, key), reason))
+        self.out.unsupported.append(Unsupported(full, self.line(section, key), reason,
+                                                commands if commands is not None else SECTION_COMMANDS.get(section)))
 
     def note(self, name: str) -> None:
         if name not in self.notes_seen:
@@ -404,6 +585,9 @@ class _Translator:
         self._model()
         self._finetune()
         self._explore()
+        self._predict()
+        self._segment()
+        self._augment()
         self._flags()
         self._optim()
         self._report()
@@ -460,9 +644,23 @@ class _Translator:
                     self.note("dev")
                 elif self.model and self.has("model", self.model):
                     self.went("EXP", key, f"no effect: model {self.model} does not train in epochs")
+                elif self.model is None:
+                    self.went("EXP", key, "no effect: the file names no MODEL.type (nk's default model, svm, "
+                              "does not train in epochs)")
                 else:
-                    self.bad("EXP", key, "no installed model trains in epochs for MODEL.type "
-                             f"{self.model!r}")
+                    self.bad("EXP", key, f"MODEL.type {self.model!r} is not an nk model (see MODEL.type), so no "
+                             "learner takes the epochs")
+            elif key == "sample_selection":
+                which = str(value).lower()
+                if which == "all":
+                    self.went("EXP", key, "no effect: nk uses every row (nk's default)")
+                elif which in ("train", "test"):
+                    self.went("EXP", key, f"prediction.split={which} (nk predict)", f"prediction.split={which}")
+                    self.bad("EXP", key, f"sample_selection {which!r}: nk explore and nk segment work on every row "
+                             "of the data (nk predict takes it as prediction.split)",
+                             commands=frozenset({"explore", "segment"}))
+                else:
+                    self.bad("EXP", key, f"sample_selection {value!r}: all, train or test")
             elif key == "traindevtest":
                 if value:
                     self.went("EXP", key, "dev kept apart for model selection (split.merge_dev=false)",
@@ -550,6 +748,16 @@ class _Translator:
         return out
 
     def _database(self, name: str) -> set[str]:
+        used = self._database_parts(name)
+        if ("DATA", name) not in self.handled:  # the database could not be translated: say so per key
+            data = self.ini.sections["DATA"]
+            for key in [name, *(k for k in data if k.startswith(name + "."))]:
+                if ("DATA", key) not in self.handled:
+                    self.bad("DATA", key, f"database {name!r} is not translated (see the unsupported "
+                             f"DATA.{name}.type or DATA.{name}.split_strategy)")
+        return used
+
+    def _database_parts(self, name: str) -> set[str]:
         data = self.ini.sections["DATA"]
         if name not in data:
             raise UserError(f"[DATA] lists database {name!r} but gives no path for it",
@@ -588,6 +796,11 @@ class _Translator:
             used.add("specified")
         elif strategy in ("speaker_split", "random", "balanced"):
             used.add(strategy)
+        elif strategy == "column":
+            self.bad("DATA", f"{name}.split_strategy", "split_strategy 'column' (split by the values of "
+                     "split_column): nk's given split reads a `split` column with train/dev/test; write one into "
+                     "the table and use split_strategy train/test per database, or nk's split.method=given")
+            return set()
         else:
             self.bad("DATA", f"{name}.split_strategy", f"split_strategy {strategy!r}: nk splits by "
                      "speaker_split, random, balanced, train/dev/test or specified "
@@ -677,6 +890,9 @@ class _Translator:
                 self.went("DATA", full, f"no effect: nkululeko reads {sub} only with split_strategy=specified")
             elif sub == "columns" and loader == "audformat":
                 self.went("DATA", full, "no effect: nk's audformat loader reads every column")
+            elif f"DATA.<db>.{sub}" in NOT_READ:
+                self.went("DATA", full, f"no effect: nkululeko 1.14.1 does not read this key "
+                          f"({NOT_READ[f'DATA.<db>.{sub}']})")
             else:
                 reason = KNOWN_MISSING.get(f"DATA.<db>.{sub}")
                 supported = ["type", "split_strategy", "absolute_path", "audio_path", "colnames", "mapping",
@@ -701,6 +917,18 @@ class _Translator:
         low = name.lower()
         base = low.split("-")[0]
         comp = FEATURES.get(low) or FEATURES.get(base)
+        if low in AUDEERING_MODELS:
+            comp = "wav2vec2"
+        if base in MISSING_FEATURE_REASONS:
+            self.bad(section, key, f"feature type {name!r}: {MISSING_FEATURE_REASONS[base]}")
+            return None
+        if comp in HF_ORGS and _hub_model(name, comp) is None and f"{base}.model" not in self.ini.sections.get(
+                "FEATS", {}):
+            self.bad(section, key, f"feature type {name!r} names no model: nkululeko would load {base}'s "
+                     f"'{HF_ORGS.get(comp, 'facebook')}/{low}', which does not exist; name one, e.g. "
+                     f"{base}-{ {'hubert': 'large-ll60k', 'wavlm': 'large', 'data2vec': 'audio-large'}.get(base, 'large')}, "
+                     f"or set FEATS.{base}.model")
+            return None
         if comp is None:
             known = base in NKULULEKO_ONLY_FEATURES
             self.bad(section, key, f"feature type {name!r} is "
@@ -729,15 +957,24 @@ class _Translator:
             if key == "type":
                 types = [str(v) for v in _listify(value)] if value != "" else []
                 comps = [self._feature("FEATS", key, t) for t in types]
-                if all(c is not None for c in comps):
+                if all(c is not None for c in comps) and len(set(comps)) < len(comps):
+                    self.bad("FEATS", key, f"{types!r} name the nk component "
+                             f"{next(c for c in comps if comps.count(c) > 1)!r} twice (two models of one "
+                             "kind): nk extracts each feature component once per run")
+                elif all(c is not None for c in comps):
                     chosen = [c for c in comps if c is not None]
                     self.chosen_feats = chosen
                     self.went("FEATS", key, f"feats=[{','.join(chosen)}]", f"feats={_yaml_value(chosen)}")
                     for t, c in zip(types, chosen, strict=True):
-                        if "-" in t and "model" in self.params("feats", c):
-                            hf = f"{HF_ORGS.get(c, 'facebook')}/{t}"
-                            self.out.overrides.append(f"feats.{c}.model={_yaml_value(hf)}")
-                            self.out.where.append((f"FEATS.type {t}", self.line("FEATS", key), f"feats.{c}.model={hf}"))
+                        if "model" not in self.params("feats", c) or f"{t.split('-')[0].lower()}.model" in feats:
+                            continue
+                        hf = _hub_model(t, c)
+                        if hf is None:
+                            continue
+                        self.out.overrides.append(f"feats.{c}.model={_yaml_value(hf)}")
+                        self.out.where.append((f"FEATS.type {t}", self.line("FEATS", key), f"feats.{c}.model={hf}"))
+                        if t.lower() in AUDEERING_MODELS:
+                            self.note("aud_hub")
         for key, (value, _) in feats.items():
             if key == "type":
                 continue
@@ -773,10 +1010,21 @@ class _Translator:
             elif "." in key:
                 extractor, param = key.split(".", 1)
                 comp = FEATURES.get(extractor, extractor)
-                if comp in chosen and param in self.params("feats", comp):
+                if comp in chosen and param == "layer" and extractor in LAYER_FROM_TOP and "layer" in self.params(
+                        "feats", comp):
+                    layer = -(int(value) + 1)
+                    self.went("FEATS", key, f"feats.{comp}.layer={layer} (nkululeko counts the layers dropped from "
+                              "the top)", f"feats.{comp}.layer={layer}")
+                    self.note("layer")
+                elif comp in chosen and param in self.params("feats", comp):
                     self.went("FEATS", key, f"feats.{comp}.{param}", f"feats.{comp}.{param}={_yaml_value(value)}")
                 elif comp in chosen:
                     self.bad("FEATS", key, self._nearest(param, self.params("feats", comp), f"{extractor}."))
+                elif extractor in NKULULEKO_ONLY_FEATURES:
+                    self.bad("FEATS", key, f"a setting of nkululeko's {extractor} extractor, which nk does not have")
+                elif any(str(t).lower().split("-")[0] == extractor for t in _listify(feats.get("type", ([], 0))[0])):
+                    self.bad("FEATS", key, f"a setting of FEATS.type {extractor!r}, which is not translated "
+                             "(see FEATS.type)")
                 else:
                     self.bad("FEATS", key, f"{extractor!r} is not among the feature types of FEATS.type")
             elif f"FEATS.{key}" in NO_EFFECT:
@@ -795,7 +1043,10 @@ class _Translator:
     def _model(self) -> None:
         section = self.ini.sections.get("MODEL", {})
         for key, (value, _) in section.items():
-            if key == "type":
+            if key not in ("type", "save", "measure") and self.model is not None and not self.has("model", self.model):
+                self.bad("MODEL", key, f"a setting of MODEL.type {self.model!r}, which is not an nk model "
+                         "(see MODEL.type)")
+            elif key == "type":
                 if self.model is not None and self.has("model", self.model):
                     self.went("MODEL", key, "model", f"model={self.model}")
                     if self.model in ("xgb", "xgr", "mlp", "mlp_reg", "cnn", "finetune"):
@@ -858,6 +1109,185 @@ class _Translator:
             else:
                 self.bad("FINETUNE", key, self._nearest(key, self.params("model", self.model)))
 
+    def _predict(self) -> None:
+        section = self.ini.sections.get("PREDICT", {})
+        if not section:
+            return
+        if self.out.command == "run":
+            self.out.command = "predict"
+        for key, (value, _) in section.items():
+            if key == "targets":
+                chosen: list[str] = []
+                for target in (str(t) for t in _listify(value)):
+                    if target in PREDICT_MISSING:
+                        self.bad("PREDICT", key, f"target {target!r}: {PREDICT_MISSING[target]}")
+                        chosen = []
+                        break
+                    name, how = PREDICTORS.get(target, (target, ""))
+                    if not self.has("predict", name):
+                        known = ", ".join(sorted(PREDICTORS))
+                        self.bad("PREDICT", key, f"target {target!r} has no nk predictor installed "
+                                 f"(nkululeko's targets nk has: {known}; nk-predict provides them)")
+                        chosen = []
+                        break
+                    chosen.append(name)
+                    if how:
+                        self.out.notes.append(f"PREDICT target {target}: {how}")
+                if not chosen:
+                    continue
+                extra = []
+                for name in chosen:  # nkululeko's age/gender model is the 6-layer one
+                    if name in ("age", "gender") and "model" in self.params("predict", name):
+                        extra.append(f"predict.{name}.model=audeering/wav2vec2-large-robust-6-ft-age-gender")
+                self.went("PREDICT", key, f"predict={_yaml_value(chosen)} (nk predict; nk explore predicts "
+                          "and analyses; columns <target>_pred as in nkululeko)",
+                          f"predict={_yaml_value(chosen)}", *extra)
+            elif key == "sample_selection":
+                which = str(value).lower()
+                if which in ("all", "train", "test"):
+                    self.went("PREDICT", key, f"prediction.split={which} (nk predict; nk explore predicts "
+                              "every row it explores)", f"prediction.split={which}")
+                else:
+                    self.bad("PREDICT", key, f"sample_selection {value!r}: all, train or test")
+            elif key in ("target_language", "textclassifier.candidates"):
+                self.bad("PREDICT", key, "nk has no text predictors (transcription, translation, text "
+                         "classification)")
+            else:
+                self.bad("PREDICT", key, self._nearest(key, ["targets", "sample_selection"]))
+
+    def _segment(self) -> None:
+        section = self.ini.sections.get("SEGMENT", {})
+        if not section:
+            return
+        if self.out.command == "run":
+            self.out.command = "segment"
+        method = str(section.get("method", ("silero", 0))[0]).lower()
+        ok = method in ("silero", "pyannote") and self.has("segment", method)
+        if "method" in section:
+            if ok:
+                self.went("SEGMENT", "method", f"segment={method}", f"segment={method}")
+                device = self.ini.get("MODEL", "device")
+                if method == "pyannote" and device is not None and "device" in self.params("segment", method):
+                    self.out.overrides.append(f"segment.device={_yaml_value(str(device))}")
+                    self.out.where.append(("MODEL.device", self.line("MODEL", "device"),
+                                           "segment.device (nk segment; pyannote reads MODEL.device)"))
+                if method == "pyannote":
+                    self.out.notes.append("SEGMENT method pyannote: nk's pyannote segmenter runs a pyannote "
+                                          "diarization pipeline (segment.pipeline, a gated Hugging Face model: "
+                                          "set HF_TOKEN) and writes each segment's speaker; segment=diarize "
+                                          "does the same without the hub")
+            elif method in ("silero", "pyannote"):
+                self.bad("SEGMENT", "method", f"segment={method} needs its nk plugin "
+                         f"({'nk-silero' if method == 'silero' else 'nk-diarize'}), which is not installed")
+            else:
+                self.bad("SEGMENT", "method", f"method {method!r}: nk segments with silero (nk-silero) or "
+                         "pyannote / diarize (nk-diarize); nk has no inaspeechsegmenter")
+        elif ok:
+            self.out.overrides.append("segment=silero")
+            self.out.where.append(("SEGMENT", self.line("SEGMENT", next(iter(section))),
+                                   "segment=silero (nkululeko's default method)"))
+        max_length = section.get("max_length", (None, 0))[0]
+        params = self.params("segment", method)
+        for key, (value, _) in section.items():
+            if key == "method":
+                continue
+            if key == "max_length":
+                if "max_segment" in params:
+                    self.went("SEGMENT", key, "segment.max_segment (longer speech is cut)",
+                              f"segment.max_segment={float(value)}")
+                else:
+                    self.bad("SEGMENT", key, f"nk's {method} segmenter has no maximum segment length")
+            elif key == "min_length":
+                if not max_length:
+                    self.went("SEGMENT", key, "no effect: nkululeko reads min_length only with max_length")
+                elif "min_speech" in params:
+                    self.went("SEGMENT", key, "segment.min_speech (shorter segments are dropped)",
+                              f"segment.min_speech={float(value)}")
+                    self.note("segment_min")
+                else:
+                    self.bad("SEGMENT", key, f"nk's {method} segmenter has no minimum segment length")
+            elif key in ("segment_target", "target", "result"):
+                self.went("SEGMENT", key, "no effect: nk segment writes segments.csv into its run folder "
+                          "(data=csv data.csv.path=…/segments.csv loads it)")
+            elif key == "sample_selection":
+                self.went("SEGMENT", key, f"no effect: nkululeko 1.14.1 does not read this key "
+                          f"({NOT_READ['SEGMENT.sample_selection']}); nk segment segments every row")
+            elif key == "output_audio":
+                self.went("SEGMENT", key, "segmentation.export_audio",
+                          f"segmentation.export_audio={_yaml_value(bool(value))}")
+            elif key == "audio_format" and str(value).lower() in ("wav", "flac"):
+                self.went("SEGMENT", key, "segmentation.audio_format", f"segmentation.audio_format={str(value).lower()}")
+            elif key == "sampling_rate":
+                self.went("SEGMENT", key, "segmentation.sampling_rate", f"segmentation.sampling_rate={int(value)}")
+            else:
+                self.bad("SEGMENT", key, self._nearest(key, ["method", "max_length", "min_length", "output_audio",
+                                                             "audio_format", "sampling_rate", "segment_target"]))
+        if max_length and "min_length" not in section and "min_speech" in params:
+            self.out.overrides.append("segment.min_speech=2.0")  # nkululeko's default min_length
+            self.note("segment_min")
+
+    def _augment(self) -> None:
+        section = self.ini.sections.get("AUGMENT", {})
+        if not section:
+            return
+        if self.out.command == "run":
+            self.out.command = "augment"
+        methods = [str(m) for m in _listify(section.get("augment", ("traditional", 0))[0])]
+        chosen: str | None = None
+        if len(methods) != 1:
+            self.bad("AUGMENT", "augment", f"{methods!r}: nk applies one augmenter per run; run nk augment once "
+                     "per method (augment=audiomentations for 'traditional', augment=random_splice)")
+        elif methods[0] in AUGMENT_MISSING:
+            self.bad("AUGMENT", "augment", AUGMENT_MISSING[methods[0]])
+        elif methods[0] == "traditional":
+            chosen = "audiomentations"
+        elif methods[0] == "random_splice":
+            chosen = "random_splice"
+        else:
+            self.bad("AUGMENT", "augment", f"method {methods[0]!r}: nkululeko's methods nk has are traditional "
+                     "(audiomentations) and random_splice")
+        if chosen is not None and not self.has("augment", chosen):
+            self.bad("AUGMENT", "augment", f"augment={chosen} needs nk-audiomentations, which is not installed")
+            chosen = None
+        if chosen == "audiomentations":
+            text = section.get("augmentations", (TRADITIONAL, 0))[0]
+            try:
+                transforms = _compose_chain(str(text))
+            except ValueError as exc:
+                self.bad("AUGMENT", "augmentations" if "augmentations" in section else "augment",
+                         f"the audiomentations chain cannot be read: {exc}")
+            else:
+                self.went("AUGMENT", "augment", "augment=audiomentations (nkululeko's 'traditional')",
+                          "augment=audiomentations", f"augment.transforms={_yaml_value(transforms)}")
+                if "augmentations" in section:
+                    self.went("AUGMENT", "augmentations", "augment.transforms (each transform with its arguments)")
+                else:
+                    self.out.notes.append("AUGMENT traditional without augmentations: nkululeko's default chain "
+                                          "(AddGaussianNoise, Shift, BandPassFilter, Limiter, ClippingDistortion) "
+                                          "became augment.transforms")
+        elif chosen == "random_splice":
+            self.went("AUGMENT", "augment", "augment=random_splice", "augment=random_splice")
+            self.note("random_splice")
+        if chosen is not None:
+            self.note("augment_rows")
+        for key in section:
+            if key in ("augment", "augmentations"):
+                continue
+            if key == "sample_selection":
+                self.went("AUGMENT", key, f"no effect: nkululeko 1.14.1 does not read this key "
+                          f"({NOT_READ['AUGMENT.sample_selection']})")
+            elif key == "result":
+                self.went("AUGMENT", key, "no effect: nk augment writes augmented.csv into its run folder; "
+                          "nk run augment=… trains with the copies directly")
+            elif key in ("bypass_prob", "transformations", "crop_dur"):
+                self.bad("AUGMENT", key, "an auglib setting: nk has no auglib augmenter")
+            elif key in ("p_reverse", "top_db"):
+                self.bad("AUGMENT", key, "nk's random_splice has no such setting (it cuts fixed-length random "
+                         "chunks: augment.min_chunk/max_chunk)")
+            else:
+                self.bad("AUGMENT", key, self._nearest(key, ["augment", "augmentations", "sample_selection",
+                                                             "result"]))
+
     def _explore(self) -> None:
         section = self.ini.sections.get("EXPL", {})
         if not section:
@@ -904,8 +1334,9 @@ class _Translator:
                     self.went("EXPL", key, "explore.distribution", f"explore.distribution={kind}")
                 else:
                     self.bad("EXPL", key, "nk's distribution plots are violin or box")
-            elif key == "sample_selection" and str(value) == "all":
-                self.went("EXPL", key, "no effect: nk explore explores all rows")
+            elif key == "sample_selection":
+                self.went("EXPL", key, f"no effect: nkululeko 1.14.1 does not read this key "
+                          f"({NOT_READ['EXPL.sample_selection']}); nk explore explores every row")
             elif key == "print_stats":
                 self.went("EXPL", key, f"no effect: {NO_EFFECT['EXPL.print_stats']}")
             else:
@@ -969,6 +1400,11 @@ class _Translator:
                 else:
                     self.bad("OPTIM", key, f"the model searched ({model!r}) must be MODEL.type ({self.model!r}) "
                              "and installed")
+            elif key == "search_strategy" and str(value).lower() == "grid":
+                self.went("OPTIM", key, "nk's search (search.params) is a grid search on dev")
+            elif key == "search_strategy":
+                self.bad("OPTIM", key, f"search_strategy {value!r}: nk's search (search.params) tries the whole "
+                         "grid on dev; it has no random or halving search")
             elif key == "metric":
                 if str(value).lower() in ("uar", "ccc"):
                     self.went("OPTIM", key, "nk's primary metric (UAR / CCC) on dev")
@@ -1022,7 +1458,9 @@ class _Translator:
                 if (section, key) in self.handled:
                     continue
                 full = f"{section}.{key}"
-                if NO_EFFECT.get(full):
+                if full in NOT_READ:
+                    self.went(section, key, f"no effect: nkululeko 1.14.1 does not read this key ({NOT_READ[full]})")
+                elif NO_EFFECT.get(full):
                     self.went(section, key, f"no effect: {NO_EFFECT[full]}")
                 elif KNOWN_MISSING.get(full):
                     self.bad(section, key, KNOWN_MISSING[full])
