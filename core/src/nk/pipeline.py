@@ -103,7 +103,10 @@ def run(ctx: RunContext) -> dict[str, Any]:
         return fit.model_task(learner[0].probe)
 
     loaded = stages.load(ctx, what_the_model_does, timing=timing)
-    frame, target, task = loaded.frame, loaded.target, loaded.task
+    target, task = loaded.target, loaded.task
+    # rows in one canonical order (by file, then segment): the same data give the same split and
+    # model whatever the order of the table's rows (tree learners such as XGBoost depend on it)
+    frame = loaded.frame.sort_index(kind="stable")
     frame = stages.segment(ctx, frame, timing=timing)
     splits = stages.split(ctx, frame, target, task, timing=timing)
     frame, folds = stages.augment(ctx, frame, splits.folds, timing=timing)
