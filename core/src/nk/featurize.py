@@ -29,6 +29,7 @@ statistic), so changing a view parameter reuses the cache.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pickle
 import time
@@ -483,88 +484,106 @@ def extract(
                      entry.folder)
         return result()
 
-    entry.ensure(names)
-    n_cached = len(found)
-    batched = callable(getattr(featurizer, "extract_batch", None))
-    n_jobs = ctx.n_jobs if getattr(featurizer, "process_safe", False) and not batched else 1
-    n_jobs = max(1, min(n_jobs, len(todo) // 4))  # a pool's start-up only pays with some work
-    payload, start_method = b"", "fork"
-    if n_jobs > 1:
-        prepare = getattr(featurizer, "prepare", None)
-        if callable(prepare):  # imports made here are inherited by the forked workers
-            prepare()
-        try:
-            start_method = start_method_of(featurizer)
-        except ValueError as exc:
-            raise ContractError(f"{component.name} ({component.provider}): {exc}") from None
-        try:
-            payload = pickle.dumps((featurizer, rate))
-        except Exception as exc:
-            ctx.log.warning("%s declares process_safe but cannot be pickled (%s); extracting in "
-                            "one process", component.name, exc)
-            n_jobs = 1
-    seconds = _row_seconds(refs, {k: positions[k] for k, _ in todo}, durations)
-    total_audio = sum(seconds.values())
-    chunk_rows = max(32, min(512, len(todo) // 8))
-    sink = _Sink(component, entry, names, positions, out, chunk_rows, ctx,
-                 may_return_nan=bool(getattr(featurizer, "may_return_nan", False)), seconds=seconds)
-    batches = _Batches(todo, n_jobs, first=2 if n_jobs > 1 else 1)
-    progress = _progress(ctx)
-    described = f"Extracting {component.name}" + (f" ({n_cached} rows cached)" if n_cached else "")
-    task = progress.add_task(described, total=len(todo), rate="-", speed="-",
-                             audio=f"0/{_seconds_text(total_audio)}")
-    extract_started = time.perf_counter()
+    waited: list[bool] = []
 
-    def update() -> None:
-        elapsed = max(time.perf_counter() - extract_started, 1e-9)
-        progress.update(task, completed=sink.done, rate=f"{sink.done / elapsed:.1f}",
-                        speed=f"{sink.audio_done / elapsed:.1f}",
-                        audio=f"{_seconds_text(sink.audio_done)}/{_seconds_text(total_audio)}")
+    def on_wait() -> None:
+        waited.append(True)
+        ctx.log.info("%s: another run is extracting these features (%s); waiting for it to finish",
+                     component.name, entry.folder)
 
-    try:
+    # one run at a time extracts a spec's missing rows: runs side by side (hydra/launcher=…) wait
+    # here for the first and then read its rows from the cache instead of extracting them again
+    with entry.extracting(on_wait=on_wait) if todo else contextlib.nullcontext():
+        if waited:
+            found = entry.read_into(positions, out, ctx.log)
+            todo = [(key, refs[rows[0]]) for key, rows in positions.items() if key not in found]
+            if not todo and not unreadable:
+                entry.touch()
+                ctx.log.info("%s: %d rows from the cache, extracted by another run%s (%s)", component.name,
+                             len(index), view_note, entry.folder)
+                return result()
+        entry.ensure(names)
+        n_cached = len(found)
+        batched = callable(getattr(featurizer, "extract_batch", None))
+        n_jobs = ctx.n_jobs if getattr(featurizer, "process_safe", False) and not batched else 1
+        n_jobs = max(1, min(n_jobs, len(todo) // 4))  # a pool's start-up only pays with some work
+        payload, start_method = b"", "fork"
         if n_jobs > 1:
-            _run_pool(payload, n_jobs, start_method, batches, sink, progress, update)
-        else:
-            with progress:
-                if batched:
-                    _run_batched(featurizer, component, rate, todo, sink, update)
-                else:
-                    _run_serial(featurizer, rate, batches, sink, update)
-    finally:
-        sink.flush()  # keep what was done, also when interrupted
-        entry.touch()
+            prepare = getattr(featurizer, "prepare", None)
+            if callable(prepare):  # imports made here are inherited by the forked workers
+                prepare()
+            try:
+                start_method = start_method_of(featurizer)
+            except ValueError as exc:
+                raise ContractError(f"{component.name} ({component.provider}): {exc}") from None
+            try:
+                payload = pickle.dumps((featurizer, rate))
+            except Exception as exc:
+                ctx.log.warning("%s declares process_safe but cannot be pickled (%s); extracting in "
+                                "one process", component.name, exc)
+                n_jobs = 1
+        seconds = _row_seconds(refs, {k: positions[k] for k, _ in todo}, durations)
+        total_audio = sum(seconds.values())
+        chunk_rows = max(32, min(512, len(todo) // 8))
+        sink = _Sink(component, entry, names, positions, out, chunk_rows, ctx,
+                     may_return_nan=bool(getattr(featurizer, "may_return_nan", False)), seconds=seconds)
+        batches = _Batches(todo, n_jobs, first=2 if n_jobs > 1 else 1)
+        progress = _progress(ctx)
+        described = f"Extracting {component.name}" + (f" ({n_cached} rows cached)" if n_cached else "")
+        task = progress.add_task(described, total=len(todo), rate="-", speed="-",
+                                 audio=f"0/{_seconds_text(total_audio)}")
+        extract_started = time.perf_counter()
 
-    elapsed = time.perf_counter() - started
-    extract_elapsed = max(time.perf_counter() - extract_started, 1e-9)
-    new = len(todo) - len(sink.failures) - len(sink.nonfinite)
-    how = "batched" if batched else f"{n_jobs} jobs"
-    ctx.log.info("%s: extracted %d new rows (%d from the cache) × %d features in %.1f s "
-                 "(%.1f files/s, %.1f × real time, %s)%s", component.name, new, n_cached, len(names),
-                 elapsed, len(todo) / extract_elapsed, sink.audio_done / extract_elapsed, how, view_note)
-    if sink.nonfinite:
-        what = "inf" if sink.may_return_nan else "NaN or inf"
-        rows = list(sink.nonfinite.values())
-        columns = sorted({c for _, cs in rows for c in cs})
-        raise ContractError(
-            f"{component.name}: returned {what} in {len(rows)} rows (e.g. {_describe(rows[0][0])}), "
-            f"columns {columns[:5]}" + ("" if sink.may_return_nan else ", but does not declare "
-            "may_return_nan = True (nk never fills missing values silently)")
-            + f"; these rows were not cached ({component.provider} {component.version})")
-    failed: list[tuple[RowRef, Failure]] = [(refs[i], (AUDIO, msg)) for i, msg in sorted(unreadable.items())]
-    failed += [(refs[i], sink.failures[key]) for i, key in enumerate(keys)
-               if key is not None and key in sink.failures]
-    if failed:
-        listing = _failure_listing(failed)
-        if len(failed) > 3:  # the console gets a summary; the log has every file
-            ctx.log.info("%s could not process these files:\n%s", component.name,
-                         "\n".join(f"{_describe(ref)}: {msg}" for ref, (_, msg) in failed))
-        only_audio = all(kind == AUDIO for _, (kind, _) in failed)
-        raise UserError(
-            f"{component.name} could not process {len(failed)} of {len(refs)} files: {listing}",
-            where=f"the audio files read for {component.name!r}" if only_audio
-            else f"featurizer {component.name!r} ({component.provider})",
-            allowed="existing, readable audio with finite samples (no NaN or inf)" if only_audio else None,
-            todo="fix or remove these files (they were not cached; the other rows are, so a rerun "
-            "extracts only these)",
-        )
-    return result()
+        def update() -> None:
+            elapsed = max(time.perf_counter() - extract_started, 1e-9)
+            progress.update(task, completed=sink.done, rate=f"{sink.done / elapsed:.1f}",
+                            speed=f"{sink.audio_done / elapsed:.1f}",
+                            audio=f"{_seconds_text(sink.audio_done)}/{_seconds_text(total_audio)}")
+
+        try:
+            if n_jobs > 1:
+                _run_pool(payload, n_jobs, start_method, batches, sink, progress, update)
+            else:
+                with progress:
+                    if batched:
+                        _run_batched(featurizer, component, rate, todo, sink, update)
+                    else:
+                        _run_serial(featurizer, rate, batches, sink, update)
+        finally:
+            sink.flush()  # keep what was done, also when interrupted
+            entry.touch()
+
+        elapsed = time.perf_counter() - started
+        extract_elapsed = max(time.perf_counter() - extract_started, 1e-9)
+        new = len(todo) - len(sink.failures) - len(sink.nonfinite)
+        how = "batched" if batched else f"{n_jobs} jobs"
+        ctx.log.info("%s: extracted %d new rows (%d from the cache) × %d features in %.1f s "
+                     "(%.1f files/s, %.1f × real time, %s)%s", component.name, new, n_cached, len(names),
+                     elapsed, len(todo) / extract_elapsed, sink.audio_done / extract_elapsed, how, view_note)
+        if sink.nonfinite:
+            what = "inf" if sink.may_return_nan else "NaN or inf"
+            rows = list(sink.nonfinite.values())
+            columns = sorted({c for _, cs in rows for c in cs})
+            raise ContractError(
+                f"{component.name}: returned {what} in {len(rows)} rows (e.g. {_describe(rows[0][0])}), "
+                f"columns {columns[:5]}" + ("" if sink.may_return_nan else ", but does not declare "
+                "may_return_nan = True (nk never fills missing values silently)")
+                + f"; these rows were not cached ({component.provider} {component.version})")
+        failed: list[tuple[RowRef, Failure]] = [(refs[i], (AUDIO, msg)) for i, msg in sorted(unreadable.items())]
+        failed += [(refs[i], sink.failures[key]) for i, key in enumerate(keys)
+                   if key is not None and key in sink.failures]
+        if failed:
+            listing = _failure_listing(failed)
+            if len(failed) > 3:  # the console gets a summary; the log has every file
+                ctx.log.info("%s could not process these files:\n%s", component.name,
+                             "\n".join(f"{_describe(ref)}: {msg}" for ref, (_, msg) in failed))
+            only_audio = all(kind == AUDIO for _, (kind, _) in failed)
+            raise UserError(
+                f"{component.name} could not process {len(failed)} of {len(refs)} files: {listing}",
+                where=f"the audio files read for {component.name!r}" if only_audio
+                else f"featurizer {component.name!r} ({component.provider})",
+                allowed="existing, readable audio with finite samples (no NaN or inf)" if only_audio else None,
+                todo="fix or remove these files (they were not cached; the other rows are, so a rerun "
+                "extracts only these)",
+            )
+        return result()
