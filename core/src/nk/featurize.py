@@ -255,32 +255,46 @@ def _run_serial(featurizer: Any, rate: int, batches: _Batches, sink: _Sink,
         update()
 
 
+def extract_group(featurizer: Any, name: str, rate: int, refs: Sequence[RowRef]) -> tuple[list[Result], str | None]:
+    """One ``extract_batch`` call on ``refs`` (read here): each row's vector or :data:`Failure`, and
+    a note when the batch failed and its rows were extracted one by one (a bad file then names
+    itself). Used in this process (the batch path) and in Ray actors."""
+    results: list[Result | None] = [_read(ref, rate) for ref in refs]
+    readable = [i for i, r in enumerate(results) if not isinstance(r, tuple)]
+    signals = [results[i] for i in readable]
+    note = None
+    if signals:
+        vectors: list[Result] | None = None
+        try:
+            vectors = list(featurizer.extract_batch(signals, rate))
+        except Exception as exc:  # retried row by row
+            note = f"{name}: a batch of {len(signals)} rows failed ({type(exc).__name__}: {exc}); " \
+                   "extracting them one by one"
+        if vectors is not None and len(vectors) != len(signals):
+            raise ContractError(f"{name}: extract_batch() returned {len(vectors)} vectors for "
+                                f"{len(signals)} signals")
+        if vectors is None:
+            vectors = [_extract_one(featurizer, s, rate) for s in signals]  # type: ignore[arg-type]
+        for i, vector in zip(readable, vectors, strict=True):
+            results[i] = vector if isinstance(vector, tuple) else np.asarray(vector, dtype=np.float32).reshape(-1)
+    return results, note  # type: ignore[return-value]
+
+
+def batch_seconds_of(featurizer: Any) -> float:
+    return float(getattr(featurizer, "batch_seconds", None) or DEFAULT_BATCH_SECONDS)
+
+
 def _run_batched(featurizer: Any, component: Component, rate: int, todo: Sequence[tuple[str, RowRef]],
                  sink: _Sink, update: Callable[[], None]) -> None:
     """The batch path: ``extract_batch`` on groups of rows of similar duration, in this process."""
-    batch_seconds = float(getattr(featurizer, "batch_seconds", None) or DEFAULT_BATCH_SECONDS)
     durations = [sink.seconds.get(key, 0.0) for key, _ in todo]
-    for group in duration_groups(durations, batch_seconds):
+    for group in duration_groups(durations, batch_seconds_of(featurizer)):
         batch = [todo[i] for i in group]
-        results: list[Result | None] = [_read(ref, rate) for _, ref in batch]
-        readable = [i for i, r in enumerate(results) if not isinstance(r, tuple)]
-        signals = [results[i] for i in readable]
-        vectors: list[Result] | None = None
-        if signals:
-            try:
-                vectors = list(featurizer.extract_batch(signals, rate))
-            except Exception as exc:  # retried row by row: a bad file then names itself
-                sink.ctx.log.info("%s: a batch of %d rows failed (%s: %s); extracting them one by one",
-                                  component.name, len(signals), type(exc).__name__, exc)
-            if vectors is not None and len(vectors) != len(signals):
-                raise ContractError(f"{component.name} ({component.provider}): extract_batch() "
-                                    f"returned {len(vectors)} vectors for {len(signals)} signals")
-            if vectors is None:
-                vectors = [_extract_one(featurizer, s, rate) for s in signals]  # type: ignore[arg-type]
-            for i, vector in zip(readable, vectors, strict=True):
-                results[i] = vector if isinstance(vector, tuple) else \
-                    np.asarray(vector, dtype=np.float32).reshape(-1)
-        sink.add(batch, results)  # type: ignore[arg-type]
+        results, note = extract_group(featurizer, f"{component.name} ({component.provider})", rate,
+                                      [ref for _, ref in batch])
+        if note:
+            sink.ctx.log.info("%s", note)
+        sink.add(batch, results)
         update()
 
 
@@ -508,7 +522,15 @@ def extract(
         n_jobs = ctx.n_jobs if getattr(featurizer, "process_safe", False) and not batched else 1
         n_jobs = max(1, min(n_jobs, len(todo) // 4))  # a pool's start-up only pays with some work
         payload, start_method = b"", "fork"
-        if n_jobs > 1:
+        settings = ctx.cfg.get("extract")
+        on_ray = settings is not None and str(getattr(settings.backend, "value", settings.backend)) == "ray"
+        if on_ray:  # Ray actors: every featurizer that pickles (see nk.distributed)
+            try:
+                payload = pickle.dumps((featurizer, rate))
+            except Exception as exc:
+                raise ContractError(f"{component.name} ({component.provider}) cannot be pickled for Ray "
+                                    f"actors ({exc})") from None
+        elif n_jobs > 1:
             prepare = getattr(featurizer, "prepare", None)
             if callable(prepare):  # imports made here are inherited by the forked workers
                 prepare()
@@ -541,7 +563,12 @@ def extract(
                             audio=f"{_seconds_text(sink.audio_done)}/{_seconds_text(total_audio)}")
 
         try:
-            if n_jobs > 1:
+            if on_ray:
+                from nk.distributed import run_on_ray
+
+                n_jobs = run_on_ray(payload, f"{component.name} ({component.provider})", settings, ctx.n_jobs,
+                                    todo, batched, batch_seconds_of(featurizer), sink, progress, update)
+            elif n_jobs > 1:
                 _run_pool(payload, n_jobs, start_method, batches, sink, progress, update)
             else:
                 with progress:
@@ -556,7 +583,8 @@ def extract(
         elapsed = time.perf_counter() - started
         extract_elapsed = max(time.perf_counter() - extract_started, 1e-9)
         new = len(todo) - len(sink.failures) - len(sink.nonfinite)
-        how = "batched" if batched else f"{n_jobs} jobs"
+        how = ("batched" if batched else f"{n_jobs} jobs") if not on_ray else \
+            f"{n_jobs} Ray actors" + (", batched" if batched else "")
         ctx.log.info("%s: extracted %d new rows (%d from the cache) × %d features in %.1f s "
                      "(%.1f files/s, %.1f × real time, %s)%s", component.name, new, n_cached, len(names),
                      elapsed, len(todo) / extract_elapsed, sink.audio_done / extract_elapsed, how, view_note)
