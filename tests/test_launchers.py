@@ -45,6 +45,8 @@ class Slow:
         return ["mean", "std", "peak"]
 
     def extract(self, signal, sampling_rate):
+        if os.environ.get("NK_TEST_FAIL"):
+            raise ValueError("this featurizer was told to fail")
         with open(os.environ["NK_TEST_COUNTER"], "a") as fh:
             fh.write(f"{os.getpid()}\\n")
         time.sleep(self.delay)
@@ -66,11 +68,13 @@ SMALL = ["data=demo", "data.demo.n_speakers=8", "data.demo.n_utterances=1", "fea
 EXTRACTED = re.compile(r"slow: extracted (\d+) new rows")
 
 
-def _nk(tmp_path: Path, *args: str, timeout: float = 400) -> subprocess.CompletedProcess:
+def _nk(tmp_path: Path, *args: str, timeout: float = 400, fail: bool = False) -> subprocess.CompletedProcess:
     (tmp_path / "slow_launch_plugin.py").write_text(SLOW_PLUGIN)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NK_")}
     env.update(NK_CACHE_DIR=str(tmp_path / "cache"), NK_TEST_COUNTER=str(tmp_path / "count"), COLUMNS="200",
                PYTHONPATH=os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    if fail:
+        env["NK_TEST_FAIL"] = "1"
     return subprocess.run([sys.executable, "-c", RUN_NK, "run", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -123,6 +127,13 @@ def test_ray_launcher_on_a_local_cluster(tmp_path):
     sweep = _check_sweep(tmp_path, out, ["svm", "knn"])
     count, logged = _extractions(tmp_path, sweep)
     assert count == N_ROWS and sorted(logged) == [0, N_ROWS]
+
+
+def test_a_failing_run_is_named_with_its_error_and_the_sweep_exits_2(tmp_path):
+    out = _nk(tmp_path, "-m", "model=svm,knn", *SMALL, "feats.slow.delay=0", "hydra/launcher=joblib", fail=True)
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "told to fail" in out.stderr and "2 of 2 runs failed" in out.stderr
+    assert "000_model=svm" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_an_unknown_launcher_fails_before_any_folder_names_the_installed_ones(tmp_path):
