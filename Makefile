@@ -15,7 +15,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 $(STAMP): core/pyproject.toml $(wildcard plugins/*/pyproject.toml) constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e "core[test,explore,serve,optuna]" $(addprefix -e ,$(PLUGINS)) ruff mypy
+	$(PIP) install -q -c constraints.txt -e "core[test,explore,serve,optuna,parallel,ray,slurm]" $(addprefix -e ,$(PLUGINS)) ruff mypy
 	touch $@
 
 install: $(STAMP)

@@ -8,6 +8,7 @@ Layout::
         chunks/<sha256>.parquet  rows: _key, _file, _start, _end, values (list<float32>[n])
         index.jsonl            one line per committed chunk: {"chunk", "rows", "keys"}
         .lock                  fcntl lock: exclusive to write or repair, shared to read the index
+        .extracting            fcntl lock: held by the one run extracting this spec's missing rows
         .used                  its mtime is when the entry was last used
 
 The *spec key* hashes the component's name, provider (distribution), version, every
@@ -41,7 +42,7 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import EllipsisType
@@ -188,6 +189,40 @@ class CacheEntry:
                     same = False
                 if same:
                     yield True
+                    return
+            finally:
+                os.close(fd)  # also releases the lock
+
+    @contextlib.contextmanager
+    def extracting(self, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold this spec's extraction lock: one run at a time extracts the rows it misses.
+
+        Runs of a sweep started side by side (a Hydra launcher) all miss the same rows; the
+        first takes this lock and extracts, the others wait here (``on_wait`` is called once
+        when they have to) and then find the rows in the cache. Separate from ``.lock``, which
+        is only held for the moment of a read or a commit, so waiting runs never block readers.
+        """
+        while True:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            lock_path = self.folder / ".extracting"
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:  # nk cache prune removed the folder meanwhile
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if on_wait is not None:
+                        on_wait()
+                        on_wait = None
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    yield
                     return
             finally:
                 os.close(fd)  # also releases the lock

@@ -107,6 +107,24 @@ class SplitConfig:
     merge_dev: bool = param(False, help="train on train+dev (no model selection data)")
 
 
+class ExtractBackend(enum.Enum):
+    local = "local"  # n_jobs worker processes on this machine
+    ray = "ray"  # actors on a Ray cluster (a local one nk starts, or one to join: extract.address)
+
+
+@dataclass
+class ExtractConfig:
+    backend: ExtractBackend = param(ExtractBackend.local, help="where featurizers run: local worker "
+                                    "processes (n_jobs) or Ray actors (pip install 'nk[ray]')")
+    address: str | None = param(None, help="Ray cluster to join ('auto', 'ray://head:10001'); None: "
+                                "start a local one with n_jobs CPUs (or join the one this run is part of)")
+    actors: int | None = param(None, ge=1, help="Ray actors, each holding one featurizer; None: as many as "
+                               "the cluster's CPUs (GPUs with num_gpus > 0) allow")
+    num_cpus: float = param(1.0, gt=0, help="CPUs each Ray actor reserves (and its BLAS threads)")
+    num_gpus: float = param(0.0, ge=0, help="GPUs each Ray actor reserves (torch featurizers: e.g. 1, "
+                            "or 0.5 to share a GPU between two actors)")
+
+
 @dataclass
 class AudioConfig:
     min_duration: float = param(0.0, ge=0, help="files shorter than this (s) count as bad")
@@ -201,6 +219,7 @@ class NkConfig:
     cache_dir: str | None = param(None, help="feature cache; None: $NK_CACHE_DIR or ~/.cache/nk")
     n_jobs: int = param(-1, help="worker processes for extraction; -1: all cores, -2: all but one")
     sampling_rate: int = param(16000, gt=0, help="audio is resampled to this rate (Hz)")
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     split: SplitConfig = field(default_factory=SplitConfig)

@@ -52,7 +52,9 @@ class RunContext:
 
     @property
     def n_jobs(self) -> int:
-        import os
+        """``n_jobs`` as a count: -1 is every core this process may use (its affinity mask, so a
+        SLURM job counts its allocation, not the node's cores), -2 all but one."""
+        from nk.launch import available_cores
 
         n = int(self.cfg.n_jobs)
-        return max(1, (os.cpu_count() or 1) + 1 + n) if n < 0 else max(1, n)
+        return max(1, available_cores() + 1 + n) if n < 0 else max(1, n)

@@ -29,6 +29,7 @@ statistic), so changing a view parameter reuses the cache.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pickle
 import time
@@ -254,32 +255,46 @@ def _run_serial(featurizer: Any, rate: int, batches: _Batches, sink: _Sink,
         update()
 
 
+def extract_group(featurizer: Any, name: str, rate: int, refs: Sequence[RowRef]) -> tuple[list[Result], str | None]:
+    """One ``extract_batch`` call on ``refs`` (read here): each row's vector or :data:`Failure`, and
+    a note when the batch failed and its rows were extracted one by one (a bad file then names
+    itself). Used in this process (the batch path) and in Ray actors."""
+    results: list[Result | None] = [_read(ref, rate) for ref in refs]
+    readable = [i for i, r in enumerate(results) if not isinstance(r, tuple)]
+    signals = [results[i] for i in readable]
+    note = None
+    if signals:
+        vectors: list[Result] | None = None
+        try:
+            vectors = list(featurizer.extract_batch(signals, rate))
+        except Exception as exc:  # retried row by row
+            note = f"{name}: a batch of {len(signals)} rows failed ({type(exc).__name__}: {exc}); " \
+                   "extracting them one by one"
+        if vectors is not None and len(vectors) != len(signals):
+            raise ContractError(f"{name}: extract_batch() returned {len(vectors)} vectors for "
+                                f"{len(signals)} signals")
+        if vectors is None:
+            vectors = [_extract_one(featurizer, s, rate) for s in signals]  # type: ignore[arg-type]
+        for i, vector in zip(readable, vectors, strict=True):
+            results[i] = vector if isinstance(vector, tuple) else np.asarray(vector, dtype=np.float32).reshape(-1)
+    return results, note  # type: ignore[return-value]
+
+
+def batch_seconds_of(featurizer: Any) -> float:
+    return float(getattr(featurizer, "batch_seconds", None) or DEFAULT_BATCH_SECONDS)
+
+
 def _run_batched(featurizer: Any, component: Component, rate: int, todo: Sequence[tuple[str, RowRef]],
                  sink: _Sink, update: Callable[[], None]) -> None:
     """The batch path: ``extract_batch`` on groups of rows of similar duration, in this process."""
-    batch_seconds = float(getattr(featurizer, "batch_seconds", None) or DEFAULT_BATCH_SECONDS)
     durations = [sink.seconds.get(key, 0.0) for key, _ in todo]
-    for group in duration_groups(durations, batch_seconds):
+    for group in duration_groups(durations, batch_seconds_of(featurizer)):
         batch = [todo[i] for i in group]
-        results: list[Result | None] = [_read(ref, rate) for _, ref in batch]
-        readable = [i for i, r in enumerate(results) if not isinstance(r, tuple)]
-        signals = [results[i] for i in readable]
-        vectors: list[Result] | None = None
-        if signals:
-            try:
-                vectors = list(featurizer.extract_batch(signals, rate))
-            except Exception as exc:  # retried row by row: a bad file then names itself
-                sink.ctx.log.info("%s: a batch of %d rows failed (%s: %s); extracting them one by one",
-                                  component.name, len(signals), type(exc).__name__, exc)
-            if vectors is not None and len(vectors) != len(signals):
-                raise ContractError(f"{component.name} ({component.provider}): extract_batch() "
-                                    f"returned {len(vectors)} vectors for {len(signals)} signals")
-            if vectors is None:
-                vectors = [_extract_one(featurizer, s, rate) for s in signals]  # type: ignore[arg-type]
-            for i, vector in zip(readable, vectors, strict=True):
-                results[i] = vector if isinstance(vector, tuple) else \
-                    np.asarray(vector, dtype=np.float32).reshape(-1)
-        sink.add(batch, results)  # type: ignore[arg-type]
+        results, note = extract_group(featurizer, f"{component.name} ({component.provider})", rate,
+                                      [ref for _, ref in batch])
+        if note:
+            sink.ctx.log.info("%s", note)
+        sink.add(batch, results)
         update()
 
 
@@ -483,88 +498,120 @@ def extract(
                      entry.folder)
         return result()
 
-    entry.ensure(names)
-    n_cached = len(found)
-    batched = callable(getattr(featurizer, "extract_batch", None))
-    n_jobs = ctx.n_jobs if getattr(featurizer, "process_safe", False) and not batched else 1
-    n_jobs = max(1, min(n_jobs, len(todo) // 4))  # a pool's start-up only pays with some work
-    payload, start_method = b"", "fork"
-    if n_jobs > 1:
-        prepare = getattr(featurizer, "prepare", None)
-        if callable(prepare):  # imports made here are inherited by the forked workers
-            prepare()
+    waited: list[bool] = []
+
+    def on_wait() -> None:
+        waited.append(True)
+        ctx.log.info("%s: another run is extracting these features (%s); waiting for it to finish",
+                     component.name, entry.folder)
+
+    # one run at a time extracts a spec's missing rows: runs side by side (hydra/launcher=…) wait
+    # here for the first and then read its rows from the cache instead of extracting them again
+    with entry.extracting(on_wait=on_wait) if todo else contextlib.nullcontext():
+        if waited:
+            found = entry.read_into(positions, out, ctx.log)
+            todo = [(key, refs[rows[0]]) for key, rows in positions.items() if key not in found]
+            if not todo and not unreadable:
+                entry.touch()
+                ctx.log.info("%s: %d rows from the cache, extracted by another run%s (%s)", component.name,
+                             len(index), view_note, entry.folder)
+                return result()
+        entry.ensure(names)
+        n_cached = len(found)
+        batched = callable(getattr(featurizer, "extract_batch", None))
+        n_jobs = ctx.n_jobs if getattr(featurizer, "process_safe", False) and not batched else 1
+        n_jobs = max(1, min(n_jobs, len(todo) // 4))  # a pool's start-up only pays with some work
+        payload, start_method = b"", "fork"
+        settings = ctx.cfg.get("extract")
+        on_ray = settings is not None and str(getattr(settings.backend, "value", settings.backend)) == "ray"
+        if on_ray:  # Ray actors: every featurizer that pickles (see nk.distributed)
+            try:
+                payload = pickle.dumps((featurizer, rate))
+            except Exception as exc:
+                raise ContractError(f"{component.name} ({component.provider}) cannot be pickled for Ray "
+                                    f"actors ({exc})") from None
+        elif n_jobs > 1:
+            prepare = getattr(featurizer, "prepare", None)
+            if callable(prepare):  # imports made here are inherited by the forked workers
+                prepare()
+            try:
+                start_method = start_method_of(featurizer)
+            except ValueError as exc:
+                raise ContractError(f"{component.name} ({component.provider}): {exc}") from None
+            try:
+                payload = pickle.dumps((featurizer, rate))
+            except Exception as exc:
+                ctx.log.warning("%s declares process_safe but cannot be pickled (%s); extracting in "
+                                "one process", component.name, exc)
+                n_jobs = 1
+        seconds = _row_seconds(refs, {k: positions[k] for k, _ in todo}, durations)
+        total_audio = sum(seconds.values())
+        chunk_rows = max(32, min(512, len(todo) // 8))
+        sink = _Sink(component, entry, names, positions, out, chunk_rows, ctx,
+                     may_return_nan=bool(getattr(featurizer, "may_return_nan", False)), seconds=seconds)
+        batches = _Batches(todo, n_jobs, first=2 if n_jobs > 1 else 1)
+        progress = _progress(ctx)
+        described = f"Extracting {component.name}" + (f" ({n_cached} rows cached)" if n_cached else "")
+        task = progress.add_task(described, total=len(todo), rate="-", speed="-",
+                                 audio=f"0/{_seconds_text(total_audio)}")
+        extract_started = time.perf_counter()
+
+        def update() -> None:
+            elapsed = max(time.perf_counter() - extract_started, 1e-9)
+            progress.update(task, completed=sink.done, rate=f"{sink.done / elapsed:.1f}",
+                            speed=f"{sink.audio_done / elapsed:.1f}",
+                            audio=f"{_seconds_text(sink.audio_done)}/{_seconds_text(total_audio)}")
+
         try:
-            start_method = start_method_of(featurizer)
-        except ValueError as exc:
-            raise ContractError(f"{component.name} ({component.provider}): {exc}") from None
-        try:
-            payload = pickle.dumps((featurizer, rate))
-        except Exception as exc:
-            ctx.log.warning("%s declares process_safe but cannot be pickled (%s); extracting in "
-                            "one process", component.name, exc)
-            n_jobs = 1
-    seconds = _row_seconds(refs, {k: positions[k] for k, _ in todo}, durations)
-    total_audio = sum(seconds.values())
-    chunk_rows = max(32, min(512, len(todo) // 8))
-    sink = _Sink(component, entry, names, positions, out, chunk_rows, ctx,
-                 may_return_nan=bool(getattr(featurizer, "may_return_nan", False)), seconds=seconds)
-    batches = _Batches(todo, n_jobs, first=2 if n_jobs > 1 else 1)
-    progress = _progress(ctx)
-    described = f"Extracting {component.name}" + (f" ({n_cached} rows cached)" if n_cached else "")
-    task = progress.add_task(described, total=len(todo), rate="-", speed="-",
-                             audio=f"0/{_seconds_text(total_audio)}")
-    extract_started = time.perf_counter()
+            if on_ray:
+                from nk.distributed import run_on_ray
 
-    def update() -> None:
-        elapsed = max(time.perf_counter() - extract_started, 1e-9)
-        progress.update(task, completed=sink.done, rate=f"{sink.done / elapsed:.1f}",
-                        speed=f"{sink.audio_done / elapsed:.1f}",
-                        audio=f"{_seconds_text(sink.audio_done)}/{_seconds_text(total_audio)}")
+                n_jobs = run_on_ray(payload, f"{component.name} ({component.provider})", settings, ctx.n_jobs,
+                                    todo, batched, batch_seconds_of(featurizer), sink, progress, update)
+            elif n_jobs > 1:
+                _run_pool(payload, n_jobs, start_method, batches, sink, progress, update)
+            else:
+                with progress:
+                    if batched:
+                        _run_batched(featurizer, component, rate, todo, sink, update)
+                    else:
+                        _run_serial(featurizer, rate, batches, sink, update)
+        finally:
+            sink.flush()  # keep what was done, also when interrupted
+            entry.touch()
 
-    try:
-        if n_jobs > 1:
-            _run_pool(payload, n_jobs, start_method, batches, sink, progress, update)
-        else:
-            with progress:
-                if batched:
-                    _run_batched(featurizer, component, rate, todo, sink, update)
-                else:
-                    _run_serial(featurizer, rate, batches, sink, update)
-    finally:
-        sink.flush()  # keep what was done, also when interrupted
-        entry.touch()
-
-    elapsed = time.perf_counter() - started
-    extract_elapsed = max(time.perf_counter() - extract_started, 1e-9)
-    new = len(todo) - len(sink.failures) - len(sink.nonfinite)
-    how = "batched" if batched else f"{n_jobs} jobs"
-    ctx.log.info("%s: extracted %d new rows (%d from the cache) × %d features in %.1f s "
-                 "(%.1f files/s, %.1f × real time, %s)%s", component.name, new, n_cached, len(names),
-                 elapsed, len(todo) / extract_elapsed, sink.audio_done / extract_elapsed, how, view_note)
-    if sink.nonfinite:
-        what = "inf" if sink.may_return_nan else "NaN or inf"
-        rows = list(sink.nonfinite.values())
-        columns = sorted({c for _, cs in rows for c in cs})
-        raise ContractError(
-            f"{component.name}: returned {what} in {len(rows)} rows (e.g. {_describe(rows[0][0])}), "
-            f"columns {columns[:5]}" + ("" if sink.may_return_nan else ", but does not declare "
-            "may_return_nan = True (nk never fills missing values silently)")
-            + f"; these rows were not cached ({component.provider} {component.version})")
-    failed: list[tuple[RowRef, Failure]] = [(refs[i], (AUDIO, msg)) for i, msg in sorted(unreadable.items())]
-    failed += [(refs[i], sink.failures[key]) for i, key in enumerate(keys)
-               if key is not None and key in sink.failures]
-    if failed:
-        listing = _failure_listing(failed)
-        if len(failed) > 3:  # the console gets a summary; the log has every file
-            ctx.log.info("%s could not process these files:\n%s", component.name,
-                         "\n".join(f"{_describe(ref)}: {msg}" for ref, (_, msg) in failed))
-        only_audio = all(kind == AUDIO for _, (kind, _) in failed)
-        raise UserError(
-            f"{component.name} could not process {len(failed)} of {len(refs)} files: {listing}",
-            where=f"the audio files read for {component.name!r}" if only_audio
-            else f"featurizer {component.name!r} ({component.provider})",
-            allowed="existing, readable audio with finite samples (no NaN or inf)" if only_audio else None,
-            todo="fix or remove these files (they were not cached; the other rows are, so a rerun "
-            "extracts only these)",
-        )
-    return result()
+        elapsed = time.perf_counter() - started
+        extract_elapsed = max(time.perf_counter() - extract_started, 1e-9)
+        new = len(todo) - len(sink.failures) - len(sink.nonfinite)
+        how = ("batched" if batched else f"{n_jobs} jobs") if not on_ray else \
+            f"{n_jobs} Ray actors" + (", batched" if batched else "")
+        ctx.log.info("%s: extracted %d new rows (%d from the cache) × %d features in %.1f s "
+                     "(%.1f files/s, %.1f × real time, %s)%s", component.name, new, n_cached, len(names),
+                     elapsed, len(todo) / extract_elapsed, sink.audio_done / extract_elapsed, how, view_note)
+        if sink.nonfinite:
+            what = "inf" if sink.may_return_nan else "NaN or inf"
+            rows = list(sink.nonfinite.values())
+            columns = sorted({c for _, cs in rows for c in cs})
+            raise ContractError(
+                f"{component.name}: returned {what} in {len(rows)} rows (e.g. {_describe(rows[0][0])}), "
+                f"columns {columns[:5]}" + ("" if sink.may_return_nan else ", but does not declare "
+                "may_return_nan = True (nk never fills missing values silently)")
+                + f"; these rows were not cached ({component.provider} {component.version})")
+        failed: list[tuple[RowRef, Failure]] = [(refs[i], (AUDIO, msg)) for i, msg in sorted(unreadable.items())]
+        failed += [(refs[i], sink.failures[key]) for i, key in enumerate(keys)
+                   if key is not None and key in sink.failures]
+        if failed:
+            listing = _failure_listing(failed)
+            if len(failed) > 3:  # the console gets a summary; the log has every file
+                ctx.log.info("%s could not process these files:\n%s", component.name,
+                             "\n".join(f"{_describe(ref)}: {msg}" for ref, (_, msg) in failed))
+            only_audio = all(kind == AUDIO for _, (kind, _) in failed)
+            raise UserError(
+                f"{component.name} could not process {len(failed)} of {len(refs)} files: {listing}",
+                where=f"the audio files read for {component.name!r}" if only_audio
+                else f"featurizer {component.name!r} ({component.provider})",
+                allowed="existing, readable audio with finite samples (no NaN or inf)" if only_audio else None,
+                todo="fix or remove these files (they were not cached; the other rows are, so a rerun "
+                "extracts only these)",
+            )
+        return result()

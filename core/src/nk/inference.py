@@ -154,7 +154,7 @@ def load_run(run_dir_or_bundle: str | Path, pm: PluginManager | None = None,
     bundle = load_model(folder, pm=pm, secrets=secrets)
     spec = {k: v for k, v in bundle.items() if k not in ("model", "preprocessor")}
     config = dict(spec.get("config") or {})
-    config.update(sampling_rate=spec["sampling_rate"], n_jobs=n_jobs,
+    config.update(sampling_rate=spec["sampling_rate"], n_jobs=n_jobs, extract={"backend": "local"},
                   cache_dir=str(cache_dir) if cache_dir is not None else config.get("cache_dir"))
     cfg = OmegaConf.create(config)
     ctx = RunContext(cfg=cfg, run_dir=folder.parent, pm=pm, log=logging.getLogger("nk.inference"),

@@ -76,6 +76,8 @@ class PluginManager:
         if blocked is None:
             blocked = [b.strip() for b in os.environ.get("NK_BLOCK_PLUGINS", "").split(",")]
         self.blocked = {b for b in blocked if b}
+        self._loading = True  # plugins registered while True come back by themselves in recreate()
+        self._added: dict[str, tuple[str, str | None, str | None]] = {}
         if load_builtins:
             for modname in BUILTIN_PLUGINS:
                 self.register(importlib.import_module(modname), name=modname)
@@ -83,7 +85,28 @@ class PluginManager:
             autoload = not env_flag("NK_DISABLE_PLUGIN_AUTOLOAD")
         if autoload:
             self._load_entry_points()
+        self._loading = False
+        self._options = (autoload, load_builtins)
         self.check_pending()
+
+    def recipe(self) -> dict[str, Any]:
+        """A picklable description of this manager, from which :meth:`recreate` builds an equal
+        one in another process (the workers of a Hydra launcher): its options, and the plugin
+        modules registered after construction (by import name; plugin objects that are not
+        modules cannot travel and are left out)."""
+        autoload, load_builtins = self._options
+        return {"autoload": autoload, "load_builtins": load_builtins, "blocked": sorted(self.blocked),
+                "modules": [(name, *spec) for name, spec in self._added.items()
+                            if self.pm.get_plugin(name) is not None]}
+
+    @classmethod
+    def recreate(cls, recipe: dict[str, Any]) -> PluginManager:
+        """The plugin manager a :meth:`recipe` describes."""
+        pm = cls(autoload=recipe["autoload"], blocked=recipe["blocked"], load_builtins=recipe["load_builtins"])
+        for name, modname, distribution, version in recipe["modules"]:
+            pm.register(importlib.import_module(modname), name=name, distribution=distribution, version=version)
+        pm.check_pending()
+        return pm
 
     # --- plugins ---------------------------------------------------------------------------
 
@@ -118,6 +141,8 @@ class PluginManager:
         if registered is None:
             raise PluginError(f"The plugin {name!r} is already registered or blocked")
         self._dist[name] = (distribution or "nk", version or __version__)
+        if not self._loading and isinstance(plugin, ModuleType):
+            self._added[name] = (plugin.__name__, distribution, version)
         self._registry = None
         self._sections = None
         return name

@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from nk.cli import App
 
 
-
-
 def expand_sweep(overrides: list[str]) -> list[list[str]]:
     """Hydra's sweep expansion: ``model=svm,knn feats=a,b`` → the 4 override lists."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -48,18 +46,40 @@ def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: boo
     from omegaconf import OmegaConf
 
     from nk.config import compose
+    from nk.launch import launcher_name, plan, split_launcher_overrides
     from nk.nkululeko import with_provenance
     from nk.search import search_command, split_sweeper
 
     sweeper, settings, overrides = split_sweeper(overrides)  # hydra/sweeper=optuna: nk.search
+    overrides, launcher_overrides = split_launcher_overrides(overrides)
     if sweeper == "optuna":
         if not multirun:
             raise UserError("hydra/sweeper=optuna runs a search of several trials, which needs -m",
                             where="the command line", todo="add -m (nk run -m hydra/sweeper=optuna model.C=interval(0.01,100))")
+        if launcher_overrides:
+            raise UserError(f"hydra/sweeper=optuna runs its trials one after another in this process; "
+                            f"{' '.join(launcher_overrides)} cannot be combined with it",
+                            where="the command line", allowed="hydra/sweeper=optuna, or a grid sweep with a launcher",
+                            todo="drop the launcher overrides, or sweep a grid (model.C=0.1,1,10) with the launcher")
         return search_command(overrides, settings, app, show_cfg=show_cfg, provenance=provenance)
+    if launcher_overrides and not multirun:
+        raise UserError(f"{' '.join(launcher_overrides)} applies to sweeps only", where="the command line",
+                        todo="add -m (nk run -m …) or drop the launcher overrides")
     jobs = expand_sweep(overrides) if multirun else [overrides]
+    launch_plan = None
+    run_jobs = jobs  # what each run is composed from: jobs, plus n_jobs when runs share the cores
+    if launcher_overrides:
+        launch_plan = plan(launcher_overrides, len(jobs),
+                           user_set_n_jobs=any(o.lstrip("+~").split("=", 1)[0] == "n_jobs" for o in overrides))
+        if launch_plan.run_n_jobs is not None:  # runs side by side share the cores
+            run_jobs = [[*job, f"n_jobs={launch_plan.run_n_jobs}"] for job in jobs]
+        launcher_overrides = [*launcher_overrides, *launch_plan.launcher_overrides]
     # compose every job before running any, so a typo fails in seconds, not after run 3
-    configs = [with_provenance(compose(job, app.pm), provenance) for job in jobs]
+    configs = [with_provenance(compose(job, app.pm), provenance) for job in run_jobs]
+    if launcher_overrides:  # a misspelled launcher or setting fails now, before any folder exists
+        from nk.launch import check_launcher
+
+        check_launcher(launcher_overrides)
     if show_cfg:
         for job, cfg in zip(jobs, configs, strict=False):
             app.console.rule(escape(" ".join(job) or "defaults"))
@@ -75,7 +95,13 @@ def run_command(overrides: list[str], app: App, *, multirun: bool, show_cfg: boo
         _print_summary(results, app)
         _print_pdf_note(configs, app)
         return 0
-    code = _run_sweep(jobs, configs, app)
+    launcher = None
+    if launch_plan is not None:
+        from nk.launch import describe
+
+        name = launcher_name(launcher_overrides) or "?"
+        launcher = (run_jobs, launcher_overrides, describe(launch_plan, name, len(jobs)))
+    code = _run_sweep(jobs, configs, app, launcher=launcher, provenance=provenance)
     _print_pdf_note(configs, app)
     return code
 
@@ -201,20 +227,40 @@ def _print_ranking(all_results: list[dict[str, Any]], jobs: list[list[str]], swe
     return ranking
 
 
-def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App) -> int:
+def _run_sweep(jobs: list[list[str]], configs: list[DictConfig], app: App, *,
+               launcher: tuple[list[list[str]], list[str], str] | None = None, provenance: dict[str, Any] | None = None) -> int:
+    """Run the sweep's jobs in this process, one after another, or through the Hydra launcher
+    ``launcher`` (each run's overrides to compose, the launcher's overrides, a one-line
+    description): see :mod:`nk.launch`."""
     from nk.results import new_run_dir
 
     first = configs[0]
     sweep_dir = new_run_dir(Path(first.results_root).resolve(), str(first.name), label="sweep")
-    app.console.print(f"[bold]nk sweep[/] of {len(jobs)} runs → {sweep_dir}", highlight=False)
-    all_results = []
-    for i, (job, cfg) in enumerate(zip(jobs, configs, strict=False)):
+    how = f", {launcher[2]}" if launcher else ""
+    app.console.print(f"[bold]nk sweep[/] of {len(jobs)} runs{escape(how)} → {sweep_dir}", highlight=False)
+    run_dirs = []
+    for i, job in enumerate(jobs):
         run_dir = sweep_dir / f"{i:03d}_{_label(job)}"
         run_dir.mkdir()
-        app.console.rule(escape(f"run {i + 1}/{len(jobs)}: {' '.join(job) or 'defaults'}"))
-        results = _run_one(cfg, app, run_dir)
-        _print_summary(results, app)
-        all_results.append(results)
+        run_dirs.append(run_dir)
+    all_results: list[dict[str, Any]] = []
+    if launcher is None:
+        for i, (job, cfg, run_dir) in enumerate(zip(jobs, configs, run_dirs, strict=True)):
+            app.console.rule(escape(f"run {i + 1}/{len(jobs)}: {' '.join(job) or 'defaults'}"))
+            results = _run_one(cfg, app, run_dir)
+            _print_summary(results, app)
+            all_results.append(results)
+    else:
+        from nk.launch import launch_runs
+
+        launched = launch_runs(launcher[0], run_dirs, launcher[1], app, provenance=provenance)
+        failed = [i for i, r in enumerate(launched) if r is None]
+        if failed:
+            raise UserError(f"{len(failed)} of {len(jobs)} runs failed (messages above): "
+                            + ", ".join(run_dirs[i].name for i in failed),
+                            where=f"the sweep {sweep_dir}",
+                            todo="fix their cause and run the sweep again (features extracted so far are cached)")
+        all_results = [r for r in launched if r is not None]
     ranking = _print_ranking(all_results, jobs, sweep_dir, app)
     from nk.report.sweep import write_sweep_report
 
