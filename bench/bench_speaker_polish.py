@@ -74,8 +74,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         source = args.polish
         if source.suffix == ".zip":
-            with zipfile.ZipFile(source) as z:
-                z.extractall(tmp)
+            with zipfile.ZipFile(source) as archive:
+                archive.extractall(tmp)
             source = Path(tmp)
         paths = sorted(source.rglob("*.wav"))
         truth = [p.name.split(".")[0] for p in paths]
