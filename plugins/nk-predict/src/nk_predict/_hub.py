@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -168,15 +169,21 @@ def load(kind: str, model: str, *, device: str, token: str | None, window_second
     token = token or os.environ.get("HF_TOKEN") or None
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    options: dict[str, Any] = {"token": token}
+    if not Path(model).expanduser().is_dir():
+        from nk_transformers.hub import hub_reachable  # the embeddings plugin's probe, not a second one
+
+        if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or not hub_reachable():
+            options["local_files_only"] = True  # the cache only: no five retries against an unreachable hub
     try:
         if kind == "classifier":
-            net = AutoModelForAudioClassification.from_pretrained(model, token=token)
+            net = AutoModelForAudioClassification.from_pretrained(model, **options)
         else:
-            net = _architectures()[kind].from_pretrained(model, token=token)  # type: ignore[attr-defined]
+            net = _architectures()[kind].from_pretrained(model, **options)  # type: ignore[attr-defined]
     except Exception as exc:
         raise _offline_error(who, model, exc) from None
     try:
-        extractor = AutoFeatureExtractor.from_pretrained(model, token=token)
+        extractor = AutoFeatureExtractor.from_pretrained(model, **options)
     except Exception:  # no preprocessor config: wav2vec2's default (zero mean, unit variance)
         from transformers import Wav2Vec2FeatureExtractor
 
