@@ -104,11 +104,29 @@ def test_confound(tmp_path: pathlib.Path) -> None:
     assert female["happy"] == pytest.approx(0.85, abs=0.05)
 
 
+def test_degrade_adds_noise_to_one_emotion_only(tmp_path: pathlib.Path) -> None:
+    """data.demo.degrade: the named emotion's files get white noise at degrade_snr; the other
+    files are bit-identical to the undegraded corpus's."""
+    clean = demo_audio.synthesize_corpus(tmp_path / "clean", n_speakers=8, n_utterances=1)
+    noisy = demo_audio.synthesize_corpus(tmp_path / "noisy", n_speakers=8, n_utterances=1, degrade="angry",
+                                         degrade_snr=5.0)
+    assert list(noisy["emotion"]) == list(clean["emotion"])
+    for (a, row), b in zip(clean.iterrows(), noisy.index, strict=True):
+        x, y = sf.read(a)[0], sf.read(b)[0]
+        if row["emotion"] == "angry":
+            snr = 10 * np.log10(np.mean(x**2) / np.mean((y - x) ** 2))
+            assert snr == pytest.approx(5.0, abs=0.5)
+        else:
+            assert np.array_equal(x, y)
+
+
 def test_invalid_arguments(tmp_path: pathlib.Path) -> None:
     with pytest.raises(ValueError):
         demo_audio.synthesize_corpus(tmp_path, n_speakers=4)
     with pytest.raises(ValueError):
         demo_audio.synthesize_corpus(tmp_path, confound=1.5)
+    with pytest.raises(ValueError, match="degrade"):
+        demo_audio.synthesize_corpus(tmp_path, degrade="furious")
 
 
 def test_learnable_but_not_trivial(tmp_path: pathlib.Path) -> None:

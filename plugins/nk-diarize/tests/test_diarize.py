@@ -110,3 +110,21 @@ def test_nk_segment_writes_speaker_tables(nk_pm, nk_compose, two_voices, tmp_pat
     assert list(speakers["diarized_speaker"]) == ["spk0", "spk1"] and (speakers["segments"] == 3).all()
     assert (run / "speakers.png").stat().st_size > 1000
     assert "diarized_speaker" in pd.read_csv(run / "segments.csv").columns
+
+
+def test_embeddings_come_from_nk_predict():
+    """One speaker-embedding implementation: diarization uses nk-predict's encoder, and no module
+    of nk-diarize loads resemblyzer itself."""
+    from pathlib import Path
+
+    import nk_diarize
+    from nk_diarize._cluster import embedder
+    from nk_predict.embeddings import Resemblyzer
+
+    encoder = embedder()
+    assert isinstance(encoder, Resemblyzer)
+    window = 0.1 * np.sin(2 * np.pi * 150 * np.arange(16000) / 16000)
+    (vector,) = encoder.windows([window])
+    assert vector.shape == (256,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+    for source in Path(nk_diarize.__file__).parent.glob("*.py"):
+        assert "from resemblyzer" not in source.read_text() and "import resemblyzer" not in source.read_text()

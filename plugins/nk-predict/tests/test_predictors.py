@@ -142,9 +142,38 @@ def test_clustering_recovers_synthetic_speakers():
     assert quality(truth, labels)["ari"] == pytest.approx(1.0)
     automatic = cluster(emb, n_speakers=None, threshold=None)  # the count with the best silhouette
     assert quality(truth, automatic) == {"ari": 1.0, "purity": 1.0, "clusters": 5, "speakers": 5}
+    for linkage in ("ward", "average", "complete"):
+        fixed = cluster(emb, n_speakers=5, threshold=None, clustering="agglomerative", linkage=linkage)
+        assert quality(truth, fixed)["ari"] == pytest.approx(1.0)
     for linkage in ("average", "complete"):
-        assert quality(truth, cluster(emb, n_speakers=None, threshold=0.5, linkage=linkage))["ari"] == 1.0
+        cut = cluster(emb, n_speakers=None, threshold=0.5, clustering="agglomerative", linkage=linkage)
+        assert quality(truth, cut)["ari"] == 1.0
     assert labels[0] == "spk01"
+    with pytest.raises(ValueError, match="agglomerative"):
+        cluster(emb, n_speakers=None, threshold=0.5)
+
+
+def test_whitening_lets_kmeans_see_speakers_past_a_shared_nuisance():
+    """Rows of 4 speakers that also differ by 3 'words' along directions with 3× the speakers'
+    spread: k-means on the centred unit vectors splits by word; whitened to 2 × 4 dimensions, the
+    speaker and word directions weigh alike and k-means finds the speakers."""
+    from nk_predict._speaker import cluster, normalise, quality
+
+    rng = np.random.default_rng(1)
+    speakers, words = rng.standard_normal((4, 64)), 3 * rng.standard_normal((3, 64))
+    who, what = np.repeat(np.arange(4), 30), np.tile(np.arange(3), 40)
+    emb = speakers[who] + words[what] + 0.4 * rng.standard_normal((120, 64))
+    whitened = cluster(emb, n_speakers=4, threshold=None)
+    plain = cluster(emb, n_speakers=4, threshold=None, whiten=0)
+    assert quality(who, whitened)["ari"] > 0.9
+    assert quality(who, plain)["ari"] < quality(who, whitened)["ari"]
+    x = normalise(emb, 8)
+    assert x.shape == (120, 8) and np.allclose(np.linalg.norm(x, axis=1), 1.0)
+
+
+def test_kmeans_refuses_a_threshold(nk_pm):
+    with pytest.raises(UserError, match="clustering=agglomerative"):
+        build(nk_pm, "speaker", n_speakers=None, threshold=0.3)
 
 
 def test_speaker_predictor_embeds_caches_and_clusters(tmp_path, nk_pm, nk_context, monkeypatch):
@@ -168,7 +197,8 @@ def test_speaker_predictor_embeds_caches_and_clusters(tmp_path, nk_pm, nk_contex
     from nk_predict import Speaker
 
     monkeypatch.setattr(Speaker, "extract", lambda *a: (_ for _ in ()).throw(AssertionError("extracted")))
-    again = build(nk_pm, "speaker", n_speakers=None, threshold=0.01).predict(frame, nk_context)
+    again = build(nk_pm, "speaker", n_speakers=None, threshold=0.01,
+                  clustering="agglomerative").predict(frame, nk_context)
     assert again["speaker_pred"].nunique() >= 6
 
 
@@ -342,6 +372,34 @@ def test_explore_predict_ranks_the_injected_quality_confound_first(tmp_path, mon
     assert first["column"] == "snr_pred" and first["estimated"] is True and first["significant"]
     assert "snr_pred" in info["estimated"]
     assert "estimated" in (run / "tables" / "bias.csv").read_text().splitlines()[0]
+
+
+def test_explore_predict_finds_the_degraded_emotion_of_the_demo_corpus(tmp_path, monkeypatch, nk_pm, capsys):
+    """The README's worked example: the demo corpus with its angry rows at 5 dB SNR
+    (data.demo.degrade); nk explore predict=[snr] ranks snr_pred (estimated) first."""
+    monkeypatch.chdir(tmp_path)
+    results = tmp_path / "results"
+    assert main(["explore", "predict=[snr]", "data.demo.degrade=angry", "data.demo.degrade_snr=5",
+                 "data.demo.n_speakers=8", "data.demo.n_utterances=2", "explore.analyses=[bias]",
+                 "explore.report=false", "n_jobs=1", f"cache_dir={tmp_path / 'cache'}",
+                 f"results_root={results}"], pm=nk_pm) == 0
+    (run,) = (results / "demo").glob("*-explore")
+    info = json.loads((run / "explore.json").read_text())
+    ranking = info["bias"]["associations"]
+    print("ranking:", [(a["column"], a.get("estimated"), a.get("significant")) for a in ranking])
+    first = ranking[0]
+    assert first["column"] == "snr_pred" and first["estimated"] is True and first["significant"]
+    table = pd.read_csv(run / "tables" / "bias.csv")
+    assert table.iloc[0]["column"] == "snr_pred"
+
+
+def test_demo_degrade_names_an_emotion(tmp_path, monkeypatch, nk_pm, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["explore", "predict=[snr]", "data.demo.degrade=furious", f"cache_dir={tmp_path / 'cache'}",
+                 f"results_root={tmp_path / 'results'}"], pm=nk_pm)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "data.demo.degrade" in err and "angry" in err
 
 
 def test_nk_predict_without_predictors_is_a_user_error(tmp_path, monkeypatch, nk_pm, capsys):

@@ -391,6 +391,14 @@ def _synthesize_utterance(
     return out
 
 
+def _add_noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """``audio`` plus white noise at ``snr_db`` (mean power of the file against the noise's),
+    clipped to the 16-bit range."""
+    noise = rng.standard_normal(audio.size)
+    noise *= math.sqrt(float(np.mean(audio**2)) / 10.0 ** (snr_db / 10.0)) / (np.std(noise) + 1e-12)
+    return np.clip(audio + noise, -1.0, 1.0 - 2.0**-15)
+
+
 def _emotion_counts(total: int, gender: str, confound: float, rotation: int) -> list[int]:
     """Number of utterances per emotion for one speaker."""
     target = EMOTIONS.index("happy" if gender == "female" else "angry")
@@ -413,6 +421,8 @@ def synthesize_corpus(
     sampling_rate: int = 16000,
     seed: int = 0,
     confound: float = 0.0,
+    degrade: str | None = None,
+    degrade_snr: float = 5.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Write a synthetic emotional-speech corpus as 16-bit wav files and return its table.
@@ -429,6 +439,10 @@ def synthesize_corpus(
     female utterances is happy and of male utterances angry (confound=0.8: 85 %),
     remaining utterances are spread evenly over the other emotions. With confound=0 every
     speaker has exactly ``n_utterances`` per emotion.
+
+    ``degrade`` (an emotion) adds white noise to every utterance of that emotion at
+    ``degrade_snr`` dB (speech power over the file against the noise's), a recording-quality
+    confound of the kind the bias analysis should find: ``nk explore predict=[snr]``.
 
     Output is deterministic: each file's random generator is seeded from
     ``(seed, speaker, emotion, utterance)``, so equal arguments give bit-identical files
@@ -449,6 +463,8 @@ def synthesize_corpus(
         raise ValueError(f"confound must be within [0, 1], got {confound}")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
+    if degrade is not None and degrade not in EMOTIONS:
+        raise ValueError(f"degrade must be one of {', '.join(EMOTIONS)} or None, got {degrade!r}")
 
     out_dir = pathlib.Path(out_dir).resolve()
     nyquist = sampling_rate / 2.0
@@ -483,6 +499,8 @@ def synthesize_corpus(
         rng = np.random.default_rng([seed, i, j, k])
         params = _utterance_params(rng, j, expressivity, offsets)
         audio = _synthesize_utterance(rng, spk, params, gain_db, sampling_rate, fricative_sos)
+        if degrade == EMOTIONS[j]:
+            audio = _add_noise(audio, degrade_snr, np.random.default_rng([seed, i, j, k, 7]))
         path = out_dir / spk.speaker / f"{spk.speaker}_{EMOTIONS[j]}_{k + 1:0{width}d}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, audio, sampling_rate, subtype="PCM_16")

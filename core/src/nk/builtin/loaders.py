@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,29 +26,43 @@ class DemoConfig:
     n_utterances: int = param(8, ge=1, help="utterances per speaker and emotion")
     seed: int = param(0, help="seed of the synthesis (not of the experiment)")
     confound: float = param(0.0, ge=0, le=1, help="strength of an injected gender–emotion confound")
+    degrade: str | None = param(None, help="an emotion whose recordings get white noise at degrade_snr "
+                                "(a recording-quality confound); None: none")
+    degrade_snr: float = param(5.0, ge=-10, le=60, help="SNR in dB of the noise added to the degraded emotion")
 
 
 class DemoLoader:
     """Synthesises the demo corpus once into ``<cache>/demo/<key>/`` and loads it from there."""
 
-    def __init__(self, *, n_speakers: int, n_utterances: int, seed: int, confound: float) -> None:
+    def __init__(self, *, n_speakers: int, n_utterances: int, seed: int, confound: float,
+                 degrade: str | None, degrade_snr: float) -> None:
         self.n_speakers = n_speakers
         self.n_utterances = n_utterances
         self.seed = seed
         self.confound = confound
+        self.degrade = degrade
+        self.degrade_snr = degrade_snr
 
     def _key(self, sampling_rate: int) -> str:
         from nk.builtin.demo_audio import SYNTHESIS_VERSION
 
-        spec = {**asdict(DemoConfig(self.n_speakers, self.n_utterances, self.seed, self.confound)),
-                "sampling_rate": sampling_rate, "synthesis": SYNTHESIS_VERSION}
+        spec: dict[str, Any] = {"n_speakers": self.n_speakers, "n_utterances": self.n_utterances,
+                                "seed": self.seed, "confound": self.confound,
+                                "sampling_rate": sampling_rate, "synthesis": SYNTHESIS_VERSION}
+        if self.degrade is not None:  # only then: an undegraded corpus keeps the folder it had
+            spec.update(degrade=self.degrade, degrade_snr=self.degrade_snr)
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
     def load(self, ctx: RunContext) -> Corpus:
         import pandas as pd
 
+        from nk.builtin.demo_audio import EMOTIONS
         from nk.data import Corpus
 
+        if self.degrade is not None and self.degrade not in EMOTIONS:
+            raise UserError(f"data.demo.degrade={self.degrade!r} is not an emotion of the demo corpus",
+                            where="config key data.demo.degrade", allowed=", ".join(EMOTIONS),
+                            todo="name one of those emotions, or leave degrade unset (null)")
         rate = int(ctx.cfg.sampling_rate)
         folder = ctx.cache_dir / "demo" / self._key(rate)
         table = folder / "table.csv"
@@ -74,7 +88,8 @@ class DemoLoader:
 
                 frame = synthesize_corpus(
                     tmp, n_speakers=self.n_speakers, n_utterances=self.n_utterances,
-                    sampling_rate=rate, seed=self.seed, confound=self.confound, progress=report,
+                    sampling_rate=rate, seed=self.seed, confound=self.confound, degrade=self.degrade,
+                    degrade_snr=self.degrade_snr, progress=report,
                 )
             frame.index = [os.path.relpath(f, tmp) for f in frame.index]
             frame.index.name = "file"

@@ -1,7 +1,8 @@
 """nk-diarize: who speaks when, per file, as nk segmenters.
 
 - ``segment=diarize``: speech segments from silero-vad (nk-silero), cut into windows that
-  resemblyzer embeds (256-d speaker embeddings; the weights ship in its wheel), clustered per
+  nk-predict's resemblyzer encoder embeds (256-d speaker embeddings, weights in its wheel; the
+  same code as ``predict=[speaker]``, :mod:`nk_predict.embeddings`), clustered per
   file (agglomerative, cosine distance; a fixed ``n_speakers`` or a distance ``threshold``);
   consecutive windows of one speaker become one segment. Offline, no token.
 - ``segment=pyannote``: pyannote.audio's pretrained pipeline for users who have it (a Hugging

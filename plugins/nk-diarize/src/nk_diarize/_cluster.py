@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,30 +15,12 @@ if TYPE_CHECKING:
 RATE = 16000
 
 
-class Embedder:
-    """resemblyzer's VoiceEncoder (weights from its wheel), loaded once, on the CPU."""
+def embedder() -> Any:
+    """nk-predict's resemblyzer encoder (:class:`nk_predict.embeddings.Resemblyzer`): the one
+    speaker-embedding implementation that ``predict=[speaker]`` uses too."""
+    from nk_predict.embeddings import Resemblyzer
 
-    def __init__(self) -> None:
-        with warnings.catch_warnings():  # webrtcvad imports the deprecated pkg_resources
-            warnings.simplefilter("ignore")
-            from resemblyzer import VoiceEncoder
-        self.encoder = VoiceEncoder(device="cpu", verbose=False)
-
-    def embed(self, signals: list[np.ndarray]) -> np.ndarray:
-        """One L2-normalised 256-d embedding per signal (16 kHz).
-
-        The encoder is a small LSTM fed one 1.6 s window at a time: torch's intra-op threads only
-        contend there (10 windows took 29 s with 2 threads on a busy 2-core machine, 1.5 s with
-        one), so it runs on one thread and the caller's setting is restored afterwards.
-        """
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return np.stack([self.encoder.embed_utterance(np.asarray(s, dtype=np.float32)) for s in signals])
-        finally:
-            torch.set_num_threads(threads)
+    return Resemblyzer(who="segmenter 'diarize' (nk-diarize)")
 
 
 def windows(segments: list[tuple[float, float]], window: float, hop: float) -> list[tuple[float, float]]:
@@ -127,14 +108,14 @@ def diarize_frame(diarizer: Any, frame: pd.DataFrame, ctx: RunContext) -> pd.Dat
                                min_speech=diarizer.min_speech, min_silence=diarizer.min_silence,
                                max_segment=0.0, padding=diarizer.padding, trim_db=35.0, merge_gap=0.0,
                                backend=Backend.auto, sampling_rate=RATE)
-        diarizer._embedder = Embedder()
+        diarizer._embedder = embedder()
 
     def speakers(signal: np.ndarray, rate: int) -> list[tuple[float, float, str]]:
         speech = diarizer._vad.speech(signal, rate)
         if not speech:
             return []
         spans = windows(speech, diarizer.window, diarizer.hop)
-        embeddings = diarizer._embedder.embed([signal[int(a * rate):int(b * rate)] for a, b in spans])
+        embeddings = diarizer._embedder.windows([signal[int(a * rate):int(b * rate)] for a, b in spans])
         labels = cluster(embeddings, diarizer.n_speakers, diarizer.threshold, diarizer.max_speakers)
         return turns(speech, spans, labels)
 

@@ -121,6 +121,11 @@ class Mos(RowPredictor):
 # --- speaker -------------------------------------------------------------------------------
 
 
+class Clustering(enum.Enum):
+    kmeans = "kmeans"  # on centred, PCA-whitened (2 × n_speakers dims), unit-length embeddings
+    agglomerative = "agglomerative"  # linkage=…; the only one that takes a distance threshold
+
+
 class Linkage(enum.Enum):
     ward = "ward"
     average = "average"
@@ -138,8 +143,13 @@ class SpeakerConfig:
     n_speakers: int | None = param(None, ge=1, key=False, help="number of speakers to cluster into; None: "
                                    "cut at threshold, or (no threshold) the count with the best silhouette")
     threshold: float | None = param(None, gt=0, key=False, help="linkage distance at which clusters stop "
-                                    "merging (ward: on centred unit vectors; average/complete: cosine)")
+                                    "merging (clustering=agglomerative; ward: on centred unit vectors; "
+                                    "average/complete: cosine)")
+    clustering: Clustering = param(Clustering.kmeans, key=False, help="kmeans (on whitened embeddings) or "
+                                   "agglomerative (linkage=…, the one that takes a threshold)")
     linkage: Linkage = param(Linkage.ward, key=False, help="agglomerative linkage: ward, average, complete")
+    whiten: int | None = param(None, ge=0, key=False, help="PCA-whitening dimensions before clustering; "
+                               "None: 2 × n_speakers for kmeans, none for agglomerative; 0: off")
     method: SpeakerMethod = param(SpeakerMethod.resemblyzer, help="embedding model: resemblyzer "
                                   "(offline) or pyannote (needs pyannote.audio and an HF token)")
     pyannote_model: str = param("pyannote/wespeaker-voxceleb-resnet34-LM",
@@ -149,16 +159,25 @@ class SpeakerConfig:
 
 
 class Speaker(RowPredictor):
-    """Speaker identity without labels: an embedding per row (cached), then agglomerative
-    clustering over all predicted rows together (:func:`nk_predict._speaker.cluster`)."""
+    """Speaker identity without labels: an embedding per row (cached), then clustering over all
+    predicted rows together (:func:`nk_predict._speaker.cluster`: k-means on whitened embeddings,
+    or agglomerative)."""
 
     target = "speaker"
 
-    def __init__(self, *, n_speakers: int | None, threshold: float | None, linkage: Linkage,
-                 method: SpeakerMethod, pyannote_model: str, token: str | None, telemetry: bool) -> None:
+    def __init__(self, *, n_speakers: int | None, threshold: float | None, clustering: Clustering,
+                 linkage: Linkage, whiten: int | None, method: SpeakerMethod, pyannote_model: str,
+                 token: str | None, telemetry: bool) -> None:
         self.n_speakers = n_speakers
         self.threshold = threshold
+        self.clustering = clustering if isinstance(clustering, Clustering) else Clustering(str(clustering))
         self.linkage = linkage if isinstance(linkage, Linkage) else Linkage(str(linkage))
+        self.whiten = whiten
+        if threshold is not None and self.clustering is Clustering.kmeans:
+            raise UserError(f"speaker: threshold={threshold} is a linkage distance, but clustering=kmeans "
+                            "takes a number of speakers", where="config key predict.speaker.threshold",
+                            allowed="threshold with clustering=agglomerative",
+                            todo="add predict.speaker.clustering=agglomerative, or give n_speakers instead")
         self.method = method if isinstance(method, SpeakerMethod) else SpeakerMethod(str(method))
         self.pyannote_model = pyannote_model
         self.token = token
@@ -195,7 +214,7 @@ class Speaker(RowPredictor):
                             where="config key predict.speaker.n_speakers",
                             todo="give at most as many speakers as rows, or leave it unset (threshold)")
         labels = cluster(values.to_numpy(), n_speakers=self.n_speakers, threshold=self.threshold,
-                         linkage=self.linkage.value)
+                         clustering=self.clustering.value, linkage=self.linkage.value, whiten=self.whiten)
         ctx.log.info("speaker: %d rows clustered into %d speakers", len(values), len(set(labels)))
         return pd.DataFrame({f"speaker{SUFFIX}": labels}, index=values.index)
 
