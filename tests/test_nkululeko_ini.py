@@ -292,8 +292,8 @@ def test_run_config_polish_ini_equals_experiment_polish(nk_pm, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NK_CACHE_DIR", str(tmp_path / "cache"))
     ini = _write(tmp_path, POLISH_INI, "polish.ini")
-    # the sdist's exp.ini trains XGBoost; experiment=polish is the same data, split and features with an SVM
-    assert main(["run", "experiment=polish", "model=xgb", "n_jobs=1", "results_root=preset"], pm=nk_pm) == 0
+    # the sdist's exp.ini and experiment=polish: the same data, split, features and XGBoost
+    assert main(["run", "experiment=polish", "n_jobs=1", "results_root=preset"], pm=nk_pm) == 0
     assert main(["run", "--config", str(ini), "n_jobs=1"], pm=nk_pm) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "polish.ini → nk run 'data=[]'" in out
