@@ -1,8 +1,8 @@
 """The feature cache and extraction: reuse, resume after SIGKILL, damage, concurrency, `nk cache`.
 
 In-process tests extract the built-in ``mfcc`` from tiny synthetic corpora. The subprocess tests
-run a driver script (written to tmp_path) that registers a small plugin with a deliberately slow
-featurizer, ``slow``, which counts its calls in a file and can be held after N rows, so that a
+run a driver script (written to tmp_path) that registers :mod:`nk.testing.slow`, a deliberately
+slow featurizer, ``slow``, which counts its calls in a file and can be held after N rows, so that a
 SIGKILL lands in the middle of an extraction without any timing assumptions.
 """
 
@@ -321,52 +321,6 @@ def test_an_upgraded_library_recomputes(nk_pm, nk_register_plugin, nk_compose, t
 
 # --- subprocesses: SIGKILL and resume, concurrent runs ---------------------------------------------
 
-SLOW_PLUGIN = '''
-"""A deliberately slow featurizer that counts its calls (tests of nk's feature cache)."""
-
-import os
-import time
-from dataclasses import dataclass
-
-import numpy as np
-
-from nk import hookimpl
-from nk.registry import param
-
-
-@dataclass
-class SlowConfig:
-    delay: float = param(0.002, ge=0, help="seconds to sleep per row")
-
-
-class Slow:
-    process_safe = True
-    sampling_rate = None
-
-    def __init__(self, *, delay):
-        self.delay = delay
-
-    def feature_names(self):
-        return ["mean", "std", "peak", "samples"]
-
-    def extract(self, signal, sampling_rate):
-        counter = os.environ["NK_TEST_COUNTER"]
-        with open(counter, "a") as fh:
-            fh.write("x\\n")
-        hold = os.environ.get("NK_TEST_HOLD")  # "N:GATE": after N rows, wait until GATE exists
-        if hold:
-            n, gate = hold.split(":", 1)
-            while os.path.getsize(counter) > 2 * int(n) and not os.path.exists(gate):
-                time.sleep(0.01)
-        time.sleep(self.delay)
-        return np.array([signal.mean(), signal.std(), np.abs(signal).max(), len(signal)], dtype=np.float32)
-
-
-@hookimpl
-def nk_register_featurizers(register):
-    register("slow", Slow, SlowConfig, description="slow, counting featurizer for cache tests")
-'''
-
 DRIVER = '''
 """Extract the ``slow`` features of the files listed in argv[2] into the cache argv[1]."""
 
@@ -380,7 +334,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 from rich.console import Console
 
-import slow_plugin
+import nk.testing.slow as slow_plugin
 from nk.context import RunContext
 from nk.featurize import extract
 from nk.plugins import PluginManager
@@ -408,7 +362,6 @@ extract(comp, comp.build(params), params, index, ctx).to_parquet(out)
 @pytest.fixture
 def driver(tmp_path):
     """``start(name, cache, n_jobs=2, **env)`` → Popen of the driver; files listed in tmp_path/files.txt."""
-    (tmp_path / "slow_plugin.py").write_text(SLOW_PLUGIN)
     (tmp_path / "driver.py").write_text(textwrap.dedent(DRIVER))
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("NK_")}
     base_env["NK_DISABLE_PLUGIN_AUTOLOAD"] = "1"

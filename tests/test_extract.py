@@ -192,47 +192,7 @@ def test_init_worker_limits_threads_ignores_sigint_and_loads_the_payload(method)
 
 # --- Ctrl-C during extraction ------------------------------------------------------------------
 
-SLOW_PLUGIN = '''
-"""A slow featurizer that counts its rows in a file (Ctrl-C tests)."""
-
-import os
-import time
-from dataclasses import dataclass
-
-import numpy as np
-
-from nk import hookimpl
-from nk.registry import param
-
-
-@dataclass
-class SlowConfig:
-    delay: float = param(0.05, ge=0, help="seconds to sleep per row")
-
-
-class Slow:
-    process_safe = True
-    sampling_rate = None
-
-    def __init__(self, *, delay):
-        self.delay = delay
-
-    def feature_names(self):
-        return ["mean", "std", "peak"]
-
-    def extract(self, signal, sampling_rate):
-        with open(os.environ["NK_TEST_COUNTER"], "a") as fh:
-            fh.write("x\\n")
-        time.sleep(self.delay)
-        return np.array([signal.mean(), signal.std(), np.abs(signal).max()], dtype=np.float32)
-
-
-@hookimpl
-def nk_register_featurizers(register):
-    register("slow", Slow, SlowConfig, description="slow, counting featurizer")
-'''
-
-RUN_NK = ("import sys, slow_plugin; from nk.cli import main; from nk.plugins import PluginManager; "
+RUN_NK = ("import sys; import nk.testing.slow as slow_plugin; from nk.cli import main; from nk.plugins import PluginManager; "
           "pm = PluginManager(autoload=False); pm.register(slow_plugin, name='nk-slow-test'); "
           "sys.exit(main(sys.argv[1:], pm=pm))")
 
@@ -243,7 +203,7 @@ def _run_slow(tmp_path: Path, *args: str) -> subprocess.Popen:
                PYTHONPATH=str(tmp_path), COLUMNS="200")
     return subprocess.Popen(
         [sys.executable, "-c", RUN_NK, "run", "data=demo", "data.demo.n_speakers=8",
-         "data.demo.n_utterances=2", "feats=slow", *args],
+         "data.demo.n_utterances=2", "feats=slow", "feats.slow.delay=0.05", *args],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)  # its own process group: the signal reaches every process, as from a terminal
 
@@ -261,7 +221,6 @@ def _last_log(tmp_path: Path) -> str:
 @pytest.mark.parametrize("n_jobs", [pytest.param(2, id=f"pool-{i}") for i in range(3)]
                          + [pytest.param(1, id="serial")])
 def test_one_ctrl_c_stops_extraction_promptly_and_the_rerun_resumes(tmp_path, n_jobs):
-    (tmp_path / "slow_plugin.py").write_text(SLOW_PLUGIN)
     proc = _run_slow(tmp_path, f"n_jobs={n_jobs}")
     try:
         deadline = time.monotonic() + 180

@@ -1,9 +1,9 @@
 """Sweeps through Hydra's launcher plugins (joblib, submitit_local, Ray) and the feature cache
 they share: each feature set is extracted once even when runs execute side by side.
 
-Each test runs ``nk run -m`` in a subprocess with a slow, counting featurizer (a plugin module
-on PYTHONPATH, registered by a small driver; the launcher's workers register it again from the
-plugin manager's recipe). The Ray test starts a local cluster (2 CPUs, no dashboard).
+Each test runs ``nk run -m`` in a subprocess with the slow, counting featurizer of
+:mod:`nk.testing.slow`, registered by a small driver; the launcher's workers register it again
+from the plugin manager's recipe. The Ray test starts a local cluster (2 CPUs, no dashboard).
 """
 
 from __future__ import annotations
@@ -19,46 +19,7 @@ import pytest
 
 from nk.launch import plan, split_launcher_overrides
 
-SLOW_PLUGIN = '''
-import os, time
-from dataclasses import dataclass
-
-import numpy as np
-
-from nk import hookimpl
-from nk.registry import param
-
-
-@dataclass
-class SlowConfig:
-    delay: float = param(0.05, ge=0, help="seconds to sleep per row")
-
-
-class Slow:
-    process_safe = True
-    sampling_rate = None
-
-    def __init__(self, *, delay):
-        self.delay = delay
-
-    def feature_names(self):
-        return ["mean", "std", "peak"]
-
-    def extract(self, signal, sampling_rate):
-        if os.environ.get("NK_TEST_FAIL"):
-            raise ValueError("this featurizer was told to fail")
-        with open(os.environ["NK_TEST_COUNTER"], "a") as fh:
-            fh.write(f"{os.getpid()}\\n")
-        time.sleep(self.delay)
-        return np.array([signal.mean(), signal.std(), np.abs(signal).max()], dtype=np.float32)
-
-
-@hookimpl
-def nk_register_featurizers(register):
-    register("slow", Slow, SlowConfig, description="slow, counting featurizer")
-'''
-
-RUN_NK = ("import sys, slow_launch_plugin; from nk.cli import main; from nk.plugins import PluginManager; "
+RUN_NK = ("import sys; import nk.testing.slow as slow_launch_plugin; from nk.cli import main; from nk.plugins import PluginManager; "
           "pm = PluginManager(); pm.register(slow_launch_plugin, name='nk-slow-launch-test'); "
           "sys.exit(main(sys.argv[1:], pm=pm))")
 
@@ -69,7 +30,6 @@ EXTRACTED = re.compile(r"slow: extracted (\d+) new rows")
 
 
 def _nk(tmp_path: Path, *args: str, timeout: float = 400, fail: bool = False) -> subprocess.CompletedProcess:
-    (tmp_path / "slow_launch_plugin.py").write_text(SLOW_PLUGIN)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NK_")}
     env.update(NK_CACHE_DIR=str(tmp_path / "cache"), NK_TEST_COUNTER=str(tmp_path / "count"), COLUMNS="200",
                PYTHONPATH=os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]))

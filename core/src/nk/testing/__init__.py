@@ -8,7 +8,9 @@ Every plugin's tests start with the contract suites of its components::
         name = "egemaps"
 
 The pytest plugin :mod:`nk.testing.plugin` (registered through the ``pytest11`` entry point)
-provides the fixtures ``nk_pm``, ``nk_register_plugin``, ``tiny_corpus`` and ``nk_compose``.
+provides the fixtures ``nk_pm``, ``nk_register_plugin``, ``tiny_corpus``, ``nk_compose`` and
+``nk_experiment``. :mod:`nk.testing.slow` is a slow, counting featurizer plugin for tests that run
+nk in other processes.
 """
 
 from __future__ import annotations
