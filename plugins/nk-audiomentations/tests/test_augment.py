@@ -196,3 +196,12 @@ def test_nk_augment_writes_copies_and_their_table(nk_pm, nk_compose, tmp_path, c
     assert info["augmented_rows"] == len(table) and info["augmentation"]["by_split"] == {"train": len(table)}
     assert main(["augment", *SMALL_DEMO], pm=nk_pm) == 2
     assert "needs an augmenter" in capsys.readouterr().err
+
+
+def test_speed_factors_near_one_still_change_the_audio(nk_pm):
+    """Factors drawn within 1 % of 1 used to round to exactly 1 (an unchanged copy)."""
+    speed = build(nk_pm, "speed", min_rate=0.995, max_rate=1.005)
+    signal = np.random.default_rng(0).standard_normal(16000).astype(np.float32)
+    rng = np.random.default_rng(3)
+    lengths = {len(speed.transform(signal, 16000, rng)) for _ in range(20)}
+    assert 16000 not in lengths and len(lengths) > 1

@@ -152,7 +152,12 @@ class Speed(_Augmenter):
         import numpy as np
         from scipy.signal import resample_poly
 
-        rate = Fraction(float(rng.uniform(self.params["min_rate"], self.params["max_rate"]))).limit_denominator(50)
+        drawn = float(rng.uniform(self.params["min_rate"], self.params["max_rate"]))
+        # a ratio of small integers for resample_poly; denominators up to 50 turned every factor
+        # within 1 % of 1 (a tenth of the default range) into an unchanged copy
+        rate = Fraction(drawn).limit_denominator(1000)
+        if rate == 1 and self.params["min_rate"] != self.params["max_rate"]:
+            rate = Fraction(1001 if drawn >= 1 else 999, 1000)  # the nearest factor that changes the audio
         return resample_poly(signal, rate.denominator, rate.numerator).astype(np.float32)
 
 
